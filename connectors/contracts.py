@@ -1,0 +1,548 @@
+"""Raw table shapes and data contracts.
+
+`RAW_COLUMNS` pins the columns and polars dtypes of every `raw.*` table (docs/INTERFACES.md §4, without
+the `_` load-metadata columns that pipelines/ adds). Parsers build frames with `frame_from_rows`, so their
+output always matches. `validate(frame, table)` runs the pandera (polars) contract for that table and
+splits the frame into good rows and a quarantine (record JSON, field, reason) instead of failing the load:
+bad rows are set aside with their reason, good rows are kept.
+
+pandera is imported lazily (it is slow to import and parsers never need it).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from functools import cache
+from typing import Any
+
+import polars as pl
+
+MONEY = pl.Decimal(18, 2)
+TS = pl.Datetime("us")  # naive, UTC (raw TIMESTAMP columns hold UTC)
+
+RAW_COLUMNS: dict[str, dict[str, pl.DataType]] = {
+    "meta_ads_insights": {
+        "tenant_id": pl.String(),
+        "account_id": pl.String(),
+        "date_start": pl.Date(),
+        "campaign_id": pl.String(),
+        "campaign_name": pl.String(),
+        "adset_id": pl.String(),
+        "adset_name": pl.String(),
+        "ad_id": pl.String(),
+        "ad_name": pl.String(),
+        "account_currency": pl.String(),
+        "spend": MONEY,
+        "impressions": pl.Int64(),
+        "clicks": pl.Int64(),
+        "conversions": pl.Float64(),
+        "conversion_value": MONEY,
+        "actions": pl.String(),
+    },
+    "meta_ads_campaigns": {
+        "tenant_id": pl.String(),
+        "account_id": pl.String(),
+        "id": pl.String(),
+        "name": pl.String(),
+        "status": pl.String(),
+        "objective": pl.String(),
+    },
+    "meta_ads_adsets": {
+        "tenant_id": pl.String(),
+        "account_id": pl.String(),
+        "id": pl.String(),
+        "campaign_id": pl.String(),
+        "name": pl.String(),
+        "status": pl.String(),
+        "daily_budget": pl.Int64(),
+        "bid_strategy": pl.String(),
+        "bid_amount": pl.Int64(),
+    },
+    "meta_ads_ads": {
+        "tenant_id": pl.String(),
+        "account_id": pl.String(),
+        "id": pl.String(),
+        "adset_id": pl.String(),
+        "campaign_id": pl.String(),
+        "name": pl.String(),
+        "status": pl.String(),
+        "created_time": TS,
+    },
+    "google_ads_ad_stats": {
+        "tenant_id": pl.String(),
+        "customer_id": pl.String(),
+        "date": pl.Date(),
+        "campaign_id": pl.String(),
+        "campaign_name": pl.String(),
+        "ad_group_id": pl.String(),
+        "ad_group_name": pl.String(),
+        "ad_id": pl.String(),
+        "currency_code": pl.String(),
+        "cost_micros": pl.Int64(),
+        "impressions": pl.Int64(),
+        "clicks": pl.Int64(),
+        "conversions": pl.Float64(),
+        "conversions_value": pl.Float64(),
+    },
+    "google_ads_campaigns": {
+        "tenant_id": pl.String(),
+        "customer_id": pl.String(),
+        "campaign_id": pl.String(),
+        "name": pl.String(),
+        "status": pl.String(),
+        "budget_id": pl.String(),
+        "budget_amount_micros": pl.Int64(),
+        "target_cpa_micros": pl.Int64(),
+    },
+    "google_ads_ad_groups": {
+        "tenant_id": pl.String(),
+        "customer_id": pl.String(),
+        "campaign_id": pl.String(),
+        "ad_group_id": pl.String(),
+        "name": pl.String(),
+        "status": pl.String(),
+    },
+    "google_ads_ads": {
+        "tenant_id": pl.String(),
+        "customer_id": pl.String(),
+        "campaign_id": pl.String(),
+        "ad_group_id": pl.String(),
+        "ad_id": pl.String(),
+        "name": pl.String(),
+        "status": pl.String(),
+    },
+    "hubspot_contacts": {
+        "tenant_id": pl.String(),
+        "id": pl.String(),
+        "email": pl.String(),
+        "firstname": pl.String(),
+        "lastname": pl.String(),
+        "lifecyclestage": pl.String(),
+        "anonymous_id": pl.String(),
+        "createdate": TS,
+        "lastmodifieddate": TS,
+        "lead_date": TS,
+        "mql_date": TS,
+        "sql_date": TS,
+        "opportunity_date": TS,
+        "customer_date": TS,
+        "archived": pl.Boolean(),
+    },
+    "hubspot_deals": {
+        "tenant_id": pl.String(),
+        "id": pl.String(),
+        "contact_id": pl.String(),
+        "dealname": pl.String(),
+        "amount": MONEY,
+        "dealstage": pl.String(),
+        "pipeline": pl.String(),
+        "createdate": TS,
+        "closedate": TS,
+        "lastmodifieddate": TS,
+        "archived": pl.Boolean(),
+    },
+    "touchpoints": {
+        "tenant_id": pl.String(),
+        "event_id": pl.String(),
+        "anonymous_id": pl.String(),
+        "event_ts": TS,
+        "event_type": pl.String(),
+        "utm_source": pl.String(),
+        "utm_medium": pl.String(),
+        "utm_campaign": pl.String(),
+        "landing_page": pl.String(),
+    },
+    "fx_rates": {
+        "date": pl.Date(),
+        "currency": pl.String(),
+        "rate_to_usd": pl.Float64(),
+    },
+}
+
+#: Unique key per raw table (duplicates beyond the first are quarantined).
+UNIQUE_KEYS: dict[str, tuple[str, ...]] = {
+    "meta_ads_insights": ("tenant_id", "account_id", "ad_id", "date_start"),
+    "meta_ads_campaigns": ("tenant_id", "id"),
+    "meta_ads_adsets": ("tenant_id", "id"),
+    "meta_ads_ads": ("tenant_id", "id"),
+    "google_ads_ad_stats": ("tenant_id", "customer_id", "ad_group_id", "ad_id", "date"),
+    "google_ads_campaigns": ("tenant_id", "customer_id", "campaign_id"),
+    "google_ads_ad_groups": ("tenant_id", "customer_id", "ad_group_id"),
+    "google_ads_ads": ("tenant_id", "customer_id", "ad_group_id", "ad_id"),
+    "hubspot_contacts": ("tenant_id", "id"),
+    "hubspot_deals": ("tenant_id", "id"),
+    "touchpoints": ("tenant_id", "event_id"),
+    "fx_rates": ("date", "currency"),
+}
+
+# Columns that must be non-null strings of digits (platform ids).
+_DIGIT_IDS: dict[str, tuple[str, ...]] = {
+    "meta_ads_insights": ("account_id", "campaign_id", "adset_id", "ad_id"),
+    "meta_ads_campaigns": ("account_id", "id"),
+    "meta_ads_adsets": ("account_id", "id", "campaign_id"),
+    "meta_ads_ads": ("account_id", "id", "adset_id", "campaign_id"),
+    "google_ads_ad_stats": ("customer_id", "campaign_id", "ad_group_id", "ad_id"),
+    "google_ads_campaigns": ("customer_id", "campaign_id"),
+    "google_ads_ad_groups": ("customer_id", "campaign_id", "ad_group_id"),
+    "google_ads_ads": ("customer_id", "campaign_id", "ad_group_id", "ad_id"),
+    "hubspot_contacts": ("id",),
+    "hubspot_deals": ("id",),
+}
+# Other columns that must be present (non-null).
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "meta_ads_insights": ("tenant_id", "date_start", "spend", "impressions", "clicks"),
+    "meta_ads_campaigns": ("tenant_id",),
+    "meta_ads_adsets": ("tenant_id",),
+    "meta_ads_ads": ("tenant_id",),
+    "google_ads_ad_stats": ("tenant_id", "date", "cost_micros", "impressions", "clicks"),
+    "google_ads_campaigns": ("tenant_id",),
+    "google_ads_ad_groups": ("tenant_id",),
+    "google_ads_ads": ("tenant_id",),
+    "hubspot_contacts": ("tenant_id",),
+    "hubspot_deals": ("tenant_id",),
+    "touchpoints": ("tenant_id", "event_id", "anonymous_id", "event_ts", "event_type"),
+    "fx_rates": ("date", "currency", "rate_to_usd"),
+}
+_NON_NEGATIVE: dict[str, tuple[str, ...]] = {
+    "meta_ads_insights": ("spend", "impressions", "clicks", "conversions", "conversion_value"),
+    "meta_ads_adsets": ("daily_budget", "bid_amount"),
+    "google_ads_ad_stats": ("cost_micros", "impressions", "clicks", "conversions", "conversions_value"),
+    "google_ads_campaigns": ("budget_amount_micros", "target_cpa_micros"),
+    "hubspot_deals": ("amount",),
+}
+# Date/timestamp columns that may not lie after `as_of` (closedate may: open deals close in the future).
+_NOT_FUTURE: dict[str, tuple[str, ...]] = {
+    "meta_ads_insights": ("date_start",),
+    "meta_ads_ads": ("created_time",),
+    "google_ads_ad_stats": ("date",),
+    "hubspot_contacts": (
+        "createdate",
+        "lastmodifieddate",
+        "lead_date",
+        "mql_date",
+        "sql_date",
+        "opportunity_date",
+        "customer_date",
+    ),
+    "hubspot_deals": ("createdate", "lastmodifieddate"),
+    "touchpoints": ("event_ts",),
+    "fx_rates": ("date",),
+}
+_CURRENCY: dict[str, str] = {
+    "meta_ads_insights": "account_currency",
+    "google_ads_ad_stats": "currency_code",
+    "fx_rates": "currency",
+}
+EVENT_TYPES: tuple[str, ...] = ("session", "lead")
+EARLIEST_DATE = date(2000, 1, 1)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Building raw frames
+# ---------------------------------------------------------------------------------------------------
+def table_name(name: str) -> str:
+    short = name.split(".", 1)[1] if name.startswith("raw.") else name
+    if short not in RAW_COLUMNS:
+        raise KeyError(f"unknown raw table {name!r}; known: {', '.join(sorted(RAW_COLUMNS))}")
+    return short
+
+
+def empty_frame(table: str) -> pl.DataFrame:
+    return pl.DataFrame(schema=RAW_COLUMNS[table_name(table)])
+
+
+def frame_from_rows(
+    table: str, rows: Sequence[Mapping[str, Any]], *, timestamp_strings: Iterable[str] = ()
+) -> pl.DataFrame:
+    """A frame with exactly the raw table's columns and dtypes from python rows (already converted:
+    Decimal for money, date/datetime for dates, int for counts). Columns named in `timestamp_strings`
+    hold ISO-8601 strings and are parsed vectorised (`parse_timestamps`)."""
+    schema = RAW_COLUMNS[table_name(table)]
+    if not rows:
+        return pl.DataFrame(schema=schema)
+    ts_cols = set(timestamp_strings)
+    build = {c: (pl.String() if c in ts_cols else t) for c, t in schema.items()}
+    data = {col: [row.get(col) for row in rows] for col in schema}
+    for col in ts_cols:
+        data[col] = [None if v is None else str(v) for v in data[col]]
+    frame = pl.DataFrame(data, schema=build, strict=False)
+    if ts_cols:
+        frame = frame.with_columns([parse_timestamps(c).alias(c) for c in ts_cols])
+    return frame
+
+
+def to_decimal(value: Any, scale: int = 2) -> Decimal | None:
+    """Exact decimal from a platform string ("53.39" -> Decimal('53.39')); None when absent/invalid."""
+    if value is None or value == "":
+        return None
+    try:
+        dec = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    if not dec.is_finite():
+        return None
+    return dec.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_EVEN)
+
+
+def to_int(value: Any) -> int | None:
+    """Exact int from "1234500" / 1234500 / "12.0"; None when absent or not integral."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        dec = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    if not dec.is_finite() or dec != dec.to_integral_value():
+        return None
+    return int(dec)
+
+
+def to_float(value: Any) -> float | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def to_date(value: Any) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def parse_timestamps(col: pl.Expr | str) -> pl.Expr:
+    """Vectorised ISO-8601 (or epoch-millis) strings -> naive UTC Datetime(us); unparseable -> null.
+    Handles '...Z', '+0000', '+02:00', fractional seconds, bare dates and HubSpot epoch millis."""
+    expr = pl.col(col) if isinstance(col, str) else col
+    s = expr.cast(pl.String).str.strip_chars().str.replace(r"Z$", "+00:00")
+    utc = pl.Datetime("us", "UTC")
+    parsed = pl.coalesce(
+        s.str.strptime(utc, "%Y-%m-%dT%H:%M:%S%.f%z", strict=False),
+        s.str.strptime(utc, "%Y-%m-%d %H:%M:%S%.f%z", strict=False),
+        s.str.strptime(TS, "%Y-%m-%dT%H:%M:%S%.f", strict=False).dt.replace_time_zone("UTC"),
+        s.str.strptime(TS, "%Y-%m-%d %H:%M:%S%.f", strict=False).dt.replace_time_zone("UTC"),
+        s.str.strptime(pl.Date, "%Y-%m-%d", strict=False).cast(TS).dt.replace_time_zone("UTC"),
+        pl.when(s.str.contains(r"^\d{12,13}$"))
+        .then(s.cast(pl.Int64, strict=False))
+        .otherwise(None)
+        .cast(pl.Datetime("ms"))
+        .dt.cast_time_unit("us")
+        .dt.replace_time_zone("UTC"),
+    )
+    return parsed.dt.replace_time_zone(None)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------------------------------
+class ContractError(ValueError):
+    """The frame's shape is wrong (missing column, wrong dtype): a bug upstream, not a bad row."""
+
+
+@dataclass
+class ValidationResult:
+    good: pl.DataFrame
+    quarantine: pl.DataFrame  # record (JSON), field, reason
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def n_good(self) -> int:
+        return self.good.height
+
+    @property
+    def n_quarantined(self) -> int:
+        return self.quarantine.height
+
+    def reasons(self) -> dict[str, int]:
+        """Quarantine counts by reason (for the load log)."""
+        if self.quarantine.is_empty():
+            return {}
+        counts = self.quarantine.group_by("reason").len().sort("reason")
+        return dict(zip(counts["reason"].to_list(), counts["len"].to_list(), strict=True))
+
+
+QUARANTINE_SCHEMA = {"record": pl.String(), "field": pl.String(), "reason": pl.String()}
+
+
+def _as_of_bounds(as_of: date | datetime | None) -> tuple[date, datetime] | None:
+    if as_of is None:
+        return None
+    if isinstance(as_of, datetime):
+        ts = as_of.replace(tzinfo=None) if as_of.tzinfo is None else _to_naive_utc(as_of)
+        return ts.date(), ts
+    # a date: anything on that day is fine
+    return as_of, datetime.combine(as_of + timedelta(days=1), datetime.min.time()) - timedelta(microseconds=1)
+
+
+def _to_naive_utc(ts: datetime) -> datetime:
+    from datetime import UTC
+
+    return ts.astimezone(UTC).replace(tzinfo=None)
+
+
+@cache
+def _pandera():  # pragma: no cover - trivial
+    import pandera.polars as pa
+
+    return pa
+
+
+def schema_for(table: str, as_of: date | datetime | None = None):
+    """The pandera DataFrameSchema of one raw table (optionally with the not-in-the-future checks)."""
+    pa = _pandera()
+    name = table_name(table)
+    dtypes = RAW_COLUMNS[name]
+    digit_ids = set(_DIGIT_IDS.get(name, ()))
+    required = set(_REQUIRED.get(name, ())) | digit_ids
+    non_negative = set(_NON_NEGATIVE.get(name, ()))
+    bounds = _as_of_bounds(as_of)
+    columns = {}
+    for col, dtype in dtypes.items():
+        checks = []
+        if col in digit_ids:
+            checks.append(pa.Check.str_matches(r"^\d+$", error="must be a string of digits"))
+        elif col in required and dtype == pl.String():
+            checks.append(pa.Check.str_length(min_value=1, error="must not be empty"))
+        if col in non_negative:
+            checks.append(pa.Check.ge(0, error="must be >= 0"))
+        if col == "event_type":
+            checks.append(pa.Check.isin(EVENT_TYPES, error=f"must be one of {list(EVENT_TYPES)}"))
+        if col == _CURRENCY.get(name):
+            checks.append(pa.Check.str_matches(r"^[A-Z]{3}$", error="must be an ISO 4217 code"))
+        if col == "rate_to_usd":
+            checks.append(pa.Check.gt(0, error="must be > 0"))
+        if dtype == pl.Date():
+            checks.append(pa.Check.ge(EARLIEST_DATE, error=f"must be on or after {EARLIEST_DATE}"))
+            if bounds and col in _NOT_FUTURE.get(name, ()):
+                checks.append(pa.Check.le(bounds[0], error=f"must not be after as_of {bounds[0]}"))
+        if dtype == TS:
+            checks.append(
+                pa.Check.ge(
+                    datetime.combine(EARLIEST_DATE, datetime.min.time()),
+                    error=f"must be on or after {EARLIEST_DATE}",
+                )
+            )
+            if bounds and col in _NOT_FUTURE.get(name, ()):
+                checks.append(pa.Check.le(bounds[1], error=f"must not be after as_of {bounds[1]}"))
+        columns[col] = pa.Column(dtype, checks=checks, nullable=col not in required)
+
+    frame_checks = []
+    if {"clicks", "impressions"} <= set(dtypes):
+        frame_checks.append(
+            pa.Check(
+                lambda d: d.lazyframe.select(
+                    (pl.col("clicks") <= pl.col("impressions")).fill_null(True).alias("check")
+                ),
+                raise_warning=True,
+                name="clicks_le_impressions",
+                error="clicks > impressions",
+            )
+        )
+    return pa.DataFrameSchema(columns, checks=frame_checks, strict=False, coerce=False, name=name)
+
+
+def _records_json(frame: pl.DataFrame) -> list[str]:
+    return [json.dumps(row, default=str, sort_keys=True) for row in frame.to_dicts()]
+
+
+def validate(frame: pl.DataFrame, table: str, *, as_of: date | datetime | None = None) -> ValidationResult:
+    """Check `frame` against the contract of raw `table`.
+
+    Row-level failures (null/non-digit ids, negative money or counts, dates before 2000 or after
+    `as_of`, unknown event types, bad currency codes) and duplicate keys (all but the first occurrence)
+    go to `quarantine` with field and reason; every other row is kept in `good`. clicks > impressions
+    is only a warning. A wrong shape (missing column, wrong dtype) raises ContractError.
+    """
+    pa = _pandera()
+    name = table_name(table)
+    expected = RAW_COLUMNS[name]
+    missing = [c for c in expected if c not in frame.columns]
+    if missing:
+        raise ContractError(f"{name}: missing columns {missing}")
+    wrong = {c: str(frame.schema[c]) for c, t in expected.items() if frame.schema[c] != t}
+    if wrong:
+        raise ContractError(f"{name}: wrong dtypes {wrong}; expected {[str(expected[c]) for c in wrong]}")
+
+    indexed = frame.with_row_index("__row")
+    schema = schema_for(name, as_of)
+    failures: dict[int, list[tuple[str, str]]] = {}
+    found_warnings: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            schema.validate(frame, lazy=True)
+        except pa.errors.SchemaErrors as exc:
+            cases = exc.failure_cases
+            structural = cases.filter(pl.col("index").is_null())
+            if structural.height:
+                raise ContractError(f"{name}: {structural.select('column', 'check').to_dicts()}") from None
+            for row in cases.iter_rows(named=True):
+                column = row["column"] or "*"
+                check = row["check"]
+                reason = _reason(check, row["failure_case"])
+                failures.setdefault(int(row["index"]), []).append((column, reason))
+    for w in caught:
+        if "clicks_le_impressions" in str(w.message) or "clicks > impressions" in str(w.message):
+            n = frame.filter(pl.col("clicks") > pl.col("impressions")).height
+            found_warnings.append(f"{name}: {n} row(s) with clicks > impressions")
+
+    bad_idx = sorted(failures)
+    quarantine_parts: list[pl.DataFrame] = []
+    if bad_idx:
+        bad = frame[bad_idx]
+        fields_col = [", ".join(dict.fromkeys(f for f, _ in failures[i])) for i in bad_idx]
+        reasons_col = ["; ".join(dict.fromkeys(f"{f}: {r}" for f, r in failures[i])) for i in bad_idx]
+        quarantine_parts.append(
+            pl.DataFrame(
+                {"record": _records_json(bad), "field": fields_col, "reason": reasons_col},
+                schema=QUARANTINE_SCHEMA,
+            )
+        )
+    good = indexed.filter(~pl.col("__row").is_in(bad_idx)) if bad_idx else indexed
+
+    key = UNIQUE_KEYS[name]
+    dup_mask = good.select(pl.struct(list(key)).is_first_distinct().not_().alias("dup"))["dup"]
+    if dup_mask.any():
+        dups = good.filter(dup_mask).drop("__row")
+        quarantine_parts.append(
+            pl.DataFrame(
+                {
+                    "record": _records_json(dups),
+                    "field": [", ".join(key)] * dups.height,
+                    "reason": [f"duplicate key ({', '.join(key)}): kept the first occurrence"] * dups.height,
+                },
+                schema=QUARANTINE_SCHEMA,
+            )
+        )
+        good = good.filter(~dup_mask)
+
+    quarantine = pl.concat(quarantine_parts) if quarantine_parts else pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    return ValidationResult(good=good.drop("__row"), quarantine=quarantine, warnings=found_warnings)
+
+
+def _reason(check: str | None, failure_case: Any) -> str:
+    """A stable, aggregatable reason (the offending value is in `record`)."""
+    text = str(check or "failed check")
+    return "must not be null" if text == "not_nullable" else text
+
+
+def validate_many(
+    frames: Iterable[tuple[str, pl.DataFrame]], *, as_of: date | datetime | None = None
+) -> dict[str, ValidationResult]:
+    return {t: validate(f, t, as_of=as_of) for t, f in frames}

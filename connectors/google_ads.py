@@ -1,0 +1,674 @@
+"""Google Ads API (REST) connector: GAQL reads through searchStream, mutates for budgets and statuses.
+
+Wire format (../shared/PLATFORMS.md): results are nested by resource in camelCase, 64-bit integers are
+strings (`"costMicros": "1234500"`), money in micros, zero-valued fields may be omitted. Errors are
+`{"error": {"code", "status", "details": [{"errors": [{"errorCode": {...}, "message"}], "requestId"}]}}`;
+RESOURCE_EXHAUSTED is retried honouring its retryDelay, UNAVAILABLE/INTERNAL/TRANSIENT_ERROR are retried,
+INVALID_ARGUMENT never.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import random
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import httpx
+import polars as pl
+
+from connectors.contracts import frame_from_rows, to_date, to_float, to_int
+from connectors.errors import AuthError, PermanentError, RateLimitedError, TransientError
+from connectors.http import (
+    DEFAULT_TIMEOUT,
+    HttpClient,
+    Page,
+    RetryDecision,
+    RetryPolicy,
+    iter_pages,
+    page_body,
+    parse_retry_after,
+    request_id_from,
+)
+from connectors.landing import LandingZone
+
+PLATFORM = "google_ads"
+
+AD_DAILY_STATS_GAQL = (
+    "SELECT campaign.id, campaign.name, ad_group.id, ad_group.name, ad_group_ad.ad.id, "
+    "customer.currency_code, metrics.cost_micros, metrics.impressions, metrics.clicks, "
+    "metrics.conversions, metrics.conversions_value, segments.date "
+    "FROM ad_group_ad WHERE segments.date BETWEEN '{since}' AND '{until}'"
+)
+CAMPAIGNS_GAQL = (
+    "SELECT campaign.id, campaign.name, campaign.status, campaign.campaign_budget, "
+    "campaign.bidding_strategy_type, campaign.target_cpa.target_cpa_micros, "
+    "campaign.maximize_conversions.target_cpa_micros, campaign_budget.id, campaign_budget.amount_micros "
+    "FROM campaign"
+)
+AD_GROUPS_GAQL = "SELECT campaign.id, ad_group.id, ad_group.name, ad_group.status FROM ad_group"
+ADS_GAQL = (
+    "SELECT campaign.id, ad_group.id, ad_group_ad.ad.id, ad_group_ad.ad.name, ad_group_ad.status "
+    "FROM ad_group_ad"
+)
+
+
+@dataclass(frozen=True)
+class GoogleAdsSettings:
+    api_version: str = "v18"
+    rate_limit_statuses: frozenset[str] = frozenset({"RESOURCE_EXHAUSTED"})
+    transient_statuses: frozenset[str] = frozenset(
+        {"UNAVAILABLE", "INTERNAL", "DEADLINE_EXCEEDED", "ABORTED"}
+    )
+    transient_error_codes: frozenset[str] = frozenset(
+        {"TRANSIENT_ERROR", "RESOURCE_TEMPORARILY_EXHAUSTED", "CONCURRENT_MODIFICATION"}
+    )
+    auth_statuses: frozenset[str] = frozenset({"UNAUTHENTICATED", "PERMISSION_DENIED"})
+    valid_statuses: frozenset[str] = frozenset({"ENABLED", "PAUSED", "REMOVED"})
+
+
+# ---------------------------------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GoogleAdsErrorDetail:
+    """One entry of a GoogleAdsFailure: `error_code` is "<family>.<CODE>", e.g. "quotaError.RESOURCE_EXHAUSTED"."""
+
+    error_code: str | None
+    message: str | None
+    operation_index: int | None = None
+    trigger: str | None = None
+    field_path: str | None = None
+
+
+@dataclass(frozen=True)
+class GoogleAdsFailure:
+    http_code: int | None
+    status: str | None
+    message: str | None
+    request_id: str | None
+    errors: tuple[GoogleAdsErrorDetail, ...] = ()
+    retry_delay: float | None = None
+
+    @property
+    def error_codes(self) -> tuple[str, ...]:
+        return tuple(e.error_code for e in self.errors if e.error_code)
+
+
+def _duration(value: Any) -> float | None:
+    """Protobuf Duration as JSON ("30s", "1.5s") or {"seconds": .., "nanos": ..} -> seconds."""
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)s\s*", value)
+        return float(m.group(1)) if m else None
+    if isinstance(value, Mapping):
+        secs = to_float(value.get("seconds")) or 0.0
+        nanos = to_float(value.get("nanos")) or 0.0
+        return secs + nanos / 1e9
+    return None
+
+
+def _find_key(obj: Any, key: str) -> Any:
+    if isinstance(obj, Mapping):
+        if key in obj:
+            return obj[key]
+        for v in obj.values():
+            found = _find_key(v, key)
+            if found is not None:
+                return found
+    elif isinstance(obj, list):
+        for v in obj:
+            found = _find_key(v, key)
+            if found is not None:
+                return found
+    return None
+
+
+def _error_detail(err: Mapping[str, Any]) -> GoogleAdsErrorDetail:
+    code = err.get("errorCode")
+    code_text = None
+    if isinstance(code, Mapping) and code:
+        family, value = next(iter(code.items()))
+        code_text = f"{family}.{value}"
+    index = None
+    path = []
+    location = err.get("location") or {}
+    for elem in location.get("fieldPathElements", []) if isinstance(location, Mapping) else []:
+        name = elem.get("fieldName")
+        idx = elem.get("index")
+        path.append(f"{name}[{idx}]" if idx is not None else str(name))
+        if name == "operations" and idx is not None and index is None:
+            index = to_int(idx)
+    trigger = err.get("trigger")
+    if isinstance(trigger, Mapping):
+        trigger = next((str(v) for v in trigger.values()), None)
+    return GoogleAdsErrorDetail(
+        code_text, err.get("message"), index, trigger, ".".join(path) if path else None
+    )
+
+
+def parse_google_error(body: Any) -> GoogleAdsFailure | None:
+    """Google's error envelope (also inside a searchStream array) -> GoogleAdsFailure."""
+    if isinstance(body, list):
+        body = next((b for b in body if isinstance(b, Mapping) and "error" in b), None)
+    if not isinstance(body, Mapping):
+        return None
+    err = body.get("error", body if "details" in body else None)
+    if not isinstance(err, Mapping):
+        return None
+    errors: list[GoogleAdsErrorDetail] = []
+    request_id = None
+    for detail in err.get("details", []) or []:
+        if not isinstance(detail, Mapping):
+            continue
+        request_id = request_id or detail.get("requestId")
+        for e in detail.get("errors", []) or []:
+            if isinstance(e, Mapping):
+                errors.append(_error_detail(e))
+    return GoogleAdsFailure(
+        http_code=to_int(err.get("code")),
+        status=err.get("status"),
+        message=err.get("message"),
+        request_id=request_id,
+        errors=tuple(errors),
+        retry_delay=_duration(_find_key(err, "retryDelay")),
+    )
+
+
+def classify_google(
+    response: httpx.Response, settings: GoogleAdsSettings | None = None
+) -> RetryDecision | None:
+    settings = settings or GoogleAdsSettings()
+    content = response.content
+    # A 2xx is fine unless it is a searchStream array ending with an error element.
+    if response.status_code < 300 and (
+        b'"error"' not in content[-8192:] or not content.lstrip().startswith(b"[")
+    ):
+        return None
+    try:
+        failure = parse_google_error(json.loads(content))
+    except ValueError:
+        return None
+    if failure is None:
+        return None
+    first = failure.errors[0] if failure.errors else None
+    code = failure.status or (str(failure.http_code) if failure.http_code else None)
+    if first and first.error_code:
+        code = f"{code}/{first.error_code}"
+    message = first.message if first and first.message else failure.message
+    common = {
+        "code": code,
+        "message": message,
+        "request_id": failure.request_id or request_id_from(response),
+    }
+    leaf_codes = {c.split(".", 1)[-1] for c in failure.error_codes}
+    if failure.status in settings.rate_limit_statuses or response.status_code == 429:
+        delay = (
+            failure.retry_delay if failure.retry_delay is not None else parse_retry_after(response.headers)
+        )
+        return RetryDecision(True, RateLimitedError, f"Google Ads {code}", delay, rejected=True, **common)
+    if failure.status in settings.auth_statuses or response.status_code in (401, 403):
+        return RetryDecision(False, AuthError, f"Google Ads {code}", **common)
+    if (
+        failure.status in settings.transient_statuses
+        or leaf_codes & settings.transient_error_codes
+        or response.status_code >= 500
+    ):
+        return RetryDecision(
+            True, TransientError, f"Google Ads {code}", parse_retry_after(response.headers), **common
+        )
+    return RetryDecision(False, PermanentError, f"Google Ads {code}", **common)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Parsers
+# ---------------------------------------------------------------------------------------------------
+def _results(batches: Iterable[Page | Mapping[str, Any] | list[Any]]) -> Iterator[Mapping[str, Any]]:
+    for item in batches:
+        body = page_body(item)
+        for batch in body if isinstance(body, list) else [body]:
+            if not isinstance(batch, Mapping):
+                raise PermanentError("unexpected Google Ads batch shape", platform=PLATFORM)
+            if "error" in batch:
+                raise PermanentError(
+                    f"Google Ads batch carries an error: {batch['error']}", platform=PLATFORM
+                )
+            yield from batch.get("results", []) or []
+
+
+def _get(row: Mapping[str, Any], *path: str) -> Any:
+    cur: Any = row
+    for key in path:
+        if not isinstance(cur, Mapping):
+            return None
+        cur = cur.get(key)
+    return cur
+
+
+def _id(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _last_segment(resource_name: Any) -> str | None:
+    if not isinstance(resource_name, str) or "/" not in resource_name:
+        return None
+    return resource_name.rsplit("/", 1)[1].split("~")[-1]
+
+
+def parse_ad_stats(batches: Iterable[Any], tenant_id: str, customer_id: str) -> pl.DataFrame:
+    """searchStream batches of AD_DAILY_STATS_GAQL -> raw.google_ads_ad_stats. cost_micros is the exact
+    Int64 of the string; metrics Google omits (zero) come back as 0."""
+    rows = []
+    for r in _results(batches):
+        rows.append(
+            {
+                "tenant_id": tenant_id,
+                "customer_id": _id(_get(r, "customer", "id")) or customer_id,
+                "date": to_date(_get(r, "segments", "date")),
+                "campaign_id": _id(_get(r, "campaign", "id")),
+                "campaign_name": _get(r, "campaign", "name"),
+                "ad_group_id": _id(_get(r, "adGroup", "id")),
+                "ad_group_name": _get(r, "adGroup", "name"),
+                "ad_id": _id(_get(r, "adGroupAd", "ad", "id")),
+                "currency_code": _get(r, "customer", "currencyCode"),
+                "cost_micros": _metric_int(r, "costMicros"),
+                "impressions": _metric_int(r, "impressions"),
+                "clicks": _metric_int(r, "clicks"),
+                "conversions": _metric_float(r, "conversions"),
+                "conversions_value": _metric_float(r, "conversionsValue"),
+            }
+        )
+    return frame_from_rows("google_ads_ad_stats", rows)
+
+
+def _metric_int(row: Mapping[str, Any], name: str) -> int | None:
+    metrics = row.get("metrics") or {}
+    return to_int(metrics[name]) if name in metrics else 0
+
+
+def _metric_float(row: Mapping[str, Any], name: str) -> float | None:
+    metrics = row.get("metrics") or {}
+    return to_float(metrics[name]) if name in metrics else 0.0
+
+
+def parse_campaigns(batches: Iterable[Any], tenant_id: str, customer_id: str) -> pl.DataFrame:
+    """CAMPAIGNS_GAQL batches -> raw.google_ads_campaigns (budget and target CPA in micros)."""
+    rows = []
+    for r in _results(batches):
+        target = _get(r, "campaign", "targetCpa", "targetCpaMicros")
+        if target is None:
+            target = _get(r, "campaign", "maximizeConversions", "targetCpaMicros")
+        budget_id = _id(_get(r, "campaignBudget", "id")) or _last_segment(
+            _get(r, "campaign", "campaignBudget")
+        )
+        rows.append(
+            {
+                "tenant_id": tenant_id,
+                "customer_id": customer_id,
+                "campaign_id": _id(_get(r, "campaign", "id")),
+                "name": _get(r, "campaign", "name"),
+                "status": _get(r, "campaign", "status"),
+                "budget_id": budget_id,
+                "budget_amount_micros": to_int(_get(r, "campaignBudget", "amountMicros")),
+                "target_cpa_micros": to_int(target),
+            }
+        )
+    return frame_from_rows("google_ads_campaigns", rows)
+
+
+def parse_ad_groups(batches: Iterable[Any], tenant_id: str, customer_id: str) -> pl.DataFrame:
+    """AD_GROUPS_GAQL batches -> raw.google_ads_ad_groups."""
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "customer_id": customer_id,
+            "campaign_id": _id(_get(r, "campaign", "id")) or _last_segment(_get(r, "adGroup", "campaign")),
+            "ad_group_id": _id(_get(r, "adGroup", "id")),
+            "name": _get(r, "adGroup", "name"),
+            "status": _get(r, "adGroup", "status"),
+        }
+        for r in _results(batches)
+    ]
+    return frame_from_rows("google_ads_ad_groups", rows)
+
+
+def parse_ads(batches: Iterable[Any], tenant_id: str, customer_id: str) -> pl.DataFrame:
+    """ADS_GAQL batches -> raw.google_ads_ads."""
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "customer_id": customer_id,
+            "campaign_id": _id(_get(r, "campaign", "id")),
+            "ad_group_id": _id(_get(r, "adGroup", "id")) or _last_segment(_get(r, "adGroupAd", "adGroup")),
+            "ad_id": _id(_get(r, "adGroupAd", "ad", "id")),
+            "name": _get(r, "adGroupAd", "ad", "name"),
+            "status": _get(r, "adGroupAd", "status"),
+        }
+        for r in _results(batches)
+    ]
+    return frame_from_rows("google_ads_ads", rows)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Mutations
+# ---------------------------------------------------------------------------------------------------
+@dataclass
+class MutateResult:
+    """`results[i]` is the resource name of operation i (None where it failed or validate_only);
+    `partial_failures` lists per-operation errors (operation_index set) from partialFailureError."""
+
+    results: list[str | None]
+    partial_failures: list[GoogleAdsErrorDetail] = field(default_factory=list)
+    request_id: str | None = None
+    validate_only: bool = False
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.partial_failures
+
+    def failed_indexes(self) -> set[int]:
+        return {e.operation_index for e in self.partial_failures if e.operation_index is not None}
+
+
+def parse_mutate_response(
+    body: Mapping[str, Any], n_ops: int, *, validate_only: bool = False
+) -> MutateResult:
+    results: list[str | None] = [None] * n_ops
+    for i, item in enumerate(body.get("results", []) or []):
+        if i < n_ops and isinstance(item, Mapping):
+            results[i] = item.get("resourceName") or None
+    failures: list[GoogleAdsErrorDetail] = []
+    partial = body.get("partialFailureError")
+    request_id = body.get("requestId")
+    if isinstance(partial, Mapping) and partial:
+        parsed = parse_google_error({"error": partial})
+        if parsed is not None:
+            failures = list(parsed.errors)
+            request_id = request_id or parsed.request_id
+            for e in failures:
+                if e.operation_index is not None and 0 <= e.operation_index < n_ops:
+                    results[e.operation_index] = None
+    return MutateResult(results, failures, request_id, validate_only, dict(body))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Client
+# ---------------------------------------------------------------------------------------------------
+def _customer(value: str | int) -> str:
+    digits = str(value).replace("-", "").strip()
+    if not digits.isdigit():
+        raise ValueError(f"Google Ads customer id must be digits (dashes allowed): {value!r}")
+    return digits
+
+
+class GoogleAdsClient:
+    """Google Ads REST client. Use as a context manager."""
+
+    def __init__(
+        self,
+        access_token: str,
+        developer_token: str,
+        customer_id: str | int,
+        *,
+        login_customer_id: str | int | None = None,
+        base_url: str | None = None,
+        api_version: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        landing: LandingZone | None = None,
+        tenant_id: str | None = None,
+        settings: GoogleAdsSettings | None = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not access_token or not developer_token:
+            raise AuthError("Google Ads access token and developer token are required", platform=PLATFORM)
+        settings = settings or GoogleAdsSettings()
+        if api_version:
+            settings = dataclasses.replace(settings, api_version=api_version)
+        self.settings = settings
+        self.customer_id = _customer(customer_id)
+        self.tenant_id = tenant_id
+        self.landing = landing
+        headers = {
+            "Authorization": f"Bearer {access_token}",
+            "developer-token": developer_token,
+            "Accept": "application/json",
+        }
+        if login_customer_id is not None:
+            headers["login-customer-id"] = _customer(login_customer_id)
+        self.http = HttpClient(
+            base_url or f"https://googleads.googleapis.com/{settings.api_version}",
+            headers=headers,
+            timeout=timeout,
+            retry=retry,
+            transport=transport,
+            secrets=(access_token, developer_token),
+            sleep=sleep,
+            rng=rng,
+            platform=PLATFORM,
+            classify=lambda r: classify_google(r, settings),
+        )
+
+    def __enter__(self) -> GoogleAdsClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __repr__(self) -> str:
+        return f"GoogleAdsClient(customer_id={self.customer_id!r}, tenant_id={self.tenant_id!r})"
+
+    def _tenant(self) -> str:
+        if not self.tenant_id:
+            raise ValueError("tenant_id is required (pass it to the client)")
+        return self.tenant_id
+
+    def _land(self, source: str, partition: str, seq: int, result: Any) -> Any:
+        if self.landing is None:
+            return None
+        return self.landing.save_page(
+            source, self._tenant(), partition, seq, result.content, self.http.landing_meta(result)
+        )
+
+    # -- reads --------------------------------------------------------------------------------------
+    def search_stream_page(
+        self, query: str, *, source: str = "google_ads_search", partition: str | None = None
+    ) -> Page:
+        """POST customers/{id}/googleAds:searchStream once; the whole answer (a JSON array of batches) is
+        one landed page."""
+        result = self.http.post_json(
+            f"customers/{self.customer_id}/googleAds:searchStream", json={"query": query}, idempotent=True
+        )
+        if not isinstance(result.data, list):
+            raise PermanentError(
+                "unexpected searchStream answer: not a JSON array",
+                platform=PLATFORM,
+                request_id=result.request_id,
+            )
+        part = partition or "q-" + hashlib.sha256(query.encode()).hexdigest()[:16]
+        page = Page(result.data, 0, self.http.landing_meta(result))
+        page.landing_path = self._land(source, part, 0, result)
+        if self.landing is not None:
+            self.landing.finish_partition(source, self._tenant(), part, 1)
+        return page
+
+    def search_stream(
+        self, query: str, *, source: str = "google_ads_search", partition: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Yield the batches (`{"results": [...], "fieldMask", "requestId"}`) of a GAQL query."""
+        yield from self.search_stream_page(query, source=source, partition=partition).data
+
+    def iter_search_pages(
+        self, query: str, *, source: str = "google_ads_search", partition: str | None = None
+    ) -> Iterator[Page]:
+        """googleAds:search, following nextPageToken until absent (one page at a time)."""
+        part = partition or "q-" + hashlib.sha256(query.encode()).hexdigest()[:16]
+        seq = 0
+
+        def fetch(token: str | None) -> Page:
+            nonlocal seq
+            body: dict[str, Any] = {"query": query}
+            if token:
+                body["pageToken"] = token
+            result = self.http.post_json(
+                f"customers/{self.customer_id}/googleAds:search", json=body, idempotent=True
+            )
+            if not isinstance(result.data, dict):
+                raise PermanentError(
+                    "unexpected search answer", platform=PLATFORM, request_id=result.request_id
+                )
+            page = Page(result.data, seq, self.http.landing_meta(result))
+            page.landing_path = self._land(source, part, seq, result)
+            seq += 1
+            return page
+
+        yield from iter_pages(fetch, lambda p: p.data.get("nextPageToken"), platform=PLATFORM)
+        if self.landing is not None:
+            self.landing.finish_partition(source, self._tenant(), part, seq)
+
+    def ad_stats_pages(self, since: date | str, until: date | str) -> list[Page]:
+        s, u = _iso(since), _iso(until)
+        query = AD_DAILY_STATS_GAQL.format(since=s, until=u)
+        return [self.search_stream_page(query, source="google_ads_ad_stats", partition=_partition(s, u))]
+
+    def fetch_ad_stats(self, since: date | str, until: date | str) -> pl.DataFrame:
+        return parse_ad_stats(self.ad_stats_pages(since, until), self._tenant(), self.customer_id)
+
+    def list_campaigns(self) -> pl.DataFrame:
+        page = self.search_stream_page(CAMPAIGNS_GAQL, source="google_ads_campaigns", partition="snapshot")
+        return parse_campaigns([page], self._tenant(), self.customer_id)
+
+    def list_ad_groups(self) -> pl.DataFrame:
+        page = self.search_stream_page(AD_GROUPS_GAQL, source="google_ads_ad_groups", partition="snapshot")
+        return parse_ad_groups([page], self._tenant(), self.customer_id)
+
+    def list_ads(self) -> pl.DataFrame:
+        page = self.search_stream_page(ADS_GAQL, source="google_ads_ads", partition="snapshot")
+        return parse_ads([page], self._tenant(), self.customer_id)
+
+    # -- writes -------------------------------------------------------------------------------------
+    def resource_name(self, collection: str, value: str | int) -> str:
+        """Accept an id ("3"), or a full resource name of this customer."""
+        text = str(value)
+        prefix = f"customers/{self.customer_id}/{collection}/"
+        if text.startswith("customers/"):
+            if not text.startswith(prefix) or not re.fullmatch(r"[\d~]+", text[len(prefix) :]):
+                raise ValueError(f"not a {collection} resource of customer {self.customer_id}: {text!r}")
+            return text
+        if not re.fullmatch(r"\d+(~\d+)?", text):
+            raise ValueError(f"bad {collection} id: {text!r}")
+        return prefix + text
+
+    def ad_group_ad_resource(self, ad_group_id: str | int, ad_id: str | int) -> str:
+        return self.resource_name("adGroupAds", f"{ad_group_id}~{ad_id}")
+
+    def _mutate(
+        self,
+        collection: str,
+        operations: list[dict[str, Any]],
+        *,
+        validate_only: bool,
+        partial_failure: bool,
+        idempotency_key: str | None,
+    ) -> MutateResult:
+        if not operations:
+            return MutateResult([], validate_only=validate_only)
+        body = {"operations": operations, "partialFailure": partial_failure, "validateOnly": validate_only}
+        result = self.http.post_json(
+            f"customers/{self.customer_id}/{collection}:mutate",
+            json=body,
+            idempotency_key=idempotency_key,
+            idempotent=True if validate_only else None,  # a dry run changes nothing: safe to retry
+        )
+        data = result.data if isinstance(result.data, dict) else {}
+        out = parse_mutate_response(data, len(operations), validate_only=validate_only)
+        out.request_id = out.request_id or result.request_id
+        return out
+
+    def mutate_campaign_budgets(
+        self,
+        ops: Sequence[tuple[str | int, int]],
+        *,
+        validate_only: bool = False,
+        partial_failure: bool = True,
+        idempotency_key: str | None = None,
+    ) -> MutateResult:
+        """Set campaign budgets: ops are (budget resource name or id, amount_micros). A shared budget
+        moves every campaign using it."""
+        operations = []
+        for budget, micros in ops:
+            if isinstance(micros, bool) or int(micros) != micros or micros <= 0:
+                raise ValueError(f"amount_micros must be a positive integer: {micros!r}")
+            operations.append(
+                {
+                    "update": {
+                        "resourceName": self.resource_name("campaignBudgets", budget),
+                        "amountMicros": str(int(micros)),
+                    },
+                    "updateMask": "amount_micros",
+                }
+            )
+        return self._mutate(
+            "campaignBudgets", operations, validate_only=validate_only,
+            partial_failure=partial_failure, idempotency_key=idempotency_key,
+        )  # fmt: skip
+
+    def _status_ops(self, collection: str, changes: Sequence[tuple[str | int, str]]) -> list[dict[str, Any]]:
+        operations = []
+        for target, status in changes:
+            if status not in self.settings.valid_statuses:
+                raise ValueError(f"status must be one of {sorted(self.settings.valid_statuses)}: {status!r}")
+            operations.append(
+                {
+                    "update": {"resourceName": self.resource_name(collection, target), "status": status},
+                    "updateMask": "status",
+                }
+            )
+        return operations
+
+    def mutate_campaigns(
+        self,
+        changes: Sequence[tuple[str | int, str]],
+        *,
+        validate_only: bool = False,
+        partial_failure: bool = True,
+        idempotency_key: str | None = None,
+    ) -> MutateResult:
+        """Status changes: (campaign resource name or id, "ENABLED"|"PAUSED")."""
+        return self._mutate(
+            "campaigns", self._status_ops("campaigns", changes), validate_only=validate_only,
+            partial_failure=partial_failure, idempotency_key=idempotency_key,
+        )  # fmt: skip
+
+    def mutate_ad_group_ads(
+        self,
+        changes: Sequence[tuple[str, str]],
+        *,
+        validate_only: bool = False,
+        partial_failure: bool = True,
+        idempotency_key: str | None = None,
+    ) -> MutateResult:
+        """Status changes: (adGroupAd resource name or "adgroupid~adid", "ENABLED"|"PAUSED")."""
+        return self._mutate(
+            "adGroupAds", self._status_ops("adGroupAds", changes), validate_only=validate_only,
+            partial_failure=partial_failure, idempotency_key=idempotency_key,
+        )  # fmt: skip
+
+
+def _iso(value: date | str) -> str:
+    return value.isoformat() if isinstance(value, date) else date.fromisoformat(str(value)).isoformat()
+
+
+def _partition(since: str, until: str) -> str:
+    return since if since == until else f"{since}_{until}"

@@ -1,0 +1,176 @@
+"""Landing zone: every API page and imported file is kept, as received, before anything parses it.
+
+Layout (deterministic, so a re-run overwrites instead of piling up)::
+
+    <root>/<source>/<tenant_id>/<partition>/<seq:05d>.json.gz      the response body, gzip
+    <root>/<source>/<tenant_id>/<partition>/<seq:05d>.meta.json     request meta (secrets redacted)
+    <root>/<source>/<tenant_id>/files/<sha256>.<ext>                an imported file, content-addressed
+    <root>/<source>/<tenant_id>/files/<sha256>.<ext>.meta.json      original name, size, hash
+
+Writes are atomic (temporary file in the same directory, then `os.replace`), so a reader never sees half
+a page. Gzip is written with mtime=0: the same body gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from connectors.redact import Redactor
+
+_COMPONENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$")
+PAGE_SUFFIX = ".json.gz"
+META_SUFFIX = ".meta.json"
+
+
+def _component(value: object, what: str) -> str:
+    text = str(value)
+    if not _COMPONENT_RE.match(text) or ".." in text:
+        raise ValueError(f"invalid landing path component for {what}: {text!r}")
+    return text
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class LandingZone:
+    """Keeps raw pages and files. `secrets` are scrubbed from every sidecar it writes."""
+
+    def __init__(self, root: str | os.PathLike[str], *, secrets: Iterable[str | None] = ()) -> None:
+        self.root = Path(root)
+        self.redactor = Redactor(secrets)
+
+    def __repr__(self) -> str:
+        return f"LandingZone({str(self.root)!r})"
+
+    # -- pages -----------------------------------------------------------------------------------------
+    def partition_dir(self, source: str, tenant_id: str, partition: str) -> Path:
+        return (
+            self.root
+            / _component(source, "source")
+            / _component(tenant_id, "tenant_id")
+            / _component(partition, "partition")
+        )
+
+    def page_path(self, source: str, tenant_id: str, partition: str, seq: int | str) -> Path:
+        name = f"{seq:05d}" if isinstance(seq, int) else _component(seq, "seq")
+        return self.partition_dir(source, tenant_id, partition) / f"{name}{PAGE_SUFFIX}"
+
+    def save_page(
+        self,
+        source: str,
+        tenant_id: str,
+        partition: str,
+        seq: int | str,
+        body: bytes,
+        meta: Mapping[str, Any] | None = None,
+    ) -> Path:
+        """Write one response body (gzip) plus a redacted sidecar of request meta; return the body path."""
+        path = self.page_path(source, tenant_id, partition, seq)
+        _atomic_write(path, gzip.compress(body, mtime=0))
+        sidecar = {
+            "source": source,
+            "tenant_id": tenant_id,
+            "partition": partition,
+            "seq": seq,
+            "bytes": len(body),
+            "sha256": hashlib.sha256(body).hexdigest(),
+            "saved_at": datetime.now(UTC).isoformat(),
+            **self.redactor.mapping(dict(meta or {})),
+        }
+        _atomic_write(
+            path.with_name(path.name[: -len(PAGE_SUFFIX)] + META_SUFFIX),
+            json.dumps(sidecar, indent=2, sort_keys=True, default=str).encode(),
+        )
+        return path
+
+    def finish_partition(self, source: str, tenant_id: str, partition: str, n_pages: int) -> list[Path]:
+        """After a complete fetch of `n_pages` pages (seq 0..n-1), remove pages a longer earlier run left
+        behind. Returns the removed paths."""
+        folder = self.partition_dir(source, tenant_id, partition)
+        removed: list[Path] = []
+        if not folder.is_dir():
+            return removed
+        for path in folder.iterdir():
+            stem = path.name.split(".", 1)[0]
+            if stem.isdigit() and int(stem) >= n_pages:
+                path.unlink(missing_ok=True)
+                removed.append(path)
+        return sorted(removed)
+
+    def iter_pages(self, source: str, tenant_id: str, partition: str) -> Iterator[tuple[Path, bytes]]:
+        """Replay a landed partition in seq order: (path, body bytes)."""
+        folder = self.partition_dir(source, tenant_id, partition)
+        if not folder.is_dir():
+            return
+        for path in sorted(folder.glob(f"*{PAGE_SUFFIX}")):
+            yield path, read_page(path)
+
+    # -- files -----------------------------------------------------------------------------------------
+    def save_file(self, source: str, tenant_id: str, src_path: str | os.PathLike[str]) -> Path:
+        """Copy an imported file into the landing zone under its content hash (same content, same path)."""
+        src = Path(src_path)
+        digest = hashlib.sha256()
+        size = 0
+        with src.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+                size += len(chunk)
+        ext = "".join(src.suffixes[-2:]) if src.name.endswith(".gz") else src.suffix
+        ext = ext if re.fullmatch(r"[A-Za-z0-9.]*", ext) else ""
+        folder = self.root / _component(source, "source") / _component(tenant_id, "tenant_id") / "files"
+        dest = folder / f"{digest.hexdigest()}{ext}"
+        folder.mkdir(parents=True, exist_ok=True)
+        if not dest.exists():
+            fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=folder)
+            os.close(fd)
+            try:
+                shutil.copyfile(src, tmp)
+                os.replace(tmp, dest)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        sidecar = {
+            "source": source,
+            "tenant_id": tenant_id,
+            "original_name": src.name,
+            "original_path": self.redactor.text(str(src)),
+            "bytes": size,
+            "sha256": digest.hexdigest(),
+            "saved_at": datetime.now(UTC).isoformat(),
+        }
+        _atomic_write(
+            dest.with_name(dest.name + META_SUFFIX),
+            json.dumps(sidecar, indent=2, sort_keys=True).encode(),
+        )
+        return dest
+
+
+def read_page(path: str | os.PathLike[str]) -> bytes:
+    """The original response body of a landed page."""
+    return gzip.decompress(Path(path).read_bytes())
+
+
+def read_meta(page_path: str | os.PathLike[str]) -> dict[str, Any]:
+    path = Path(page_path)
+    return json.loads(path.with_name(path.name[: -len(PAGE_SUFFIX)] + META_SUFFIX).read_text())

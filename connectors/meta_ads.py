@@ -1,0 +1,608 @@
+"""Meta Marketing API (Graph API) connector: insights, entities, writes (status, daily budget).
+
+Wire format (../shared/PLATFORMS.md): numbers are strings ("53.39"), conversions are `actions` arrays,
+paging follows `paging.next` until it is absent, throttling arrives as an error body (often HTTP 400) with
+code 17/4/32/613/80000-80014 and usage headers carrying `estimated_time_to_regain_access` in minutes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+import httpx
+import polars as pl
+
+from connectors.contracts import frame_from_rows, to_date, to_decimal, to_float, to_int
+from connectors.errors import AuthError, PermanentError, RateLimitedError, TransientError
+from connectors.http import (
+    DEFAULT_TIMEOUT,
+    HttpClient,
+    Page,
+    RetryDecision,
+    RetryPolicy,
+    iter_pages,
+    page_body,
+    parse_retry_after,
+    request_id_from,
+)
+from connectors.landing import LandingZone
+
+PLATFORM = "meta"
+USAGE_HEADERS = (
+    "x-business-use-case-usage",
+    "x-app-usage",
+    "x-ad-account-usage",
+    "x-fb-ads-insights-throttle",
+)
+
+DEFAULT_INSIGHTS_FIELDS: tuple[str, ...] = (
+    "account_id",
+    "account_currency",
+    "campaign_id",
+    "campaign_name",
+    "adset_id",
+    "adset_name",
+    "ad_id",
+    "ad_name",
+    "spend",
+    "impressions",
+    "clicks",
+    "actions",
+    "action_values",
+    "date_start",
+    "date_stop",
+)
+CAMPAIGN_FIELDS: tuple[str, ...] = ("id", "name", "status", "objective")
+ADSET_FIELDS: tuple[str, ...] = (
+    "id",
+    "campaign_id",
+    "name",
+    "status",
+    "daily_budget",
+    "bid_strategy",
+    "bid_amount",
+)
+AD_FIELDS: tuple[str, ...] = ("id", "adset_id", "campaign_id", "name", "status", "created_time")
+WRITABLE_STATUSES = frozenset({"ACTIVE", "PAUSED", "ARCHIVED"})
+
+
+@dataclass(frozen=True)
+class MetaPacing:
+    """Slow down before Meta throttles: above `threshold_pct` usage (any usage header), sleep
+    proportionally up to `max_sleep` seconds at 100%."""
+
+    threshold_pct: float = 80.0
+    max_sleep: float = 30.0
+    enabled: bool = True
+
+    def wait_for(self, usage_pct: float) -> float:
+        if not self.enabled or usage_pct <= self.threshold_pct:
+            return 0.0
+        span = max(100.0 - self.threshold_pct, 1e-9)
+        return self.max_sleep * min(1.0, (usage_pct - self.threshold_pct) / span)
+
+
+@dataclass(frozen=True)
+class MetaSettings:
+    """Everything about Meta that may change lives here, not in code."""
+
+    api_version: str = "v21.0"
+    page_size: int = 500
+    insights_fields: tuple[str, ...] = DEFAULT_INSIGHTS_FIELDS
+    #: action_types that count as a conversion, in priority order.
+    conversion_action_types: tuple[str, ...] = ("offsite_conversion.fb_pixel_purchase", "purchase")
+    #: "first": take the first listed action_type present in a row (Meta reports the same purchases
+    #: under several action_types, so summing them double counts); "sum": add all listed types.
+    conversion_aggregation: Literal["first", "sum"] = "first"
+    throttle_codes: frozenset[int] = frozenset({4, 17, 32, 613, *range(80000, 80015)})
+    transient_codes: frozenset[int] = frozenset({1, 2})
+    auth_codes: frozenset[int] = frozenset({10, 102, 190, *range(200, 300)})
+    pacing: MetaPacing = field(default_factory=MetaPacing)
+    async_poll_interval: float = 5.0
+    async_max_polls: int = 120
+
+
+# ---------------------------------------------------------------------------------------------------
+# Throttle signals
+# ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MetaUsage:
+    max_pct: float = 0.0
+    regain_seconds: float | None = None
+
+
+def parse_usage(headers: Mapping[str, str]) -> MetaUsage:
+    """Highest usage percentage across Meta's usage headers, and the longest regain-access estimate."""
+    pcts: list[float] = []
+    regain: list[float] = []
+
+    def visit(obj: Any) -> None:
+        if isinstance(obj, Mapping):
+            for k, v in obj.items():
+                if k in {"call_count", "total_cputime", "total_time", "acc_id_util_pct", "app_id_util_pct"}:
+                    f = to_float(v)
+                    if f is not None:
+                        pcts.append(f)
+                elif k == "estimated_time_to_regain_access":
+                    f = to_float(v)
+                    if f is not None and f > 0:
+                        regain.append(f * 60.0)  # minutes
+                elif k == "reset_time_duration":
+                    f = to_float(v)
+                    if f is not None and f > 0:
+                        regain.append(f)  # seconds
+                else:
+                    visit(v)
+        elif isinstance(obj, list):
+            for item in obj:
+                visit(item)
+
+    for name in USAGE_HEADERS:
+        raw = headers.get(name)
+        if not raw:
+            continue
+        try:
+            visit(json.loads(raw))
+        except ValueError:
+            continue
+    return MetaUsage(max(pcts, default=0.0), max(regain) if regain else None)
+
+
+def _error_body(response: httpx.Response) -> dict[str, Any] | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    err = body.get("error") if isinstance(body, dict) else None
+    return err if isinstance(err, dict) else None
+
+
+def classify_meta(response: httpx.Response, settings: MetaSettings | None = None) -> RetryDecision | None:
+    """Read a Graph API error body. Throttles (codes 17/4/32/613/80000-80014, in HTTP 400 or 403 bodies
+    too) are rate-limit rejections; codes 1/2 or `is_transient` are transient; 190 and permission codes
+    are auth errors; anything else non-2xx is permanent unless it is a 5xx."""
+    settings = settings or MetaSettings()
+    if response.status_code < 300:
+        return None
+    err = _error_body(response)
+    if err is None:
+        return None  # no Graph error body: status-code rules apply
+    code = to_int(err.get("code"))
+    subcode = to_int(err.get("error_subcode"))
+    code_text = f"{code}/{subcode}" if subcode else (str(code) if code is not None else None)
+    message = str(err.get("error_user_msg") or err.get("message") or "")
+    request_id = err.get("fbtrace_id") or request_id_from(response)
+    common = {"code": code_text, "message": message, "request_id": request_id}
+    if code in settings.throttle_codes or response.status_code == 429:
+        usage = parse_usage(response.headers)
+        delay = usage.regain_seconds
+        if delay is None:
+            delay = parse_retry_after(response.headers)
+        return RetryDecision(
+            True, RateLimitedError, f"Meta throttled (code {code_text})", delay, rejected=True, **common
+        )
+    if code in settings.auth_codes or response.status_code in (401, 403):
+        return RetryDecision(False, AuthError, f"Meta auth error (code {code_text})", **common)
+    if code in settings.transient_codes or err.get("is_transient") is True or response.status_code >= 500:
+        return RetryDecision(
+            True, TransientError, f"Meta transient error (code {code_text})",
+            parse_retry_after(response.headers), **common,
+        )  # fmt: skip
+    return RetryDecision(False, PermanentError, f"Meta error (code {code_text})", **common)
+
+
+def meta_pacer(pacing: MetaPacing) -> Callable[[httpx.Response], float]:
+    def pace(response: httpx.Response) -> float:
+        return pacing.wait_for(parse_usage(response.headers).max_pct)
+
+    return pace
+
+
+# ---------------------------------------------------------------------------------------------------
+# Parsers (pure): JSON pages -> raw.* frames
+# ---------------------------------------------------------------------------------------------------
+def _rows(pages: Iterable[Page | Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
+    for page in pages:
+        body = page_body(page)
+        if not isinstance(body, Mapping) or not isinstance(body.get("data"), list):
+            raise PermanentError("unexpected Meta page shape: no 'data' list", platform=PLATFORM)
+        yield from body["data"]
+
+
+def _digits(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return text[4:] if text.startswith("act_") else text
+
+
+def sum_actions(
+    actions: Any, action_types: Sequence[str], aggregation: Literal["first", "sum"] = "first"
+) -> Decimal | None:
+    """Total of `actions` entries whose action_type is listed (exact Decimal; None when none match)."""
+    if not isinstance(actions, list):
+        return None
+    by_type: dict[str, Decimal] = {}
+    for item in actions:
+        if not isinstance(item, Mapping):
+            continue
+        kind = item.get("action_type")
+        value = to_decimal(item.get("value"), scale=6)
+        if kind in action_types and value is not None:
+            by_type[kind] = by_type.get(kind, Decimal(0)) + value
+    if not by_type:
+        return None
+    if aggregation == "sum":
+        return sum(by_type.values(), Decimal(0))
+    for kind in action_types:
+        if kind in by_type:
+            return by_type[kind]
+    return None  # pragma: no cover
+
+
+def parse_insights(
+    pages: Iterable[Page | Mapping[str, Any]],
+    tenant_id: str,
+    *,
+    account_id: str | None = None,
+    settings: MetaSettings | None = None,
+) -> pl.DataFrame:
+    """Insights pages -> raw.meta_ads_insights (without `_` metadata columns).
+
+    spend/conversion_value are exact Decimal(18,2) from the strings; impressions/clicks Int64;
+    conversions = the configured purchase action_types (Float64); actions kept as JSON text as sent.
+    Rows with no matching action get conversions 0 and conversion_value 0.00.
+    """
+    settings = settings or MetaSettings()
+    types = settings.conversion_action_types
+    agg = settings.conversion_aggregation
+    out = []
+    for row in _rows(pages):
+        actions = row.get("actions")
+        conv = sum_actions(actions, types, agg)
+        conv_value = sum_actions(row.get("action_values"), types, agg)
+        out.append(
+            {
+                "tenant_id": tenant_id,
+                "account_id": _digits(row.get("account_id")) or _digits(account_id),
+                "date_start": to_date(row.get("date_start")),
+                "campaign_id": _str(row.get("campaign_id")),
+                "campaign_name": _str(row.get("campaign_name")),
+                "adset_id": _str(row.get("adset_id")),
+                "adset_name": _str(row.get("adset_name")),
+                "ad_id": _str(row.get("ad_id")),
+                "ad_name": _str(row.get("ad_name")),
+                "account_currency": _str(row.get("account_currency")),
+                "spend": to_decimal(row.get("spend")),
+                "impressions": to_int(row.get("impressions")),
+                "clicks": to_int(row.get("clicks")),
+                "conversions": float(conv) if conv is not None else 0.0,
+                "conversion_value": to_decimal(conv_value) if conv_value is not None else Decimal("0.00"),
+                "actions": json.dumps(actions, separators=(",", ":")) if actions is not None else None,
+            }
+        )
+    return frame_from_rows("meta_ads_insights", out)
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _with_snapshot(frame: pl.DataFrame, snapshot_date: date | None) -> pl.DataFrame:
+    if snapshot_date is None:
+        return frame
+    return frame.with_columns(pl.lit(snapshot_date, dtype=pl.Date).alias("_snapshot_date"))
+
+
+def parse_campaigns(
+    pages: Iterable[Page | Mapping[str, Any]],
+    tenant_id: str,
+    account_id: str,
+    *,
+    snapshot_date: date | None = None,
+) -> pl.DataFrame:
+    """-> raw.meta_ads_campaigns (tenant_id, account_id, id, name, status, objective); `_snapshot_date`
+    is added only when `snapshot_date` is given (it is load metadata, normally set by pipelines/)."""
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "account_id": _digits(r.get("account_id")) or _digits(account_id),
+            "id": _str(r.get("id")),
+            "name": _str(r.get("name")),
+            "status": _str(r.get("status")),
+            "objective": _str(r.get("objective")),
+        }
+        for r in _rows(pages)
+    ]
+    return _with_snapshot(frame_from_rows("meta_ads_campaigns", rows), snapshot_date)
+
+
+def parse_adsets(pages: Iterable[Page | Mapping[str, Any]], tenant_id: str, account_id: str) -> pl.DataFrame:
+    """-> raw.meta_ads_adsets; daily_budget and bid_amount stay in minor units (Int64)."""
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "account_id": _digits(r.get("account_id")) or _digits(account_id),
+            "id": _str(r.get("id")),
+            "campaign_id": _str(r.get("campaign_id")),
+            "name": _str(r.get("name")),
+            "status": _str(r.get("status")),
+            "daily_budget": to_int(r.get("daily_budget")),
+            "bid_strategy": _str(r.get("bid_strategy")),
+            "bid_amount": to_int(r.get("bid_amount")),
+        }
+        for r in _rows(pages)
+    ]
+    return frame_from_rows("meta_ads_adsets", rows)
+
+
+def parse_ads(pages: Iterable[Page | Mapping[str, Any]], tenant_id: str, account_id: str) -> pl.DataFrame:
+    """-> raw.meta_ads_ads; created_time parsed to a naive UTC timestamp."""
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "account_id": _digits(r.get("account_id")) or _digits(account_id),
+            "id": _str(r.get("id")),
+            "adset_id": _str(r.get("adset_id")),
+            "campaign_id": _str(r.get("campaign_id")),
+            "name": _str(r.get("name")),
+            "status": _str(r.get("status")),
+            "created_time": r.get("created_time"),
+        }
+        for r in _rows(pages)
+    ]
+    return frame_from_rows("meta_ads_ads", rows, timestamp_strings=("created_time",))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Client
+# ---------------------------------------------------------------------------------------------------
+_ID_RE = re.compile(r"^\d+$")
+
+
+class MetaAdsClient:
+    """Meta Marketing API client. Use as a context manager.
+
+    Reads page by page (`iter_*_pages` generators, each page landed before it is yielded when a
+    `landing` zone is given); parsers turn pages into raw frames; `fetch_*`/`list_*` do both.
+    """
+
+    def __init__(
+        self,
+        access_token: str,
+        account_id: str,
+        *,
+        base_url: str | None = None,
+        api_version: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        landing: LandingZone | None = None,
+        tenant_id: str | None = None,
+        settings: MetaSettings | None = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not access_token:
+            raise AuthError("Meta access token is empty", platform=PLATFORM)
+        settings = settings or MetaSettings()
+        if api_version:
+            settings = dataclasses.replace(settings, api_version=api_version)
+        self.settings = settings
+        self.account_id = _digits(account_id) or ""
+        if not _ID_RE.match(self.account_id):
+            raise ValueError(f"Meta account id must be digits (optionally act_-prefixed): {account_id!r}")
+        self.tenant_id = tenant_id
+        self.landing = landing
+        self.http = HttpClient(
+            base_url or f"https://graph.facebook.com/{settings.api_version}",
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+            timeout=timeout,
+            retry=retry,
+            transport=transport,
+            secrets=(access_token,),
+            sleep=sleep,
+            rng=rng,
+            platform=PLATFORM,
+            classify=lambda r: classify_meta(r, settings),
+            pacer=meta_pacer(settings.pacing),
+        )
+
+    def __enter__(self) -> MetaAdsClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __repr__(self) -> str:
+        return f"MetaAdsClient(account_id={self.account_id!r}, tenant_id={self.tenant_id!r})"
+
+    # -- paging -------------------------------------------------------------------------------------------
+    def _tenant(self, tenant_id: str | None = None) -> str:
+        tenant = tenant_id or self.tenant_id
+        if not tenant:
+            raise ValueError("tenant_id is required (pass it to the client or the call)")
+        return tenant
+
+    def _paged(self, path: str, params: Mapping[str, Any], source: str, partition: str) -> Iterator[Page]:
+        seq = 0
+
+        def fetch(cursor: str | None) -> Page:
+            nonlocal seq
+            result = self.http.get_json(cursor) if cursor else self.http.get_json(path, params=params)
+            meta = self.http.landing_meta(result)
+            if not isinstance(result.data, dict):
+                raise PermanentError(
+                    "unexpected Meta page: not a JSON object",
+                    platform=PLATFORM,
+                    request_id=meta["request_id"],
+                )
+            page = Page(result.data, seq, meta)
+            if self.landing is not None:
+                page.landing_path = self.landing.save_page(
+                    source, self._tenant(), partition, seq, result.content, meta
+                )
+            seq += 1
+            return page
+
+        def next_link(page: Page) -> str | None:
+            paging = page.data.get("paging") or {}
+            return paging.get("next") if isinstance(paging, dict) else None
+
+        yield from iter_pages(fetch, next_link, platform=PLATFORM)
+        if self.landing is not None:
+            self.landing.finish_partition(source, self._tenant(), partition, seq)
+
+    def iter_insights_pages(
+        self,
+        since: date | str,
+        until: date | str,
+        level: str = "ad",
+        fields: Sequence[str] | None = None,
+        limit: int | None = None,
+        *,
+        partition: str | None = None,
+    ) -> Iterator[Page]:
+        """Daily insights (time_increment=1) for [since, until], one page at a time, following
+        `paging.next` until it is absent."""
+        since_s, until_s = _iso(since), _iso(until)
+        params = {
+            "level": level,
+            "time_increment": 1,
+            "time_range": json.dumps({"since": since_s, "until": until_s}, separators=(",", ":")),
+            "fields": ",".join(fields or self.settings.insights_fields),
+            "limit": limit or self.settings.page_size,
+        }
+        part = partition or (since_s if since_s == until_s else f"{since_s}_{until_s}")
+        return self._paged(f"act_{self.account_id}/insights", params, "meta_ads_insights", part)
+
+    def iter_async_insights_pages(
+        self,
+        since: date | str,
+        until: date | str,
+        level: str = "ad",
+        fields: Sequence[str] | None = None,
+        limit: int | None = None,
+        *,
+        partition: str | None = None,
+    ) -> Iterator[Page]:
+        """Large reports: POST .../insights to start an async job, poll `async_status` until
+        "Job Completed", then page through /{report_run_id}/insights."""
+        since_s, until_s = _iso(since), _iso(until)
+        started = self.http.post_json(
+            f"act_{self.account_id}/insights",
+            data={
+                "level": level,
+                "time_increment": 1,
+                "time_range": json.dumps({"since": since_s, "until": until_s}, separators=(",", ":")),
+                "fields": ",".join(fields or self.settings.insights_fields),
+            },
+            idempotent=True,  # starting a report twice is harmless
+        )
+        run_id = str((started.data or {}).get("report_run_id") or "")
+        if not _ID_RE.match(run_id):
+            raise PermanentError("Meta async report: no report_run_id in the answer", platform=PLATFORM)
+        for _ in range(self.settings.async_max_polls):
+            status = self.http.get_json(run_id).data or {}
+            state = status.get("async_status")
+            if state == "Job Completed":
+                break
+            if state in {"Job Failed", "Job Skipped"}:
+                raise TransientError(f"Meta async report {run_id}: {state}", platform=PLATFORM)
+            self.http.sleep(self.settings.async_poll_interval)
+        else:
+            raise TransientError(f"Meta async report {run_id} not complete in time", platform=PLATFORM)
+        part = partition or (since_s if since_s == until_s else f"{since_s}_{until_s}")
+        return self._paged(
+            f"{run_id}/insights", {"limit": limit or self.settings.page_size}, "meta_ads_insights", part
+        )
+
+    def iter_entity_pages(
+        self, kind: Literal["campaigns", "adsets", "ads"], fields: Sequence[str] | None = None
+    ):
+        default = {"campaigns": CAMPAIGN_FIELDS, "adsets": ADSET_FIELDS, "ads": AD_FIELDS}[kind]
+        params = {"fields": ",".join(fields or default), "limit": self.settings.page_size}
+        snapshot = datetime.now(UTC).date().isoformat()
+        return self._paged(f"act_{self.account_id}/{kind}", params, f"meta_ads_{kind}", snapshot)
+
+    # -- parse / fetch ----------------------------------------------------------------------------------
+    def parse_insights(
+        self, pages: Iterable[Page | Mapping[str, Any]], tenant_id: str | None = None
+    ) -> pl.DataFrame:
+        return parse_insights(
+            pages, self._tenant(tenant_id), account_id=self.account_id, settings=self.settings
+        )
+
+    def fetch_insights(self, since: date | str, until: date | str, *, level: str = "ad") -> pl.DataFrame:
+        return self.parse_insights(self.iter_insights_pages(since, until, level=level))
+
+    def list_campaigns(self, *, snapshot_date: date | None = None) -> pl.DataFrame:
+        return parse_campaigns(
+            self.iter_entity_pages("campaigns"), self._tenant(), self.account_id, snapshot_date=snapshot_date
+        )
+
+    def list_adsets(self) -> pl.DataFrame:
+        return parse_adsets(self.iter_entity_pages("adsets"), self._tenant(), self.account_id)
+
+    def list_ads(self) -> pl.DataFrame:
+        return parse_ads(self.iter_entity_pages("ads"), self._tenant(), self.account_id)
+
+    # -- writes -----------------------------------------------------------------------------------------
+    def update_object(
+        self,
+        object_id: str,
+        *,
+        status: str | None = None,
+        daily_budget_minor: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """POST /{object_id} with status and/or daily_budget (minor units: 2000 = 20.00). Returns the
+        answer body (`{"success": true}`). Without an idempotency key an ambiguous failure is not retried
+        (WriteNotRetriedError): read the object back with `get_object`."""
+        _check_id(object_id)
+        body: dict[str, Any] = {}
+        if status is not None:
+            if status not in WRITABLE_STATUSES:
+                raise ValueError(f"status must be one of {sorted(WRITABLE_STATUSES)}: {status!r}")
+            body["status"] = status
+        if daily_budget_minor is not None:
+            if isinstance(daily_budget_minor, bool) or int(daily_budget_minor) != daily_budget_minor:
+                raise ValueError("daily_budget_minor must be an integer number of minor units")
+            if daily_budget_minor <= 0:
+                raise ValueError("daily_budget_minor must be > 0")
+            body["daily_budget"] = str(int(daily_budget_minor))
+        if not body:
+            raise ValueError("nothing to update: pass status and/or daily_budget_minor")
+        result = self.http.post_json(object_id, data=body, idempotency_key=idempotency_key)
+        return result.data if isinstance(result.data, dict) else {"result": result.data}
+
+    def get_object(
+        self, object_id: str, fields: Sequence[str] = ("id", "name", "status", "daily_budget")
+    ) -> dict[str, Any]:
+        """GET /{object_id}?fields=... (read back after a write)."""
+        _check_id(object_id)
+        result = self.http.get_json(object_id, params={"fields": ",".join(fields)})
+        if not isinstance(result.data, dict):
+            raise PermanentError("unexpected Meta object body", platform=PLATFORM)
+        return result.data
+
+
+def _check_id(object_id: str) -> None:
+    if not _ID_RE.match(str(object_id)):
+        raise ValueError(f"Meta object id must be digits: {object_id!r}")
+
+
+def _iso(value: date | str) -> str:
+    return value.isoformat() if isinstance(value, date) else date.fromisoformat(str(value)).isoformat()

@@ -1,0 +1,126 @@
+"""Secret redaction for everything a connector writes down: error messages, logs, landing sidecars.
+
+A `Redactor` knows the literal secrets of one client (tokens handed to it) and also scrubs the usual
+places a credential hides even when nobody told us about it: `access_token=` style query parameters,
+`Authorization`/`developer-token` headers and `Bearer <token>` fragments in free text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+MASK = "***"
+
+#: Query parameters whose values are credentials on one platform or another.
+SENSITIVE_PARAMS: frozenset[str] = frozenset(
+    {
+        "access_token",
+        "input_token",
+        "token",
+        "api_key",
+        "apikey",
+        "key",
+        "client_secret",
+        "refresh_token",
+        "hapikey",
+        "developer_token",
+        "appsecret_proof",
+        "password",
+    }
+)
+
+#: Header names (lower case) whose values are credentials.
+SENSITIVE_HEADERS: frozenset[str] = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "developer-token",
+        "access-token",
+        "x-api-key",
+        "api-key",
+        "cookie",
+        "set-cookie",
+    }
+)
+
+_PARAM_RE = re.compile(
+    r"(?i)\b("
+    + "|".join(sorted(map(re.escape, SENSITIVE_PARAMS), key=len, reverse=True))
+    + r")=([^&\s\"'#]+)"
+)
+_BEARER_RE = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=\-]{6,}")
+_HEADER_LINE_RE = re.compile(
+    r"(?im)\b(authorization|developer-token|access-token|x-api-key|api-key)(\"?\s*[:=]\s*\"?)([^\"\n,}]+)"
+)
+_MIN_SECRET_LEN = 4
+
+
+class Redactor:
+    """Replaces known secrets and credential-looking fragments with ``***``."""
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        # Longest first so that a secret containing another is masked whole.
+        uniq = {s for s in secrets if s and len(s) >= _MIN_SECRET_LEN}
+        self._secrets: tuple[str, ...] = tuple(sorted(uniq, key=len, reverse=True))
+
+    def with_secrets(self, secrets: Iterable[str | None]) -> Redactor:
+        return Redactor((*self._secrets, *secrets))
+
+    def text(self, value: Any) -> str:
+        """Redact a free-form string (or anything str() can render)."""
+        text = value if isinstance(value, str) else str(value)
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        text = _PARAM_RE.sub(lambda m: f"{m.group(1)}={MASK}", text)
+        text = _HEADER_LINE_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+        text = _BEARER_RE.sub(lambda m: f"{m.group(1)} {MASK}", text)
+        return text
+
+    def url(self, url: Any) -> str:
+        """Redact a URL: sensitive query parameters masked, then any literal secret."""
+        raw = str(url)
+        try:
+            parts = urlsplit(raw)
+        except ValueError:
+            return self.text(raw)
+        if parts.query:
+            pairs = parse_qsl(parts.query, keep_blank_values=True)
+            cleaned = [(k, MASK if k.lower() in SENSITIVE_PARAMS else v) for k, v in pairs]
+            raw = urlunsplit(parts._replace(query=urlencode(cleaned, safe="*,:()[]{}\"'")))
+        return self.text(raw)
+
+    def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
+        return {
+            k: (MASK if k.lower() in SENSITIVE_HEADERS else self.text(v)) for k, v in dict(headers).items()
+        }
+
+    def mapping(self, value: Any) -> Any:
+        """Redact a JSON-like structure recursively (dict keys that look sensitive are masked)."""
+        if isinstance(value, Mapping):
+            out: dict[str, Any] = {}
+            for k, v in value.items():
+                key = str(k)
+                low = key.lower()
+                if low in SENSITIVE_PARAMS or low in SENSITIVE_HEADERS:
+                    out[key] = MASK
+                elif low in {"url", "next", "link", "previous"} and isinstance(v, str):
+                    out[key] = self.url(v)
+                elif low == "headers" and isinstance(v, Mapping):
+                    out[key] = self.headers(v)
+                else:
+                    out[key] = self.mapping(v)
+            return out
+        if isinstance(value, list | tuple):
+            return [self.mapping(v) for v in value]
+        if isinstance(value, str):
+            return self.text(value)
+        return value
+
+
+def redact(text: Any, secrets: Iterable[str | None] = ()) -> str:
+    """One-shot helper: ``redact("... token ...", ["token"])``."""
+    return Redactor(secrets).text(text)

@@ -1,0 +1,180 @@
+"""`SandboxAPI`: one handler for every fake platform, used in-process (httpx transport) or on loopback.
+
+A request is routed by host (the real hosts, in-process) or by path prefix (`/meta`, `/google-ads`,
+`/hubspot`, on loopback), then: fault injection -> authentication -> idempotency (writes carrying
+`X-Idempotency-Key`) -> the platform handler. Requests are served one at a time (a lock), so writes and
+the fault RNG stay deterministic under a threaded server.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from connectors.sandbox.api.access import WorldAccess
+from connectors.sandbox.api.common import (
+    IDEMPOTENCY_HEADER,
+    LOOPBACK_PREFIXES,
+    REAL_HOSTS,
+    ApiError,
+    Call,
+    SandboxLimits,
+    json_response,
+)
+from connectors.sandbox.api.faults import FaultConfig, FaultInjector
+from connectors.sandbox.api.google_ads import GoogleAdsAPI, ads_error, invalid_argument
+from connectors.sandbox.api.hubspot import HubSpotAPI
+from connectors.sandbox.api.idempotency import IdempotencyStore
+from connectors.sandbox.api.meta import MetaAPI, MetaError
+
+
+class PlatformHandler(Protocol):
+    platform: str
+
+    def authenticate(self, call: Call) -> httpx.Response | None: ...
+    def is_write(self, call: Call) -> bool: ...
+    def handle(self, call: Call) -> httpx.Response: ...
+    def error(self, call: Call, exc: ApiError) -> httpx.Response: ...
+
+
+@dataclass(frozen=True)
+class AppliedWrite:
+    """One change the fake APIs applied to the sandbox state (replays are not counted)."""
+
+    platform: str
+    entity_type: str  # campaign | ad_group | ad | campaign_budget
+    entity_id: str
+    field: str  # status | daily_budget | amount_micros
+    value: Any
+    idempotency_key: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    response: httpx.Response
+    timed_out: bool = False  # a "timeout" fault: the caller must not see `response` in time
+    fault: str | None = None
+
+
+class SandboxAPI:
+    def __init__(
+        self,
+        state: Any,
+        faults: FaultConfig | None = None,
+        *,
+        limits: SandboxLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.state = state
+        self.access = WorldAccess(state)
+        self.limits = limits or SandboxLimits()
+        self.faults = faults
+        self.applied_writes: list[AppliedWrite] = []
+        self.injected_faults: list[tuple[str, str]] = []  # (platform, kind), in order
+        self._injector = FaultInjector(faults) if faults is not None else None
+        world_dir = self.access.world_dir
+        self.idempotency = IdempotencyStore(world_dir / "state" / "idempotency.jsonl" if world_dir else None)
+        self._lock = threading.RLock()
+        self.meta = MetaAPI(self)
+        self.google_ads = GoogleAdsAPI(self)
+        self.hubspot = HubSpotAPI(self, clock)
+        self._handlers: dict[str, PlatformHandler] = {
+            "meta": self.meta,
+            "google_ads": self.google_ads,
+            "hubspot": self.hubspot,
+        }
+
+    # ---- entry points ----------------------------------------------------------------------------
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        """Answer one request in-process; a timeout fault raises `httpx.ReadTimeout`."""
+        outcome = self.dispatch(request)
+        if outcome.timed_out:
+            raise httpx.ReadTimeout("sandbox fault: the platform did not answer in time", request=request)
+        return outcome.response
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+    def dispatch(self, request: httpx.Request) -> Outcome:
+        request.read()
+        call = _route(request)
+        if call is None:
+            body = {"error": f"no sandbox platform at {request.url.host}{request.url.path}"}
+            return Outcome(json_response(404, body))
+        with self._lock:
+            injector = self._injector
+            fault = injector.draw(call) if injector is not None else None
+            if injector is None or fault is None:
+                return Outcome(self._serve(call))
+            self.injected_faults.append((call.platform, fault.kind))
+            if fault.kind != "timeout":
+                return Outcome(injector.response(fault, call), fault=fault.kind)
+            if injector.config.timeout_mode == "before":  # nothing processed
+                return Outcome(injector.response(fault, call), timed_out=True, fault="timeout")
+            return Outcome(self._serve(call), timed_out=True, fault="timeout")  # processed, answer lost
+
+    def record_write(self, call: Call, entity_type: str, entity_id: str, field: str, value: Any) -> None:
+        key = call.header(IDEMPOTENCY_HEADER)
+        self.applied_writes.append(AppliedWrite(call.platform, entity_type, entity_id, field, value, key))
+
+    # ---- internals -------------------------------------------------------------------------------
+    def _serve(self, call: Call) -> httpx.Response:
+        handler = self._handlers[call.platform]
+        denied = handler.authenticate(call)
+        if denied is not None:
+            return denied
+        key = call.header(IDEMPOTENCY_HEADER)
+        if not key or not handler.is_write(call):
+            return handler.handle(call)
+        fingerprint = call.fingerprint()
+        stored = self.idempotency.get(call.platform, key)
+        if stored is not None:
+            if stored.fingerprint != fingerprint:
+                return handler.error(
+                    call,
+                    _reused_key(
+                        call.platform,
+                        f"{IDEMPOTENCY_HEADER} {key!r} was already used for a different request",
+                    ),
+                )
+            return stored.response()
+        response = handler.handle(call)
+        self.idempotency.put(call.platform, key, fingerprint, response)
+        return response
+
+
+def sandbox_transport(
+    state: Any, faults: FaultConfig | None = None, *, limits: SandboxLimits | None = None
+) -> httpx.MockTransport:
+    """An httpx transport answering the real platform hosts from the sandbox state."""
+    return SandboxAPI(state, faults, limits=limits).transport()
+
+
+def _route(request: httpx.Request) -> Call | None:
+    url = request.url
+    origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
+    path = url.path
+    platform = REAL_HOSTS.get(url.host)
+    base = origin
+    if platform is None:
+        for name, prefix in LOOPBACK_PREFIXES.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                platform, base, path = name, origin + prefix, path[len(prefix) :] or "/"
+                break
+    if platform is None:
+        return None
+    params = [(k, v) for k, v in url.params.multi_items()]
+    return Call(request=request, platform=platform, base=base, path=path, params=params, body=request.content)
+
+
+def _reused_key(platform: str, message: str) -> ApiError:
+    if platform == "meta":
+        return MetaError(f"(#100) {message}")
+    if platform == "google_ads":
+        return invalid_argument([ads_error({"requestError": "INVALID_INPUT"}, message)])
+    return ApiError(422, message)

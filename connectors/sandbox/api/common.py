@@ -1,0 +1,295 @@
+"""Plumbing shared by the fake platform APIs: request context, limits, responses, cursors, formatting.
+
+Nothing here knows a platform's wire format; that lives in `meta.py`, `google_ads.py` and `hubspot.py`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import httpx
+import polars as pl
+
+PLATFORMS: tuple[str, ...] = ("meta", "google_ads", "hubspot")
+
+# In-process the fake APIs answer on the real hosts, so a connector only swaps its transport.
+REAL_HOSTS: dict[str, str] = {
+    "graph.facebook.com": "meta",
+    "googleads.googleapis.com": "google_ads",
+    "api.hubapi.com": "hubspot",
+}
+# On loopback every platform lives under a path prefix of one server.
+LOOPBACK_PREFIXES: dict[str, str] = {"meta": "/meta", "google_ads": "/google-ads", "hubspot": "/hubspot"}
+META_API_VERSION = "v21.0"
+GOOGLE_ADS_API_VERSION = "v18"
+BASE_URLS: dict[str, str] = {
+    "meta": f"https://graph.facebook.com/{META_API_VERSION}",
+    "google_ads": f"https://googleads.googleapis.com/{GOOGLE_ADS_API_VERSION}",
+    "hubspot": "https://api.hubapi.com",
+}
+_LOOPBACK_VERSIONED = {
+    "meta": f"/{META_API_VERSION}",
+    "google_ads": f"/{GOOGLE_ADS_API_VERSION}",
+    "hubspot": "",
+}
+
+# Token `sandbox-<tenant_id>` confines a caller to that tenant (and picks the HubSpot portal).
+TOKEN_PREFIX = "sandbox-"
+IDEMPOTENCY_HEADER = "X-Idempotency-Key"
+
+
+def sandbox_token(tenant_id: str) -> str:
+    """The access token that selects `tenant_id` on every fake platform (HubSpot requires it)."""
+    return f"{TOKEN_PREFIX}{tenant_id}"
+
+
+def loopback_base_urls(host: str, port: int) -> dict[str, str]:
+    """Base URLs a connector uses against `serve(...)` (same paths as `BASE_URLS`, under a prefix)."""
+    return {
+        platform: f"http://{host}:{port}{LOOPBACK_PREFIXES[platform]}{_LOOPBACK_VERSIONED[platform]}"
+        for platform in PLATFORMS
+    }
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Every platform limit the fake APIs enforce, in one place (PLATFORMS.md: limits live in config)."""
+
+    meta_default_limit: int = 25
+    meta_max_limit: int = 500
+    meta_min_daily_budget_minor: int = 100  # 1.00 in the account currency
+    meta_async_polls: int = 0  # polls answered "Job Running" before an async report completes
+    google_batch_size: int = 10_000  # searchStream results per batch
+    google_page_size: int = 10_000  # googleAds:search page size (fixed, as in v17+)
+    hubspot_list_max_limit: int = 100
+    hubspot_search_max_limit: int = 200
+    hubspot_search_window: int = 10_000  # `after` may not reach this many results
+    hubspot_rate_max: int = 190  # requests per interval, reported in X-HubSpot-RateLimit-Max
+    hubspot_rate_interval_ms: int = 10_000
+    hubspot_daily: int = 500_000
+    hubspot_batch_max: int = 1_000  # inputs per v4 association batch read
+
+
+class ApiError(Exception):
+    """Raised inside a platform handler; the handler turns it into that platform's error body."""
+
+    def __init__(self, status: int, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.details = details
+
+
+@dataclass
+class Call:
+    """One request as the platform handlers see it: platform, path below the prefix, parsed params."""
+
+    request: httpx.Request
+    platform: str
+    base: str  # scheme://host[/prefix], to build absolute paging links on the host that was called
+    path: str  # path below the loopback prefix, e.g. "/v21.0/act_1/insights"
+    params: list[tuple[str, str]]
+    body: bytes
+    tenant_scope: str | None = None  # set by authentication: the tenant a sandbox token is confined to
+    token: str | None = None
+    _json: Any = field(default=None, repr=False)
+
+    @property
+    def method(self) -> str:
+        return self.request.method
+
+    @property
+    def query(self) -> dict[str, str]:
+        return dict(self.params)
+
+    def header(self, name: str) -> str | None:
+        return self.request.headers.get(name)
+
+    def query_all(self, name: str) -> list[str]:
+        return [v for k, v in self.params if k == name]
+
+    def json_body(self) -> Any:
+        if self._json is None and self.body:
+            try:
+                self._json = json.loads(self.body)
+            except ValueError as exc:
+                raise ApiError(400, f"request body is not valid JSON: {exc}") from exc
+        return self._json
+
+    def form(self) -> dict[str, str]:
+        """Write parameters from the query string, then a form or JSON body (Graph API accepts all)."""
+        out = dict(self.params)
+        if not self.body:
+            return out
+        ctype = (self.header("content-type") or "").split(";")[0].strip().lower()
+        if ctype == "application/json":
+            raw = self.json_body()
+            if not isinstance(raw, dict):
+                raise ApiError(400, "JSON body must be an object")
+            out.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()})
+        else:
+            out.update(parse_qsl(self.body.decode("utf-8", "replace"), keep_blank_values=True))
+        return out
+
+    def fingerprint(self) -> str:
+        """What makes two requests 'the same' for idempotency (the token is left out)."""
+        form = sorted((k, v) for k, v in self.form().items() if k != "access_token")
+        if (self.header("content-type") or "").startswith("application/json"):
+            form = [("__json__", json.dumps(self.json_body(), sort_keys=True))]
+        raw = json.dumps([self.method, self.platform, self.path, form])
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    def request_id(self, salt: str = "") -> str:
+        """A deterministic request id (same request -> same id, in-process and on loopback alike)."""
+        raw = f"{salt}|{self.method}|{self.path}|{sorted(self.params)}|".encode() + self.body
+        return base64.urlsafe_b64encode(hashlib.sha256(raw).digest()[:16]).decode().rstrip("=")
+
+    def url_with(self, **changes: str | None) -> str:
+        """This call's absolute URL with some query parameters replaced (None drops one)."""
+        params = [(k, v) for k, v in self.params if k not in changes]
+        params += [(k, v) for k, v in changes.items() if v is not None]
+        return f"{self.base}{self.path}?{urlencode(params)}"
+
+
+def json_response(
+    status: int,
+    payload: Any,
+    headers: dict[str, str] | None = None,
+    content_type: str = "application/json; charset=UTF-8",
+) -> httpx.Response:
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return httpx.Response(status, headers={"content-type": content_type, **(headers or {})}, content=body)
+
+
+# ---- cursors -------------------------------------------------------------------------------------
+
+
+def encode_cursor(offset: int, tag: str = "sbx") -> str:
+    return base64.urlsafe_b64encode(f"{tag}:{offset}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, tag: str = "sbx") -> int:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        prefix, _, offset = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
+        if prefix != tag:
+            raise ValueError(prefix)
+        value = int(offset)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"invalid paging cursor {cursor!r}") from exc
+    if value < 0:
+        raise ApiError(400, f"invalid paging cursor {cursor!r}")
+    return value
+
+
+# ---- formatting ----------------------------------------------------------------------------------
+
+_CENT = Decimal("0.01")
+# ISO 4217 minor-unit exponents for the currencies the sandbox uses (default 2).
+MINOR_UNIT_EXPONENT: dict[str, int] = {"JPY": 0, "KRW": 0, "CLP": 0, "HUF": 2}
+
+
+def micros_to_str(micros: int, places: int = 2) -> str:
+    """Exact decimal string of an amount in micros, e.g. 53_390_000 -> "53.39"."""
+    quantum = Decimal(1).scaleb(-places)
+    return str((Decimal(int(micros)) / Decimal(1_000_000)).quantize(quantum, rounding=ROUND_HALF_UP))
+
+
+def money_str(value: float) -> str:
+    """A float amount with two decimals, e.g. 80.5 -> "80.50" (the world keeps values at 2 dp)."""
+    return str(Decimal(repr(float(value))).quantize(_CENT, rounding=ROUND_HALF_UP))
+
+
+def count_str(value: float) -> str:
+    """A count as platforms send it: "3" for integral values, else the shortest float text."""
+    value = float(value)
+    return str(int(value)) if value.is_integer() else repr(round(value, 6))
+
+
+def to_minor_units(amount: float, currency: str) -> int:
+    exponent = MINOR_UNIT_EXPONENT.get(currency.upper(), 2)
+    return int((Decimal(repr(float(amount))) * (10**exponent)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def from_minor_units(minor: int, currency: str) -> float:
+    return float(Decimal(int(minor)).scaleb(-MINOR_UNIT_EXPONENT.get(currency.upper(), 2)))
+
+
+def as_utc_naive(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A Date/Datetime column as a naive UTC datetime (the world stores UTC, tz-aware or not)."""
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone:
+            return expr.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        return expr
+    if dtype == pl.Date:
+        return expr.cast(pl.Datetime("us"))
+    if dtype == pl.String:
+        return expr.str.to_datetime(time_zone="UTC").dt.replace_time_zone(None)
+    raise TypeError(f"not a date/datetime column: {dtype}")
+
+
+def iso_ms_z(expr: pl.Expr) -> pl.Expr:
+    """Naive UTC datetime -> '2026-01-31T12:34:56.789Z' (HubSpot's timestamp format)."""
+    return expr.dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+
+
+def parse_date(value: str, what: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError) as exc:
+        raise ApiError(400, f"{what} must be a date YYYY-MM-DD, got {value!r}") from exc
+
+
+def parse_instant_ms(value: Any) -> int:
+    """A HubSpot filter value for a date property: ms since epoch (number or string) or ISO 8601."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int | float):
+        return int(value)
+    text = str(value).strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:  # a naive timestamp is read as UTC
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp() * 1000)
+
+
+# ---- a small cache of derived frames -------------------------------------------------------------
+
+
+class FrameCache:
+    """LRU of values derived from world frames, invalidated when any source frame is replaced.
+
+    Frames are immutable; the state layer swaps a table for a new frame when it changes, so the
+    identity of the source frames is a sound cache key (the entry keeps them alive, so ids stay unique).
+    """
+
+    def __init__(self, size: int = 32) -> None:
+        self._size = size
+        self._entries: OrderedDict[Any, tuple[tuple[Any, ...], Any]] = OrderedDict()
+
+    def get(self, key: Any, sources: Sequence[Any], build: Callable[[], Any]) -> Any:
+        hit = self._entries.get(key)
+        if (
+            hit is not None
+            and len(hit[0]) == len(sources)
+            and all(a is b for a, b in zip(hit[0], sources, strict=True))
+        ):
+            self._entries.move_to_end(key)
+            return hit[1]
+        value = build()
+        self._entries[key] = (tuple(sources), value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return value

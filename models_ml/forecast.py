@@ -1,0 +1,510 @@
+"""28-day channel forecasts with prediction intervals, backtested against weekly seasonal naive.
+
+Input: ``marts.fct_channel_daily`` reduced to ``tenant_id, channel, date`` and the metric columns
+(INTERFACES.md §5). Output: the rows of ``ml.forecast_channel_daily`` and ``ml.forecast_backtest``
+(INTERFACES.md §6). Pure: frames in, frames out; no I/O, no randomness, no global state.
+
+Two engines fit the same model, ETS(A,Ad,A):
+
+- **numpy** (``models_ml._ets``): every backtest fit and the model choice. The backtest needs
+  (origins + 1) x candidates fits per series (demo, 36 series: 280 fits); statsmodels would take
+  12-40 s for them, the vectorised numpy engine fits them all at once in well under a second. It
+  estimates the smoothing parameters by least squares from heuristic initial states, and is tested
+  equal to statsmodels' ``ETSModel`` at the same parameters and states.
+- **statsmodels** (``statsmodels.tsa.exponential_smoothing.ets.ETSModel``): the final forecast and
+  prediction intervals of every series whose chosen model is ETS, one fit per such series (demo: 28).
+  It estimates the smoothing parameters and the initial states jointly by maximum likelihood,
+  starting from the numpy fit of the same window, so it converges in a few dozen L-BFGS iterations
+  (capped at ``_SM_MAXITER``). Should statsmodels fail or return non-finite values for a series, that
+  series keeps the numpy engine's forecast and says so: ``model`` gets the suffix ``_numpy_fallback``.
+
+Method, per series (tenant, channel, metric):
+
+1. **Dense daily series.** Each (tenant, channel) runs from its first date to the tenant's last date
+   (``trained_through``); missing days and nulls are 0 (a channel that existed but did not report).
+2. **Candidates.** ETS(A,Ad,A) (additive error, damped additive trend, weekly additive seasonality;
+   see ``models_ml._ets``) fitted on the raw values (``ets_damped``) and on ``log1p`` values
+   (``ets_damped_log1p``, for non-negative series; its point forecast is ``expm1`` of the log-scale
+   mean, i.e. the median, which is the MAE-optimal point forecast). Each fit uses at most the last
+   ``train_window`` days before its origin.
+3. **Rolling-origin backtest.** Origins ``o_k = n - k * horizon`` for ``k = 1..n_origins`` (the
+   last ``n_origins`` non-overlapping ``horizon``-day blocks), kept when ``o_k >= min_history``.
+   At every origin each candidate is re-estimated on data before the origin and forecasts
+   ``horizon`` days; the baseline is the weekly seasonal naive forecast from the same origin,
+   ``yhat_{o+h} = y_{o+h-7*ceil(h/7)}`` (the last observed week, repeated). Point forecasts are
+   clipped at 0 as in production. Then, pooling all origins and steps::
+
+       model_mae    = mean over origins k and steps h of |y_{o_k+h} - yhat^model_{o_k+h}|
+       baseline_mae = mean over the same (k, h) of       |y_{o_k+h} - yhat^snaive_{o_k+h}|
+       mase         = model_mae / baseline_mae            (null when baseline_mae == 0)
+
+   This is the out-of-sample relative MAE against seasonal naive ("MASE" scaled by the baseline's
+   out-of-sample error on the same origins, not by an in-sample scale; ``mase()`` below is the
+   classical in-sample-scaled MASE of Hyndman & Koehler 2006, for single forecasts).
+4. **Choice.** The ETS candidate with the lowest ``model_mae`` is used when its ``mase < 1``;
+   otherwise the forecast is ``seasonal_naive`` (and says so in ``model``). Series that are all zero,
+   or too short for a single origin (``n < min_history + horizon``), go straight to
+   ``seasonal_naive`` (``naive``, the last value, when shorter than one week).
+5. **Final forecast and intervals.** ETS: statsmodels' ``ETSModel(error="add", trend="add",
+   damped_trend=True, seasonal="add", seasonal_periods=7)`` on the last ``train_window`` days (raw or
+   ``log1p``, as chosen), started at the numpy fit of that window; point forecast and analytic
+   Gaussian intervals from ``get_prediction(...).summary_frame(alpha=1 - interval_level)``. For
+   ``log1p`` every column is mapped back with ``expm1``, so ``yhat`` is the median. (Numpy fallback:
+   the same formulas from the numpy fit.) Seasonal naive: ``yhat`` plus the empirical quantiles of
+   the historical k-week seasonal differences ``y_t - y_{t-7k}`` (``k = ceil(h/7)``, which is exactly
+   the error of a k-week-ahead seasonal naive forecast) over the last ``train_window`` days, widened
+   to contain ``yhat``. All values are clipped at 0 (spend, conversions and revenue are non-negative).
+
+Backtest grain: one row per (tenant_id, channel, metric, model) evaluated: each ETS candidate that
+was fitted and the ``seasonal_naive`` baseline itself (``mase = 1``). The forecast's ``model`` joins to
+its row (after removing a ``_numpy_fallback`` suffix). A series too short for a backtest has one
+``seasonal_naive``/``naive`` row with ``n_origins = 0`` and null errors. The ETS rows score the numpy
+engine; the statsmodels refit of the final forecast starts from that engine's fit and only raises the
+likelihood. On the demo data (``bench/bench_forecast.py``) the refit moves the point forecasts by 0.4 %
+of their level on median (1.7 % at most), and refitted at the backtest origins it is as accurate as the
+numpy fit (pooled MAE +0.2 %), so the backtest rows stand for the final forecasts too.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from statistics import NormalDist
+
+import numpy as np
+import polars as pl
+from numpy.typing import ArrayLike, NDArray
+
+from models_ml._ets import fit_ets_damped, forecast_ets_damped, statsmodels_start_params
+
+__all__ = [
+    "BACKTEST_SCHEMA",
+    "FORECAST_SCHEMA",
+    "MODEL_ETS",
+    "MODEL_ETS_LOG1P",
+    "MODEL_NAIVE",
+    "MODEL_SEASONAL_NAIVE",
+    "ForecastResult",
+    "forecast_channel_metrics",
+    "mase",
+]
+
+SEASON = 7
+MODEL_ETS = "ets_damped"
+MODEL_ETS_LOG1P = "ets_damped_log1p"
+MODEL_SEASONAL_NAIVE = "seasonal_naive"
+MODEL_NAIVE = "naive"
+
+FORECAST_SCHEMA: dict[str, pl.DataType] = {
+    "tenant_id": pl.String(),
+    "channel": pl.String(),
+    "metric": pl.String(),
+    "date": pl.Date(),
+    "yhat": pl.Float64(),
+    "yhat_lower": pl.Float64(),
+    "yhat_upper": pl.Float64(),
+    "interval_level": pl.Float64(),
+    "model": pl.String(),
+    "trained_through": pl.Date(),
+}
+BACKTEST_SCHEMA: dict[str, pl.DataType] = {
+    "tenant_id": pl.String(),
+    "channel": pl.String(),
+    "metric": pl.String(),
+    "model": pl.String(),
+    "mase": pl.Float64(),
+    "baseline_mae": pl.Float64(),
+    "model_mae": pl.Float64(),
+    "n_origins": pl.Int64(),
+    "horizon": pl.Int64(),
+}
+
+_LOG_CAP = 700.0  # expm1 overflows float64 a little above 709
+_MAX_BATCH = 256  # jobs per vectorised fit: bounds memory (the coarse grid is 180 filters per job)
+_MIN_DIFFS = 2 * SEASON  # fewest k-week differences used directly for seasonal-naive quantiles
+_SM_MAXITER = 100  # L-BFGS iterations of a final statsmodels fit (from the numpy fit: median ~25)
+_NUMPY_FALLBACK = "_numpy_fallback"  # ``model`` suffix of an ETS forecast statsmodels could not make
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class ForecastResult:
+    """Rows for ``ml.forecast_channel_daily`` and ``ml.forecast_backtest``."""
+
+    forecasts: pl.DataFrame
+    backtest: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class _Series:
+    tenant_id: str
+    channel: str
+    metric: str
+    trained_through: date
+    y: FloatArray
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One ETS fit: series ``series``, candidate ``model``, trained on ``y[start:origin]``."""
+
+    series: int
+    model: str
+    origin: int  # len(y) for the final fit
+    start: int
+
+
+@dataclass(frozen=True)
+class _Path:
+    """A numpy-engine fit of one ``_Job``: forecast bands and the fit as statsmodels start values."""
+
+    yhat: FloatArray  # original scale, clipped at 0
+    lower: FloatArray
+    upper: FloatArray
+    start_params: FloatArray  # ``statsmodels_start_params`` on the fitted (raw or log1p) scale
+
+
+def mase(actual: ArrayLike, forecast: ArrayLike, insample: ArrayLike, season: int = 7) -> float:
+    """Mean absolute scaled error (Hyndman & Koehler 2006).
+
+    ``mean|actual - forecast| / mean|insample[t] - insample[t - season]|``: the forecast's MAE in
+    units of the in-sample MAE of the seasonal naive one-season-ahead forecast. ``nan`` when both are
+    zero, ``inf`` when only the scale is zero.
+    """
+    a = np.asarray(actual, dtype=np.float64)
+    f = np.asarray(forecast, dtype=np.float64)
+    x = np.asarray(insample, dtype=np.float64)
+    if a.shape != f.shape or a.ndim != 1 or a.size == 0:
+        raise ValueError(f"actual and forecast must be equally long 1-d arrays, got {a.shape} and {f.shape}")
+    if season < 1 or x.ndim != 1 or x.size <= season:
+        raise ValueError(f"insample needs more than season={season} values, got {x.size}")
+    error = float(np.mean(np.abs(a - f)))
+    scale = float(np.mean(np.abs(x[season:] - x[:-season])))
+    if scale == 0.0:
+        return math.nan if error == 0.0 else math.inf
+    return error / scale
+
+
+def forecast_channel_metrics(
+    daily: pl.DataFrame,
+    *,
+    horizon: int = 28,
+    interval_level: float = 0.8,
+    metrics: Sequence[str] = ("spend", "conversions", "revenue"),
+    min_history: int = 56,
+    n_origins: int = 4,
+    train_window: int = 364,
+) -> ForecastResult:
+    """Forecast each (tenant, channel, metric) ``horizon`` days ahead with intervals; see module doc.
+
+    ``daily``: one row per (tenant_id, channel, date) with the ``metrics`` columns (other columns are
+    ignored). ``min_history``: fewest days an ETS fit may use (each backtest origin needs that many
+    days before it). ``n_origins``: backtest origins, ``horizon`` days apart. ``train_window``: most
+    recent days each fit sees.
+    """
+    _check_arguments(daily, horizon, interval_level, metrics, min_history, n_origins, train_window)
+    series = _dense_series(daily, list(metrics))
+    z = NormalDist().inv_cdf(0.5 + interval_level / 2.0)
+
+    # Plan every ETS fit (backtest origins and the final fit, for each candidate) for one batch run.
+    origins: list[list[int]] = []
+    candidates: list[list[str]] = []
+    jobs: list[_Job] = []
+    for i, s in enumerate(series):
+        n = len(s.y)
+        series_origins = [n - k * horizon for k in range(1, n_origins + 1) if n - k * horizon >= min_history]
+        origins.append(series_origins)
+        models: list[str] = []
+        if series_origins and np.any(s.y != 0.0):
+            models = [MODEL_ETS] + ([MODEL_ETS_LOG1P] if np.all(s.y >= 0.0) else [])
+        candidates.append(models)
+        for model in models:
+            for origin in [*series_origins, n]:
+                jobs.append(_Job(i, model, origin, max(0, origin - train_window)))
+    paths = _run_jobs(series, jobs, horizon, z)
+
+    fc_parts: list[dict[str, object]] = []
+    bt_rows: list[dict[str, object]] = []
+    for i, s in enumerate(series):
+        n = len(s.y)
+        key = {"tenant_id": s.tenant_id, "channel": s.channel, "metric": s.metric}
+        base_model = MODEL_SEASONAL_NAIVE if n >= SEASON else MODEL_NAIVE
+        series_origins = origins[i]
+        if not series_origins:
+            bt_rows.append(
+                {**key, "model": base_model, "mase": None, "baseline_mae": None, "model_mae": None}
+                | {"n_origins": 0, "horizon": horizon}
+            )
+            chosen = base_model
+        else:
+            actual = np.concatenate([s.y[o : o + horizon] for o in series_origins])
+            snaive = np.concatenate([_seasonal_naive_point(s.y[:o], horizon) for o in series_origins])
+            baseline_mae = float(np.mean(np.abs(actual - snaive)))
+            scored: list[tuple[float, str]] = []
+            for model in candidates[i]:
+                pred = np.concatenate([paths[(i, model, o)].yhat for o in series_origins])
+                scored.append((float(np.mean(np.abs(actual - pred))), model))
+            for model_mae, model in [(baseline_mae, MODEL_SEASONAL_NAIVE), *scored]:
+                bt_rows.append(
+                    {**key, "model": model, "mase": _ratio(model_mae, baseline_mae)}
+                    | {"baseline_mae": baseline_mae, "model_mae": model_mae}
+                    | {"n_origins": len(series_origins), "horizon": horizon}
+                )
+            best_mae, best_model = min(scored, default=(math.inf, MODEL_SEASONAL_NAIVE))
+            chosen = best_model if best_mae < baseline_mae else MODEL_SEASONAL_NAIVE
+
+        if chosen in (MODEL_ETS, MODEL_ETS_LOG1P):
+            final = paths[(i, chosen, n)]
+            bands = _statsmodels_forecast(
+                s.y[max(0, n - train_window) :],
+                chosen == MODEL_ETS_LOG1P,
+                final.start_params,
+                horizon,
+                interval_level,
+            )
+            if bands is None:  # statsmodels failed: keep the numpy engine's forecast, and say so
+                bands = (final.yhat, final.lower, final.upper)
+                chosen += _NUMPY_FALLBACK
+            yhat, lower, upper = bands
+        else:
+            yhat, lower, upper = _naive_with_intervals(s.y[-train_window:], horizon, interval_level)
+        fc_parts.append(
+            {**key, "trained_through": s.trained_through, "model": chosen}
+            | {"yhat": yhat, "yhat_lower": lower, "yhat_upper": upper}
+        )
+
+    return ForecastResult(
+        forecasts=_forecast_frame(fc_parts, horizon, interval_level),
+        backtest=pl.DataFrame(bt_rows, schema=BACKTEST_SCHEMA).sort(
+            "tenant_id", "channel", "metric", "model"
+        ),
+    )
+
+
+def _check_arguments(
+    daily: pl.DataFrame,
+    horizon: int,
+    interval_level: float,
+    metrics: Sequence[str],
+    min_history: int,
+    n_origins: int,
+    train_window: int,
+) -> None:
+    if isinstance(metrics, str):
+        raise ValueError("metrics must be a sequence of column names, not a single string")
+    missing = [c for c in ("tenant_id", "channel", "date", *metrics) if c not in daily.columns]
+    if missing:
+        raise ValueError(f"daily is missing column(s) {missing}; it has {daily.columns}")
+    if len(set(metrics)) != len(metrics) or not metrics:
+        raise ValueError(f"metrics must be distinct and non-empty, got {list(metrics)}")
+    if horizon < 1:
+        raise ValueError(f"horizon must be >= 1, got {horizon}")
+    if not 0.0 < interval_level < 1.0:
+        raise ValueError(f"interval_level must be in (0, 1), got {interval_level}")
+    if min_history < 2 * SEASON:
+        raise ValueError(f"min_history must be >= {2 * SEASON} days (two weeks), got {min_history}")
+    if n_origins < 1:
+        raise ValueError(f"n_origins must be >= 1, got {n_origins}")
+    if train_window < min_history:
+        raise ValueError(f"train_window ({train_window}) must be >= min_history ({min_history})")
+
+
+def _dense_series(daily: pl.DataFrame, metrics: list[str]) -> list[_Series]:
+    """One gap-free daily array per (tenant, channel, metric), sorted by those keys."""
+    frame = daily.select(
+        pl.col("tenant_id").cast(pl.String),
+        pl.col("channel").cast(pl.String),
+        pl.col("date").cast(pl.Date),
+        *[pl.col(m).cast(pl.Float64).fill_null(0.0).fill_nan(0.0) for m in metrics],
+    )
+    infinite = frame.filter(pl.any_horizontal(pl.col(m).is_infinite() for m in metrics))
+    if infinite.height:
+        raise ValueError(
+            f"daily has {infinite.height} row(s) with infinite metric values, e.g. {infinite.row(0)}"
+        )
+    bad = frame.filter(pl.any_horizontal(pl.col("tenant_id", "channel", "date").is_null()))
+    if bad.height:
+        raise ValueError(f"daily has {bad.height} row(s) with null tenant_id/channel/date, e.g. {bad.row(0)}")
+    dupes = frame.filter(pl.struct("tenant_id", "channel", "date").is_duplicated())
+    if dupes.height:
+        raise ValueError(
+            f"daily must have one row per (tenant_id, channel, date); {dupes.height} rows are duplicated, "
+            f"e.g. {dupes.select('tenant_id', 'channel', 'date').row(0)}"
+        )
+    frame = (
+        frame.with_columns(
+            pl.col("date").max().over("tenant_id").alias("_end"),
+            pl.col("date").min().over("tenant_id", "channel").alias("_start"),
+        )
+        .with_columns((pl.col("date") - pl.col("_start")).dt.total_days().alias("_offset"))
+        .sort("tenant_id", "channel", "date")
+    )
+    out: list[_Series] = []
+    for part in frame.partition_by("tenant_id", "channel", maintain_order=True):
+        start: date = part["_start"][0]
+        end: date = part["_end"][0]
+        offset = part["_offset"].to_numpy()
+        n = (end - start).days + 1
+        for metric in metrics:
+            y = np.zeros(n)
+            y[offset] = part[metric].to_numpy()
+            out.append(_Series(part["tenant_id"][0], part["channel"][0], metric, end, y))
+    return out
+
+
+def _run_jobs(
+    series: list[_Series], jobs: list[_Job], horizon: int, z: float
+) -> dict[tuple[int, str, int], _Path]:
+    """Fit every job with the numpy engine, batched by length -> {(series, model, origin): _Path}.
+
+    Values are on the original scale and clipped at 0; ``lower``/``upper`` are the ``mean -/+ z sd``
+    bounds of the Gaussian forecast distribution (on the log scale for ``log1p`` jobs).
+    """
+    by_length: dict[int, list[int]] = defaultdict(list)
+    for j, job in enumerate(jobs):
+        by_length[job.origin - job.start].append(j)
+    out: dict[tuple[int, str, int], _Path] = {}
+    for length in sorted(by_length):
+        members = by_length[length]
+        for first in range(0, len(members), _MAX_BATCH):
+            batch = [jobs[j] for j in members[first : first + _MAX_BATCH]]
+            out.update(_run_batch(series, batch, horizon, z))
+    return out
+
+
+def _run_batch(
+    series: list[_Series], batch: list[_Job], horizon: int, z: float
+) -> dict[tuple[int, str, int], _Path]:
+    """Fit equally long jobs in one vectorised call; see ``_run_jobs``."""
+    out: dict[tuple[int, str, int], _Path] = {}
+    y = np.stack([series[job.series].y[job.start : job.origin] for job in batch])
+    is_log = np.array([job.model == MODEL_ETS_LOG1P for job in batch])[:, None]
+    y = np.where(is_log, np.log1p(np.maximum(y, 0.0)), y)
+    fit = fit_ets_damped(y, SEASON)
+    mean, var = forecast_ets_damped(fit, horizon)
+    starts = statsmodels_start_params(fit)
+    sd = np.sqrt(var)
+    bands = np.stack([mean, mean - z * sd, mean + z * sd])  # (3, jobs, horizon)
+    bands = np.where(is_log[None], np.expm1(np.minimum(bands, _LOG_CAP)), bands)
+    bands = np.maximum(bands, 0.0)
+    for row, job in enumerate(batch):
+        out[(job.series, job.model, job.origin)] = _Path(
+            bands[0, row], bands[1, row], bands[2, row], starts[row]
+        )
+    return out
+
+
+def _statsmodels_forecast(
+    window: FloatArray, log: bool, start_params: FloatArray, horizon: int, level: float
+) -> tuple[FloatArray, FloatArray, FloatArray] | None:
+    """Final ETS forecast by statsmodels: ``(yhat, lower, upper)``, or ``None`` if it fails.
+
+    Fits ``ETSModel(error="add", trend="add", damped_trend=True, seasonal="add", seasonal_periods=7)``
+    (estimated initial states) to ``window`` (``log1p(window)`` when ``log``) by maximum likelihood,
+    starting L-BFGS at the numpy engine's fit of the same window (``start_params``) and stopping after
+    ``_SM_MAXITER`` iterations; point forecast and ``level`` intervals from ``get_prediction``
+    (``method="exact"``: analytic, no simulation). ``log``: every column mapped back with ``expm1``
+    (the mean on the log scale becomes the median). Clipped at 0. ``None`` when statsmodels raises
+    or returns anything non-finite. Warnings and floating-point flags are silenced locally.
+    """
+    values = np.log1p(np.maximum(window, 0.0)) if log else window
+    n = values.size
+    try:
+        # imported outside the warnings block: statsmodels adds warning filters when first imported,
+        # which would otherwise take precedence over the block's "ignore" (and be dropped at its exit)
+        import pandas as pd
+        from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")  # convergence chatter, local to this block
+            model = ETSModel(
+                pd.Series(values),  # RangeIndex: out-of-sample steps are n .. n + horizon - 1
+                error="add",
+                trend="add",
+                damped_trend=True,
+                seasonal="add",
+                seasonal_periods=SEASON,
+            )
+            fitted = model.fit(start_params=start_params, maxiter=_SM_MAXITER, disp=False)
+            frame = fitted.get_prediction(start=n, end=n + horizon - 1, method="exact").summary_frame(
+                alpha=1.0 - level
+            )
+            bands = frame[["mean", "pi_lower", "pi_upper"]].to_numpy(dtype=np.float64).T
+    except Exception:  # any statsmodels/scipy failure: the caller falls back to the numpy engine
+        return None
+    if bands.shape != (3, horizon) or not np.isfinite(bands).all():
+        return None
+    if log:
+        bands = np.expm1(np.minimum(bands, _LOG_CAP))
+    bands = np.maximum(bands, 0.0)
+    return bands[0].copy(), bands[1].copy(), bands[2].copy()
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return num / den if den > 0.0 else None
+
+
+def _seasonal_naive_point(history: FloatArray, horizon: int) -> FloatArray:
+    """``yhat_{n+h} = y_{n+h-7*ceil(h/7)}``: the last week repeated (last value if under a week)."""
+    if history.size >= SEASON:
+        return np.resize(history[-SEASON:], horizon)
+    return np.full(horizon, history[-1])
+
+
+def _naive_with_intervals(
+    history: FloatArray, horizon: int, level: float
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Seasonal naive (naive under a week) with empirical-quantile intervals, clipped at 0.
+
+    Step ``h`` is ``k = ceil(h/7)`` weeks ahead; its error is distributed like the historical
+    differences ``y_t - y_{t-7k}``. Fewer than two weeks of such differences: the 1-week differences
+    scaled by ``sqrt(k)``; history under a week: the spread of the observed values.
+    """
+    q = np.array([(1.0 - level) / 2.0, (1.0 + level) / 2.0])
+    yhat = _seasonal_naive_point(history, horizon)
+    n = history.size
+    lower = np.empty(horizon)
+    upper = np.empty(horizon)
+    if n < SEASON:
+        lower[:], upper[:] = np.quantile(history, q)
+    else:
+        week1 = history[SEASON:] - history[:-SEASON]
+        for k in range(1, math.ceil(horizon / SEASON) + 1):
+            lag = k * SEASON
+            diffs = history[lag:] - history[:-lag] if n > lag else np.empty(0)
+            if diffs.size >= _MIN_DIFFS:
+                lo, hi = np.quantile(diffs, q)
+            elif week1.size >= 2:
+                lo, hi = np.quantile(week1, q) * math.sqrt(k)
+            else:
+                lo, hi = np.quantile(history - history.mean(), q)
+            steps = slice(lag - SEASON, min(lag, horizon))
+            lower[steps] = yhat[steps] + lo
+            upper[steps] = yhat[steps] + hi
+    yhat = np.maximum(yhat, 0.0)
+    lower = np.maximum(np.minimum(lower, yhat), 0.0)
+    upper = np.maximum(upper, yhat)
+    return yhat, lower, upper
+
+
+def _forecast_frame(parts: list[dict[str, object]], horizon: int, level: float) -> pl.DataFrame:
+    if not parts:
+        return pl.DataFrame(schema=FORECAST_SCHEMA)
+    steps = np.arange(1, horizon + 1)
+    through = np.array([p["trained_through"] for p in parts], dtype="datetime64[D]")
+    columns: dict[str, object] = {
+        key: np.repeat(np.array([p[key] for p in parts], dtype=object), horizon)
+        for key in ("tenant_id", "channel", "metric")
+    }
+    columns["date"] = (through[:, None] + steps[None, :]).ravel()
+    for key in ("yhat", "yhat_lower", "yhat_upper"):
+        columns[key] = np.concatenate([p[key] for p in parts])  # type: ignore[misc]
+    columns["interval_level"] = np.full(len(parts) * horizon, level)
+    columns["model"] = np.repeat(np.array([p["model"] for p in parts], dtype=object), horizon)
+    columns["trained_through"] = np.repeat(through, horizon)
+    return pl.DataFrame(columns, schema=FORECAST_SCHEMA).sort("tenant_id", "channel", "metric", "date")

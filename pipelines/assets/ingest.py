@@ -1,0 +1,443 @@
+"""Ingest assets: platform APIs and file drops -> `raw.*` (DESIGN.md §3, §5).
+
+Daily-partitioned sources run a whole partition range in one step (single-run backfill) and replace
+each (tenant, source, day) slice; CRM is incremental by its modified-date cursor with merge on id;
+entity snapshots and FX rates are replaced whole per tenant.
+"""
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from pipelines.ingest import LoadOutcome, chunked, day_range, load_daily_slices, load_snapshot, merge_records
+from pipelines.resources import PlatformsResource, WarehouseResource
+
+INGEST_RETRY = dg.RetryPolicy(
+    max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+REQUEST_WINDOW_DAYS = 31  # days per API request window: bounded pages for long backfills
+
+
+def partition_days(context: dg.AssetExecutionContext) -> list[date]:
+    window = context.partition_time_window
+    return day_range(window.start.date(), (window.end - timedelta(days=1)).date())
+
+
+def _contract_check(asset_key: list[str]) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        "rows_pass_contract",
+        asset=asset_key,
+        description="Rows failing the data contract went to ops.quarantine.",
+    )
+
+
+def _outcome_result(
+    key: list[str], outcomes: list[LoadOutcome]
+) -> list[dg.MaterializeResult | dg.AssetCheckResult]:
+    total = LoadOutcome(source=outcomes[0].source if outcomes else "", tenant_id="*")
+    for outcome in outcomes:
+        total.merge(outcome)
+    metadata = {
+        "rows_loaded": total.rows_loaded,
+        "rows_quarantined": total.rows_quarantined,
+        "pages": total.pages,
+        "partitions": total.partitions,
+        "tenants": len(outcomes),
+    }
+    return [
+        dg.MaterializeResult(asset_key=key, metadata=metadata),
+        dg.AssetCheckResult(
+            asset_key=key,
+            check_name="rows_pass_contract",
+            passed=total.rows_quarantined == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "rows_quarantined": total.rows_quarantined,
+                **{f"reason: {k}": v for k, v in total.reasons.items()},
+            },
+        ),
+    ]
+
+
+def build_ingest_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    daily = {
+        "partitions_def": partitions,
+        "backfill_policy": dg.BackfillPolicy.single_run(),
+        "retry_policy": INGEST_RETRY,
+        "group_name": "ingest",
+    }
+
+    @dg.asset(
+        key=["raw", "meta_ads_insights"],
+        kinds={"meta", "duckdb"},
+        check_specs=[_contract_check(["raw", "meta_ads_insights"])],
+        description="Meta Ads insights, one row per ad and day (account currency, as reported).",
+        **daily,
+    )
+    def meta_ads_insights(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, platforms: PlatformsResource
+    ):
+        days = partition_days(context)
+        outcomes = []
+        for tenant in platforms.tenants():
+            frames, pages = [], 0
+            for account in tenant.meta_accounts:
+                with platforms.meta(tenant, account) as client:
+                    for first, last in chunked(days, REQUEST_WINDOW_DAYS):
+                        page_list = list(client.iter_insights_pages(first, last, level="ad"))
+                        pages += len(page_list)
+                        frames.append(client.parse_insights(page_list, tenant.tenant_id))
+            frame = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+            if not tenant.meta_accounts:
+                continue
+            with warehouse.connect() as con:
+                outcomes.append(
+                    load_daily_slices(
+                        con,
+                        table="meta_ads_insights",
+                        source="meta_ads",
+                        tenant_id=tenant.tenant_id,
+                        days=days,
+                        frame=frame,
+                        partition=pl.col("date_start"),
+                        run_id=context.run_id,
+                        source_ref=str(Path(platforms.landing_dir) / "meta_ads" / tenant.tenant_id),
+                        pages=pages,
+                        as_of=days[-1],
+                    )
+                )
+        yield from _outcome_result(["raw", "meta_ads_insights"], outcomes)
+
+    @dg.asset(
+        key=["raw", "google_ads_ad_stats"],
+        kinds={"googleads", "duckdb"},
+        check_specs=[_contract_check(["raw", "google_ads_ad_stats"])],
+        description="Google Ads ad-level daily stats via searchStream (cost in micros).",
+        **daily,
+    )
+    def google_ads_ad_stats(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, platforms: PlatformsResource
+    ):
+        days = partition_days(context)
+        outcomes = []
+        for tenant in platforms.tenants():
+            if not tenant.google_ads_customers:
+                continue
+            frames, pages = [], 0
+            for customer in tenant.google_ads_customers:
+                with platforms.google_ads(tenant, customer) as client:
+                    for first, last in chunked(days, REQUEST_WINDOW_DAYS):
+                        frames.append(client.fetch_ad_stats(first, last))
+                        pages += 1  # searchStream answers a window in one response
+            frame = pl.concat(frames, how="diagonal_relaxed")
+            with warehouse.connect() as con:
+                outcomes.append(
+                    load_daily_slices(
+                        con,
+                        table="google_ads_ad_stats",
+                        source="google_ads",
+                        tenant_id=tenant.tenant_id,
+                        days=days,
+                        frame=frame,
+                        partition=pl.col("date"),
+                        run_id=context.run_id,
+                        source_ref=str(Path(platforms.landing_dir) / "google_ads" / tenant.tenant_id),
+                        pages=pages,
+                        as_of=days[-1],
+                    )
+                )
+        yield from _outcome_result(["raw", "google_ads_ad_stats"], outcomes)
+
+    @dg.asset(
+        key=["raw", "touchpoints"],
+        kinds={"parquet", "duckdb"},
+        check_specs=[
+            _contract_check(["raw", "touchpoints"]),
+            dg.AssetCheckSpec(
+                "files_readable",
+                asset=["raw", "touchpoints"],
+                description="Every touchpoint file in the window could be read.",
+            ),
+        ],
+        description="Web/app touchpoint events imported from daily file drops (Parquet or NDJSON).",
+        **daily,
+    )
+    def touchpoints(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, platforms: PlatformsResource
+    ):
+        from connectors.files import import_touchpoint_files
+
+        days = partition_days(context)
+        inbox = Path(platforms.inbox_dir)
+        outcomes, rejected = [], []
+        for tenant in platforms.tenants():
+            if platforms.sandbox:
+                _export_sandbox_touchpoints(platforms, tenant.tenant_id, days, inbox)
+            folder = inbox / "touchpoints" / tenant.tenant_id
+            paths = [
+                p
+                for d in days
+                for p in sorted(folder.glob(f"{d.isoformat()}.*"))
+                if not p.name.startswith(".")
+            ]
+            landing = platforms.landing()
+            for path in paths:
+                landing.save_file("touchpoints", tenant.tenant_id, path)
+            imported = import_touchpoint_files(paths, tenant_id=tenant.tenant_id)
+            for error in imported.errors:
+                context.log.error(str(error))
+                rejected.append(str(error))
+            local_day = (
+                pl.col("event_ts").dt.replace_time_zone("UTC").dt.convert_time_zone(tenant.timezone).dt.date()
+            )
+            # Days whose file was rejected keep their previous rows: only replace what was read.
+            good_days = _days_of_files(list(imported.files))
+            with warehouse.connect() as con:
+                outcomes.append(
+                    load_daily_slices(
+                        con,
+                        table="touchpoints",
+                        source="touchpoints",
+                        tenant_id=tenant.tenant_id,
+                        days=good_days,
+                        frame=imported.frame,
+                        partition=local_day,
+                        run_id=context.run_id,
+                        source_ref=str(folder),
+                        pages=len(paths),
+                        as_of=days[-1] + timedelta(days=1),
+                    )
+                )
+        materialization, contract = _outcome_result(["raw", "touchpoints"], outcomes)
+        yield materialization
+        yield contract
+        yield dg.AssetCheckResult(
+            asset_key=["raw", "touchpoints"],
+            check_name="files_readable",
+            passed=not rejected,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"rejected_files": len(rejected), "errors": "\n".join(rejected[:20])},
+        )
+
+    entity_specs = {
+        "meta": [["raw", "meta_ads_campaigns"], ["raw", "meta_ads_adsets"], ["raw", "meta_ads_ads"]],
+        "google": [
+            ["raw", "google_ads_campaigns"],
+            ["raw", "google_ads_ad_groups"],
+            ["raw", "google_ads_ads"],
+        ],
+    }
+
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(
+                k,
+                kinds={"meta", "duckdb"},
+                group_name="ingest",
+                description="Current Meta entities (status, budgets, cost caps).",
+            )
+            for k in entity_specs["meta"]
+        ],
+        retry_policy=INGEST_RETRY,
+    )
+    def meta_ads_entities(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, platforms: PlatformsResource
+    ):
+        tables = {"meta_ads_campaigns": [], "meta_ads_adsets": [], "meta_ads_ads": []}
+        outcomes: dict[str, list[LoadOutcome]] = {t: [] for t in tables}
+        today = _today(platforms)
+        for tenant in platforms.tenants():
+            if not tenant.meta_accounts:
+                continue
+            frames = {t: [] for t in tables}
+            for account in tenant.meta_accounts:
+                with platforms.meta(tenant, account) as client:
+                    frames["meta_ads_campaigns"].append(client.list_campaigns(snapshot_date=today))
+                    frames["meta_ads_adsets"].append(client.list_adsets())
+                    frames["meta_ads_ads"].append(client.list_ads())
+            with warehouse.connect() as con:
+                for table, parts in frames.items():
+                    frame = pl.concat(parts, how="diagonal_relaxed")
+                    outcomes[table].append(
+                        load_snapshot(
+                            con,
+                            table=table,
+                            source=table,
+                            tenant_id=tenant.tenant_id,
+                            frame=frame,
+                            snapshot_day=today,
+                            run_id=context.run_id,
+                            source_ref="meta entities",
+                        )
+                    )
+        for table, outs in outcomes.items():
+            yield dg.MaterializeResult(
+                asset_key=["raw", table], metadata={"rows_loaded": sum(o.rows_loaded for o in outs)}
+            )
+
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(
+                k,
+                kinds={"googleads", "duckdb"},
+                group_name="ingest",
+                description="Current Google Ads entities (status, budgets, target CPA).",
+            )
+            for k in entity_specs["google"]
+        ],
+        retry_policy=INGEST_RETRY,
+    )
+    def google_ads_entities(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, platforms: PlatformsResource
+    ):
+        names = ("google_ads_campaigns", "google_ads_ad_groups", "google_ads_ads")
+        totals = dict.fromkeys(names, 0)
+        today = _today(platforms)
+        for tenant in platforms.tenants():
+            if not tenant.google_ads_customers:
+                continue
+            frames: dict[str, list[pl.DataFrame]] = {t: [] for t in names}
+            for customer in tenant.google_ads_customers:
+                with platforms.google_ads(tenant, customer) as client:
+                    frames["google_ads_campaigns"].append(client.list_campaigns())
+                    frames["google_ads_ad_groups"].append(client.list_ad_groups())
+                    frames["google_ads_ads"].append(client.list_ads())
+            with warehouse.connect() as con:
+                for table, parts in frames.items():
+                    totals[table] += load_snapshot(
+                        con,
+                        table=table,
+                        source=table,
+                        tenant_id=tenant.tenant_id,
+                        frame=pl.concat(parts, how="diagonal_relaxed"),
+                        snapshot_day=today,
+                        run_id=context.run_id,
+                        source_ref="google ads entities",
+                    ).rows_loaded
+        for table, rows in totals.items():
+            yield dg.MaterializeResult(asset_key=["raw", table], metadata={"rows_loaded": rows})
+
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(
+                ["raw", "hubspot_contacts"],
+                kinds={"hubspot", "duckdb"},
+                group_name="ingest",
+                description="HubSpot contacts, incremental by lastmodifieddate, merged on id.",
+            ),
+            dg.AssetSpec(
+                ["raw", "hubspot_deals"],
+                kinds={"hubspot", "duckdb"},
+                group_name="ingest",
+                description="HubSpot deals, incremental by hs_lastmodifieddate, merged on id.",
+            ),
+        ],
+        retry_policy=INGEST_RETRY,
+    )
+    def hubspot_crm(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, platforms: PlatformsResource
+    ):
+        from pipelines.warehouse import get_cursor, set_cursor
+
+        totals = {"hubspot_contacts": 0, "hubspot_deals": 0}
+        for tenant in platforms.tenants():
+            if not tenant.has_hubspot:
+                continue
+            for table, object_type in (("hubspot_contacts", "contacts"), ("hubspot_deals", "deals")):
+                with warehouse.connect() as con:
+                    cursor = get_cursor(con, tenant.tenant_id, table)
+                with platforms.hubspot(tenant) as client:
+                    frame = _fetch_crm(client, object_type, cursor)
+                pages = 0
+                if frame.height == 0:
+                    continue
+                label = f"since {cursor or 'the beginning'}"
+                with warehouse.connect() as con:
+                    outcome = merge_records(
+                        con,
+                        table=table,
+                        source=table,
+                        tenant_id=tenant.tenant_id,
+                        frame=frame,
+                        run_id=context.run_id,
+                        source_ref=f"hubspot {object_type}",
+                        cursor_label=label,
+                        pages=pages,
+                    )
+                    # Overlap the next window a little: records modified in the same millisecond.
+                    newest = frame["lastmodifieddate"].max()
+                    set_cursor(con, tenant.tenant_id, table, (newest - timedelta(seconds=1)).isoformat())
+                totals[table] += outcome.rows_loaded
+        for table, rows in totals.items():
+            yield dg.MaterializeResult(asset_key=["raw", table], metadata={"rows_merged": rows})
+
+    @dg.asset(
+        key=["raw", "fx_rates"],
+        kinds={"csv", "duckdb"},
+        group_name="ingest",
+        description="Daily FX rates to USD (the reporting currency), from a rates file.",
+    )
+    def fx_rates(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, platforms: PlatformsResource
+    ):
+        from pipelines.warehouse import LoadMeta, replace_table_rows, with_load_meta
+
+        path = Path(platforms.inbox_dir) / "fx_rates.csv"
+        if platforms.sandbox:
+            from connectors.sandbox.files import export_fx_rates
+
+            export_fx_rates(platforms.state().world, path)
+        frame = pl.read_csv(
+            path, schema_overrides={"date": pl.Date, "currency": pl.Utf8, "rate_to_usd": pl.Float64}
+        )
+        missing = {"date", "currency", "rate_to_usd"} - set(frame.columns)
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {sorted(missing)}")
+        frame = with_load_meta(
+            frame.select("date", "currency", "rate_to_usd"),
+            LoadMeta.now(context.run_id, "fx"),
+            partition="all",
+            source_ref=str(path),
+        )
+        with warehouse.connect() as con:
+            rows = replace_table_rows(con, "raw.fx_rates", frame)
+        return dg.MaterializeResult(metadata={"rows": rows})
+
+    return [
+        meta_ads_insights,
+        google_ads_ad_stats,
+        touchpoints,
+        meta_ads_entities,
+        google_ads_entities,
+        hubspot_crm,
+        fx_rates,
+    ]
+
+
+def _today(platforms: PlatformsResource) -> date:
+    return platforms.state().today if platforms.sandbox else date.today()
+
+
+def _days_of_files(paths: list[Path]) -> list[date]:
+    return sorted({date.fromisoformat(Path(p).name.split(".")[0]) for p in paths})
+
+
+def _export_sandbox_touchpoints(
+    platforms: PlatformsResource, tenant_id: str, days: list[date], inbox: Path
+) -> None:
+    """The sandbox's stand-in for a daily export job dropping one file per day into the inbox."""
+    from connectors.sandbox.files import export_touchpoint_range
+
+    export_touchpoint_range(platforms.state(), inbox, days[0], days[-1], tenants=[tenant_id])
+
+
+def _fetch_crm(client, object_type: str, cursor: str | None) -> pl.DataFrame:
+    """First load lists everything (no search window cap); later loads search by modified date."""
+    if cursor is None:
+        return client.fetch_contacts() if object_type == "contacts" else client.fetch_deals()
+    since = datetime.fromisoformat(cursor)
+    if object_type == "contacts":
+        return client.fetch_contacts_modified_since(since)
+    return client.fetch_deals_modified_since(since)

@@ -1,0 +1,41 @@
+"""The serving layer: publish the read-only snapshot the dashboards open."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.publish import publish_snapshot
+from pipelines.resources import WarehouseResource
+
+
+class PublishConfig(dg.Config):
+    destination: str
+
+
+SNAPSHOT_DEPS = [
+    ["marts", "dim_tenants"],
+    ["marts", "fct_channel_daily"],
+    ["marts", "fct_ad_performance_daily"],
+    ["ml", "forecast_channel_daily"],
+    ["ml", "forecast_backtest"],
+    ["activation", "decisions"],
+]
+
+
+def build_serving_snapshot(destination: Path) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["serving", "snapshot"],
+        deps=SNAPSHOT_DEPS,
+        group_name="serving",
+        kinds={"duckdb"},
+        description="Read-only DuckDB snapshot for the dashboards, replaced atomically.",
+    )
+    def serving_snapshot(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
+        counts = publish_snapshot(Path(warehouse.path), destination, run_id=context.run_id)
+        return dg.MaterializeResult(
+            metadata={"path": str(destination), **{f"rows_{k}": v for k, v in counts.items()}}
+        )
+
+    return serving_snapshot

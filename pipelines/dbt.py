@@ -1,0 +1,101 @@
+"""dbt inside Dagster: the project, a translator that keys models by schema, and manifest preparation.
+
+dbt is parsed once per change of the project: `prepare_manifest()` fingerprints the project's files
+and runs `dbt parse` only when they changed, so the demo and `dagster dev` load a ready manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
+
+from pipelines.settings import DBT_PROJECT_DIR, Settings
+
+TARGET_DIR = DBT_PROJECT_DIR / "target"
+FINGERPRINT_FILE = TARGET_DIR / ".mos_fingerprint"
+_PROJECT_GLOBS = (
+    "dbt_project.yml",
+    "profiles.yml",
+    "models/**/*",
+    "macros/**/*",
+    "seeds/**/*",
+    "tests/**/*",
+    "snapshots/**/*",
+    "analyses/**/*",
+)
+
+
+def project_fingerprint(project_dir: Path = DBT_PROJECT_DIR) -> str:
+    digest = hashlib.sha256()
+    files = sorted({p for g in _PROJECT_GLOBS for p in project_dir.glob(g) if p.is_file()})
+    for path in files:
+        digest.update(str(path.relative_to(project_dir)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def prepare_manifest(settings: Settings | None = None, *, force: bool = False) -> Path:
+    """Run `dbt parse` if the manifest is missing or older than the project; return its path."""
+    manifest = TARGET_DIR / "manifest.json"
+    fingerprint = project_fingerprint()
+    fresh = (
+        manifest.exists()
+        and FINGERPRINT_FILE.exists()
+        and FINGERPRINT_FILE.read_text().strip() == fingerprint
+    )
+    if fresh and not force:
+        return manifest
+    from dbt.cli.main import dbtRunner  # imported lazily: costs a second
+
+    env = (settings or Settings.from_env()).as_env()
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        result = dbtRunner().invoke(
+            [
+                "parse",
+                "--quiet",
+                "--project-dir",
+                str(DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(DBT_PROJECT_DIR),
+                "--target-path",
+                str(TARGET_DIR),
+            ]
+        )
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    if not result.success:
+        raise RuntimeError(f"dbt parse failed: {result.exception}")
+    FINGERPRINT_FILE.write_text(fingerprint + "\n")
+    return manifest
+
+
+class MarketingDbtTranslator(DagsterDbtTranslator):
+    """Sources are the `raw.*` ingest assets; models are keyed `[schema, name]` like the warehouse."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+        schema = dbt_resource_props.get("config", {}).get("schema") or dbt_resource_props.get("schema")
+        return dg.AssetKey([schema or "dbt", dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return "warehouse"
+
+
+TRANSLATOR = MarketingDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def dbt_project() -> DbtProject:
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=TARGET_DIR)

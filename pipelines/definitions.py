@@ -1,0 +1,111 @@
+"""The one `Definitions` of Marketing OS: every asset, check, job, schedule and resource.
+
+`dagster dev -m pipelines.definitions` loads `defs` lazily; tests and the demo call
+`build_definitions(settings)` with their own paths.
+"""
+
+import os
+import warnings
+from datetime import date, timedelta
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, dbt_assets
+
+from pipelines.assets.activation import pause_high_cpa_decisions
+from pipelines.assets.ingest import build_ingest_assets
+from pipelines.assets.ml import channel_forecast
+from pipelines.assets.serving import build_serving_snapshot
+from pipelines.dbt import TRANSLATOR, dbt_project, prepare_manifest
+from pipelines.resources import WarehouseResource, resources_from_settings
+from pipelines.settings import Settings
+
+# backfill_policy is marked beta; we rely on single-run backfills deliberately (one step per range).
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+
+LOOKBACK_DAYS = 7  # platforms restate recent days; the daily run re-pulls this window
+
+
+def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
+    """Sandbox: the world's days. Live: from MOS_START_DATE (default two years back) to yesterday."""
+    if settings.mode == "sandbox":
+        from connectors.sandbox.presets import get_preset
+
+        preset = get_preset(settings.preset)
+        first, last = preset.start_date, preset.end_date
+        return dg.DailyPartitionsDefinition(
+            start_date=first.isoformat(), end_date=(last + timedelta(days=1)).isoformat()
+        )
+    start = os.environ.get("MOS_START_DATE") or (date.today() - timedelta(days=730)).isoformat()
+    return dg.DailyPartitionsDefinition(start_date=start)
+
+
+def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
+    manifest = prepare_manifest(settings)
+
+    @dbt_assets(
+        manifest=manifest, project=dbt_project(), dagster_dbt_translator=TRANSLATOR, name="dbt_models"
+    )
+    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+        # dbt runs as its own process and finds the warehouse through the environment.
+        os.environ["MOS_WAREHOUSE"] = warehouse.path
+        yield from dbt.cli(["build"], context=context).stream()
+
+    return dbt_models
+
+
+def daily_schedule(job) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        job=job,
+        cron_schedule="0 6 * * *",
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description=f"Every morning: yesterday plus a {LOOKBACK_DAYS}-day look-back, then everything downstream.",
+    )
+    def daily_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        last = context.scheduled_execution_time.date() - timedelta(days=1)
+        first = last - timedelta(days=LOOKBACK_DAYS - 1)
+        return dg.RunRequest(
+            run_key=f"daily-{last.isoformat()}",
+            tags={
+                "dagster/asset_partition_range_start": first.isoformat(),
+                "dagster/asset_partition_range_end": last.isoformat(),
+            },
+        )
+
+    return daily_refresh
+
+
+def build_definitions(
+    settings: Settings | None = None, *, loggers: dict[str, dg.LoggerDefinition] | None = None
+) -> dg.Definitions:
+    settings = settings or Settings.from_env()
+    partitions = daily_partitions(settings)
+    assets = [
+        *build_ingest_assets(partitions),
+        build_dbt_assets(settings),
+        channel_forecast,
+        pause_high_cpa_decisions,
+        build_serving_snapshot(settings.serving),
+    ]
+    everything = dg.define_asset_job(
+        "materialize_all",
+        selection=dg.AssetSelection.all(),
+        description="Ingest every source, build the marts, fit, decide, publish.",
+    )
+    ingest_only = dg.define_asset_job(
+        "ingest",
+        selection=dg.AssetSelection.groups("ingest"),
+        description="Only the ingest assets (backfills, connector checks).",
+    )
+    return dg.Definitions(
+        assets=assets,
+        jobs=[everything, ingest_only],
+        schedules=[daily_schedule(everything)],
+        resources=resources_from_settings(settings),
+        loggers=loggers,
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

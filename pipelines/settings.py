@@ -1,0 +1,79 @@
+"""Run-time settings, read once from the environment (docs/INTERFACES.md §0).
+
+Secrets are not settings: platform tokens are read where a client is built (see `tenants.py`), so a
+`Settings` object can be printed or logged without leaking anything.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() not in {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    warehouse: Path
+    landing: Path
+    inbox: Path
+    serving: Path
+    sandbox_dir: Path
+    mode: str
+    preset: str
+    seed: int
+    dry_run: bool
+    fault_rate: float
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        home = Path(env.get("MOS_HOME", "data")).expanduser()
+        if not home.is_absolute():
+            home = (Path.cwd() / home).resolve()
+
+        def path(name: str, default: Path) -> Path:
+            raw = env.get(name)
+            return Path(raw).expanduser().resolve() if raw else default
+
+        mode = env.get("MOS_MODE", "sandbox").strip().lower()
+        if mode not in {"sandbox", "live"}:
+            raise ValueError(f"MOS_MODE must be 'sandbox' or 'live', got {mode!r}")
+        return cls(
+            home=home,
+            warehouse=path("MOS_WAREHOUSE", home / "warehouse.duckdb"),
+            landing=path("MOS_LANDING", home / "landing"),
+            inbox=path("MOS_INBOX", home / "inbox"),
+            serving=path("MOS_SERVING", home / "serving" / "snapshot.duckdb"),
+            sandbox_dir=path("MOS_SANDBOX_DIR", home / "sandbox"),
+            mode=mode,
+            preset=env.get("MOS_PRESET", "demo"),
+            seed=int(env.get("MOS_SEED", "7")),
+            dry_run=_flag(env.get("MOS_DRY_RUN"), default=True),
+            fault_rate=float(env.get("MOS_FAULT_RATE", "0") or 0),
+        )
+
+    def as_env(self) -> dict[str, str]:
+        """The same settings as environment variables (for dbt, which reads MOS_WAREHOUSE)."""
+        return {
+            "MOS_HOME": str(self.home),
+            "MOS_WAREHOUSE": str(self.warehouse),
+            "MOS_LANDING": str(self.landing),
+            "MOS_INBOX": str(self.inbox),
+            "MOS_SERVING": str(self.serving),
+            "MOS_SANDBOX_DIR": str(self.sandbox_dir),
+            "MOS_MODE": self.mode,
+            "MOS_PRESET": self.preset,
+            "MOS_SEED": str(self.seed),
+            "MOS_DRY_RUN": "1" if self.dry_run else "0",
+            "MOS_FAULT_RATE": str(self.fault_rate),
+        }

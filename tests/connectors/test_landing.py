@@ -1,0 +1,94 @@
+"""Landing zone and redaction."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from connectors.landing import LandingZone, read_meta, read_page
+from connectors.redact import Redactor, redact
+
+
+def test_save_page_layout_gzip_and_sidecar(tmp_path):
+    zone = LandingZone(tmp_path, secrets=["s3cr3t-token"])
+    body = b'{"data": [1]}'
+    meta = {
+        "method": "GET",
+        "url": "https://graph.facebook.com/v21.0/act_1/insights?access_token=s3cr3t-token&after=x",
+        "status": 200,
+        "request_id": "abc",
+        "headers": {"Authorization": "Bearer s3cr3t-token"},
+    }
+    path = zone.save_page("meta_ads_insights", "northwind", "2026-01-01", 0, body, meta)
+    assert path == tmp_path / "meta_ads_insights/northwind/2026-01-01/00000.json.gz"
+    assert gzip.decompress(path.read_bytes()) == body
+    assert read_page(path) == body
+    sidecar = read_meta(path)
+    assert sidecar["status"] == 200 and sidecar["request_id"] == "abc" and sidecar["method"] == "GET"
+    assert "access_token=***" in sidecar["url"]
+    assert sidecar["headers"]["Authorization"] == "***"
+    assert b"s3cr3t-token" not in path.with_name("00000.meta.json").read_bytes()
+    assert not list(path.parent.glob("*.tmp"))
+
+
+def test_save_page_is_deterministic_and_overwrites(tmp_path):
+    zone = LandingZone(tmp_path)
+    p1 = zone.save_page("s", "t", "p", 3, b"one", {})
+    first = p1.read_bytes()
+    p2 = zone.save_page("s", "t", "p", 3, b"one", {})
+    assert p1 == p2 and p2.read_bytes() == first  # byte-identical (gzip mtime=0)
+    zone.save_page("s", "t", "p", 3, b"two", {})
+    assert read_page(p1) == b"two"
+    assert len(list(p1.parent.glob("*.json.gz"))) == 1
+
+
+def test_finish_partition_removes_stale_pages(tmp_path):
+    zone = LandingZone(tmp_path)
+    for seq in range(4):
+        zone.save_page("s", "t", "p", seq, b"x", {})
+    removed = zone.finish_partition("s", "t", "p", 2)
+    assert [p.name for p in removed] == [
+        "00002.json.gz",
+        "00002.meta.json",
+        "00003.json.gz",
+        "00003.meta.json",
+    ]
+    assert [p.name for p, _ in zone.iter_pages("s", "t", "p")] == ["00000.json.gz", "00001.json.gz"]
+
+
+@pytest.mark.parametrize("bad", ["../x", "a/b", "", ".hidden", "a b"])
+def test_path_components_validated(tmp_path, bad):
+    with pytest.raises(ValueError):
+        LandingZone(tmp_path).save_page("s", bad, "p", 0, b"", {})
+
+
+def test_save_file_content_addressed(tmp_path):
+    src = tmp_path / "export.parquet"
+    src.write_bytes(b"PAR1 data PAR1")
+    zone = LandingZone(tmp_path / "landing")
+    dest = zone.save_file("touchpoints", "northwind", src)
+    assert dest.suffix == ".parquet"
+    assert dest.read_bytes() == src.read_bytes()
+    assert dest == zone.save_file("touchpoints", "northwind", src)
+    meta = json.loads(dest.with_name(dest.name + ".meta.json").read_text())
+    assert meta["original_name"] == "export.parquet"
+    assert len(dest.stem) == 64
+
+
+def test_redactor():
+    r = Redactor(["abcd1234secret"])
+    text = (
+        "token abcd1234secret in url https://x/y?access_token=zzz&b=1 and Authorization: Bearer qwerty12345"
+    )
+    out = r.text(text)
+    assert "abcd1234secret" not in out and "zzz" not in out and "qwerty12345" not in out
+    assert "b=1" in out
+    assert r.url("https://h/p?developer_token=d&a=1") == "https://h/p?developer_token=***&a=1"
+    assert r.headers({"developer-token": "d", "Accept": "json"}) == {
+        "developer-token": "***",
+        "Accept": "json",
+    }
+    assert redact("nothing to hide", ["xy"]) == "nothing to hide"  # too-short secrets are ignored
+    assert "idempotency_key=k1" in r.text("idempotency_key=k1")

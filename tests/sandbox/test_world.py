@@ -1,0 +1,418 @@
+"""The generated sandbox world: determinism, schemas, internal consistency and ground truth."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from connectors.sandbox.generator import ensure_world, generate_world
+from connectors.sandbox.plan import slugify
+from connectors.sandbox.response import incremental_conversions, roi_and_mroi
+from connectors.sandbox.schema import TRUTH_SCHEMAS, WORLD_SCHEMAS
+from connectors.sandbox.simulate import _to_utc_exact, local_to_utc_us
+from connectors.sandbox.world import TRUTH_TABLES, WORLD_TABLES, World
+
+# Column lists as written in docs/INTERFACES.md §1 (kept literal here so a drift in the schema module
+# shows up as a failing test).
+INTERFACE_COLUMNS = {
+    "tenants": "tenant_id name currency timezone",
+    "accounts": "tenant_id platform account_id name currency timezone",
+    "campaigns": "tenant_id platform account_id campaign_id campaign_name objective status start_date end_date "
+    "target_cpa budget_id daily_budget",
+    "ad_groups": "tenant_id platform account_id campaign_id ad_group_id ad_group_name status daily_budget",
+    "ads": "tenant_id platform account_id campaign_id ad_group_id ad_id ad_name status launch_date",
+    "delivery": "tenant_id platform account_id campaign_id ad_group_id ad_id date spend_micros impressions clicks "
+    "platform_conversions platform_conversion_value",
+    "fx_rates": "date currency rate_to_usd",
+    "contacts": "tenant_id contact_id email firstname lastname anonymous_id created_at updated_at lifecyclestage "
+    "lead_date mql_date sql_date opportunity_date customer_date",
+    "deals": "tenant_id deal_id contact_id dealname amount dealstage pipeline createdate closedate updated_at",
+    "touchpoints": "tenant_id event_id anonymous_id event_ts event_type utm_source utm_medium utm_campaign "
+    "landing_page",
+    "channel_params": "tenant_id channel adstock_decay hill_k hill_alpha beta revenue_per_conversion",
+    "channel_daily": "tenant_id date channel spend adstock incremental_conversions incremental_revenue",
+    "baseline_daily": "tenant_id date baseline_conversions total_conversions total_revenue",
+    "roi": "tenant_id channel spend incremental_revenue roi mroi",
+}
+
+
+def _hashes(directory: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _local_date(column: str, tz: str) -> pl.Expr:
+    return pl.col(column).dt.replace_time_zone("UTC").dt.convert_time_zone(tz).dt.date()
+
+
+def _with_local_date(
+    frame: pl.DataFrame, world: World, column: str, alias: str = "local_date"
+) -> pl.DataFrame:
+    parts = [
+        frame.filter(pl.col("tenant_id") == tid).with_columns(_local_date(column, tz).alias(alias))
+        for tid, tz in world.tenants.select("tenant_id", "timezone").iter_rows()
+    ]
+    return pl.concat(parts)
+
+
+# ---------------------------------------------------------------------------------------- determinism
+def test_same_seed_gives_identical_bytes_and_other_seed_differs(tmp_path: Path) -> None:
+    first = _hashes(generate_world("tiny", 7).save(tmp_path / "a"))
+    second = _hashes(generate_world("tiny", 7).save(tmp_path / "b"))
+    other = _hashes(generate_world("tiny", 8).save(tmp_path / "c"))
+    assert first == second
+    assert set(first) >= {f"world/{t}.parquet" for t in WORLD_TABLES} | {
+        f"truth/{t}.parquet" for t in TRUTH_TABLES
+    }
+    assert first["world/delivery.parquet"] != other["world/delivery.parquet"]
+    assert first["world/touchpoints.parquet"] != other["world/touchpoints.parquet"]
+
+
+def test_ensure_world_generates_once_and_loads(tiny_world_dir: Path, tiny_world: World) -> None:
+    assert tiny_world_dir.name == "tiny-s7"
+    before = _hashes(tiny_world_dir)
+    assert ensure_world("tiny", 7, tiny_world_dir.parent) == tiny_world_dir
+    assert _hashes(tiny_world_dir) == before  # not regenerated
+    loaded = World.load(tiny_world_dir)
+    for name in WORLD_TABLES:
+        assert loaded.table(name).equals(tiny_world.table(name)), name
+    assert loaded.meta.start_date == date(2026, 7, 4) and loaded.meta.end_date == date(2026, 10, 31)
+
+
+def test_unknown_preset_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="unknown sandbox preset 'huge'"):
+        generate_world("huge", 7)
+
+
+# ---------------------------------------------------------------------------------------- schemas
+def test_tables_have_the_interface_columns_and_dtypes(tiny_world: World) -> None:
+    for name in WORLD_TABLES:
+        frame = tiny_world.table(name)
+        assert frame.columns == INTERFACE_COLUMNS[name].split(), name
+        assert dict(frame.schema) == WORLD_SCHEMAS[name], name
+        assert frame.height > 0, name
+    for name in TRUTH_TABLES:
+        frame = tiny_world.truth[name]
+        assert frame.columns == INTERFACE_COLUMNS[name].split(), name
+        assert dict(frame.schema) == TRUTH_SCHEMAS[name], name
+    assert tiny_world.delivery.schema["spend_micros"] == pl.Int64
+    assert tiny_world.touchpoints.schema["event_ts"] == pl.Datetime("us")  # naive UTC
+
+
+def test_tenants_accounts_and_digit_ids(tiny_world: World) -> None:
+    assert tiny_world.tenants.rows() == [
+        ("bellavista", "Bella Vista Home", "EUR", "Europe/Berlin"),
+        ("northwind", "Northwind Outfitters", "USD", "America/New_York"),
+    ]
+    accounts = tiny_world.accounts
+    assert accounts.filter(pl.col("platform") == "meta")["account_id"].str.len_chars().to_list() == [15, 15]
+    assert accounts.filter(pl.col("platform") == "google_ads")["account_id"].str.len_chars().to_list() == [
+        10,
+        10,
+    ]
+    for table, column in [
+        ("accounts", "account_id"),
+        ("campaigns", "campaign_id"),
+        ("ad_groups", "ad_group_id"),
+        ("ads", "ad_id"),
+        ("contacts", "contact_id"),
+        ("deals", "deal_id"),
+        ("touchpoints", "event_id"),
+    ]:
+        ids = tiny_world.table(table)[column]
+        assert ids.str.contains(r"^[1-9][0-9]+$").all(), (table, column)
+        assert ids.n_unique() == len(ids), (table, column)
+    campaigns = tiny_world.campaigns
+    google = campaigns.filter(pl.col("platform") == "google_ads")
+    meta = campaigns.filter(pl.col("platform") == "meta")
+    assert google["budget_id"].null_count() == 0 and google["daily_budget"].null_count() == 0
+    assert meta["budget_id"].null_count() == meta.height and meta["daily_budget"].null_count() == meta.height
+    groups = tiny_world.ad_groups
+    assert groups.filter(pl.col("platform") == "meta")["daily_budget"].null_count() == 0
+    assert (
+        groups.filter(pl.col("platform") == "google_ads")["daily_budget"].null_count()
+        == groups.filter(pl.col("platform") == "google_ads").height
+    )
+
+
+def test_tiny_preset_size(tiny_world: World) -> None:
+    per_tenant_platform = tiny_world.campaigns.group_by("tenant_id", "platform").len()["len"]
+    assert per_tenant_platform.to_list() == [2, 2, 2, 2]
+    ads_per_group = tiny_world.ads.group_by("ad_group_id").len()["len"]
+    assert 2 <= ads_per_group.mean() <= 3.5
+    assert 2_000 <= tiny_world.contacts.height <= 4_000
+    assert 20_000 <= tiny_world.touchpoints.height <= 40_000
+
+
+# ---------------------------------------------------------------------------------------- delivery
+def test_delivery_units(tiny_world: World) -> None:
+    d = tiny_world.delivery
+    assert (d["spend_micros"] > 0).all()
+    assert (d["spend_micros"] % 10_000 == 0).all()
+    assert (d["clicks"] >= 0).all() and (d["clicks"] <= d["impressions"]).all()
+    meta = d.filter(pl.col("platform") == "meta")["platform_conversions"]
+    assert (meta == meta.round(0)).all()
+    google = d.filter(pl.col("platform") == "google_ads")["platform_conversions"]
+    assert (google != google.round(0)).any()  # fractional, as Google reports
+    assert (d["platform_conversion_value"] == d["platform_conversion_value"].round(2)).all()
+    assert d.select(pl.struct("platform", "ad_id", "date").is_unique().all()).item()
+
+
+def test_delivery_only_for_ads_when_live(tiny_world: World) -> None:
+    d = tiny_world.delivery.join(
+        tiny_world.ads.select("platform", "ad_id", "launch_date"), on=["platform", "ad_id"]
+    )
+    assert (d["date"] >= d["launch_date"]).all()
+    d = d.join(tiny_world.campaigns.select("campaign_id", "start_date", "end_date"), on="campaign_id")
+    assert (d["date"] >= d["start_date"]).all()
+    assert d.filter(pl.col("end_date").is_not_null() & (pl.col("date") > pl.col("end_date"))).height == 0
+
+
+def test_fx_rates_every_day(tiny_world: World) -> None:
+    fx = tiny_world.fx_rates
+    days = pl.date_range(tiny_world.meta.start_date, tiny_world.meta.end_date, eager=True)
+    for currency in ("USD", "EUR"):
+        rows = fx.filter(pl.col("currency") == currency)
+        assert rows["date"].to_list() == days.to_list()
+    assert (fx.filter(pl.col("currency") == "USD")["rate_to_usd"] == 1.0).all()
+    eur = fx.filter(pl.col("currency") == "EUR")["rate_to_usd"]
+    assert eur.min() > 0.95 and eur.max() < 1.25
+
+
+# ---------------------------------------------------------------------------------------- ground truth
+def test_truth_spend_equals_delivery_to_the_cent(tiny_world: World) -> None:
+    delivered = tiny_world.delivery.group_by("tenant_id", pl.col("platform").alias("channel"), "date").agg(
+        pl.col("spend_micros").sum()
+    )
+    truth = tiny_world.truth["channel_daily"].join(delivered, on=["tenant_id", "channel", "date"], how="left")
+    truth = truth.with_columns(pl.col("spend_micros").fill_null(0))
+    assert truth.height == 2 * 2 * 120
+    assert ((truth["spend"] * 100).round(0).cast(pl.Int64) == truth["spend_micros"] // 10_000).all()
+
+
+def test_incremental_conversions_recompute_from_params(tiny_world: World) -> None:
+    daily = tiny_world.truth["channel_daily"]
+    for p in tiny_world.truth["channel_params"].iter_rows(named=True):
+        rows = daily.filter(
+            (pl.col("tenant_id") == p["tenant_id"]) & (pl.col("channel") == p["channel"])
+        ).sort("date")
+        expected = incremental_conversions(
+            rows["spend"].to_numpy(), p["adstock_decay"], p["hill_k"], p["hill_alpha"], p["beta"]
+        )
+        np.testing.assert_allclose(rows["incremental_conversions"].to_numpy(), expected, rtol=1e-12)
+        np.testing.assert_allclose(
+            rows["incremental_revenue"].to_numpy(), expected * p["revenue_per_conversion"], rtol=1e-12
+        )
+        assert (
+            0.5 <= p["adstock_decay"] <= 0.7 if p["channel"] == "meta" else 0.1 <= p["adstock_decay"] <= 0.3
+        )
+
+
+def test_conversions_are_closedwon_deals_per_local_day(tiny_world: World) -> None:
+    won = _with_local_date(
+        tiny_world.deals.filter(pl.col("dealstage") == "closedwon"), tiny_world, "closedate"
+    )
+    per_day = won.group_by("tenant_id", pl.col("local_date").alias("date")).agg(
+        pl.len().alias("deals"), pl.col("amount").sum().alias("amount")
+    )
+    base = tiny_world.truth["baseline_daily"].join(per_day, on=["tenant_id", "date"], how="left").fill_null(0)
+    assert (base["deals"] == base["total_conversions"]).all()
+    np.testing.assert_allclose(base["amount"].to_numpy(), base["total_revenue"].to_numpy(), atol=0.005)
+    causes = tiny_world.truth["conversions"]
+    assert causes.height == won.height
+    assert set(causes["cause"].unique()) == {"baseline", "meta", "google_ads"}
+
+
+def test_revenue_shares_and_roas_are_realistic(tiny_world: World) -> None:
+    spend = (
+        tiny_world.truth["channel_daily"]
+        .group_by("tenant_id")
+        .agg(pl.col("spend").sum(), pl.col("incremental_revenue").sum())
+    )
+    revenue = tiny_world.truth["baseline_daily"].group_by("tenant_id").agg(pl.col("total_revenue").sum())
+    both = spend.join(revenue, on="tenant_id")
+    roas = both["total_revenue"] / both["spend"]
+    share = both["incremental_revenue"] / both["total_revenue"]
+    assert ((roas > 1.5) & (roas < 4)).all(), roas
+    assert ((share > 0.2) & (share < 0.55)).all(), share
+
+
+def test_roi_table_from_true_model(tiny_world: World) -> None:
+    roi = tiny_world.truth["roi"]
+    daily = tiny_world.truth["channel_daily"]
+    for p in tiny_world.truth["channel_params"].iter_rows(named=True):
+        spend = daily.filter(
+            (pl.col("tenant_id") == p["tenant_id"]) & (pl.col("channel") == p["channel"])
+        ).sort("date")
+        _, r, m = roi_and_mroi(
+            spend["spend"].to_numpy(),
+            p["adstock_decay"],
+            p["hill_k"],
+            p["hill_alpha"],
+            p["beta"],
+            p["revenue_per_conversion"],
+        )
+        row = roi.filter((pl.col("tenant_id") == p["tenant_id"]) & (pl.col("channel") == p["channel"])).row(
+            0, named=True
+        )
+        assert row["incremental_revenue"] == pytest.approx(spend["incremental_revenue"].sum(), rel=1e-9)
+        assert row["roi"] == pytest.approx(r) and row["mroi"] == pytest.approx(m)
+        assert 0 < row["mroi"] < row["roi"]  # saturating response: the next dollar earns less
+
+
+def test_platforms_over_claim(tiny_world: World) -> None:
+    claimed = tiny_world.delivery.group_by("tenant_id", pl.col("platform").alias("cause")).agg(
+        pl.col("platform_conversions").sum()
+    )
+    true = tiny_world.truth["conversions"].group_by("tenant_id", "cause").len()
+    both = claimed.join(true, on=["tenant_id", "cause"])
+    assert both.height == 4
+    assert (both["platform_conversions"] > both["len"]).all()
+
+
+# ---------------------------------------------------------------------------------------- CRM and journeys
+def test_lifecycle_dates_are_ordered(tiny_world: World) -> None:
+    c = tiny_world.contacts
+    stages = ["lead_date", "mql_date", "sql_date", "opportunity_date", "customer_date"]
+    assert (c["created_at"] == c["lead_date"]).all()
+    for earlier, later in itertools.pairwise(stages):
+        bad = c.filter(
+            pl.col(later).is_not_null() & (pl.col(earlier).is_null() | (pl.col(later) < pl.col(earlier)))
+        )
+        assert bad.height == 0, (earlier, later)
+    latest = pl.max_horizontal(*stages)
+    assert c.select((pl.col("updated_at") == latest).all()).item()
+    reached = {s: c.filter(pl.col("lifecyclestage") == s) for s in c["lifecyclestage"].unique()}
+    assert reached["customer"]["customer_date"].null_count() == 0
+    assert reached["lead"]["mql_date"].null_count() == reached["lead"].height
+    assert c["email"].str.contains(r"^[a-z]+\.[a-z]+\.[0-9]+@example\.com$").all()
+
+
+def test_every_customer_has_a_won_deal_and_a_journey(tiny_world: World) -> None:
+    customers = tiny_world.contacts.filter(pl.col("lifecyclestage") == "customer")
+    won = tiny_world.deals.filter(pl.col("dealstage") == "closedwon")
+    assert sorted(won["contact_id"].to_list()) == sorted(customers["contact_id"].to_list())
+    joined = won.join(customers, on=["tenant_id", "contact_id"])
+    assert (joined["closedate"] == joined["customer_date"]).all()
+    assert (joined["createdate"] == joined["opportunity_date"]).all()
+    touches = tiny_world.touchpoints.join(
+        customers.select("tenant_id", "anonymous_id", "lead_date", "customer_date"),
+        on=["tenant_id", "anonymous_id"],
+    )
+    assert touches["anonymous_id"].n_unique() == customers.height
+    leads = touches.filter(pl.col("event_type") == "lead")
+    assert leads.height == customers.height and (leads["event_ts"] == leads["lead_date"]).all()
+    sessions = touches.filter(
+        (pl.col("event_type") == "session") & (pl.col("event_ts") <= pl.col("customer_date"))
+    )
+    assert sessions["anonymous_id"].n_unique() == customers.height  # a session before buying
+    lost = tiny_world.deals.filter(pl.col("dealstage") == "closedlost")
+    assert lost.height > 0
+    assert lost.join(tiny_world.contacts, on=["tenant_id", "contact_id"])[
+        "lifecyclestage"
+    ].unique().to_list() == ["opportunity"]
+
+
+def test_every_contact_has_a_lead_event_at_creation(tiny_world: World) -> None:
+    leads = tiny_world.touchpoints.filter(pl.col("event_type") == "lead")
+    joined = tiny_world.contacts.join(leads, on=["tenant_id", "anonymous_id"], how="left")
+    assert joined.height == tiny_world.contacts.height
+    assert (joined["event_ts"] == joined["created_at"]).all()
+
+
+def test_incremental_conversions_contain_a_click_of_their_channel(tiny_world: World) -> None:
+    causes = tiny_world.truth["conversions"].filter(pl.col("cause") != "baseline")
+    contacts = causes.join(tiny_world.contacts, on=["tenant_id", "contact_id"]).select(
+        "tenant_id", "anonymous_id", "cause", "customer_date"
+    )
+    medium = pl.when(pl.col("cause") == "meta").then(pl.lit("paid_social")).otherwise(pl.lit("cpc"))
+    touched = (
+        contacts.join(tiny_world.touchpoints, on=["tenant_id", "anonymous_id"])
+        .filter((pl.col("utm_medium") == medium) & (pl.col("event_ts") <= pl.col("customer_date")))
+        .select("anonymous_id")
+        .unique()
+    )
+    assert touched.height == contacts.height
+
+
+def test_last_click_over_credits_google_search(tiny_world: World) -> None:
+    customers = tiny_world.contacts.filter(pl.col("lifecyclestage") == "customer").select(
+        "tenant_id", "anonymous_id", "customer_date"
+    )
+    sessions = tiny_world.touchpoints.filter(pl.col("event_type") == "session").join(
+        customers, on=["tenant_id", "anonymous_id"]
+    )
+    last = (
+        sessions.filter(pl.col("event_ts") <= pl.col("customer_date"))
+        .sort("event_ts")
+        .group_by("anonymous_id")
+        .last()
+    )
+    last_click_google = (last["utm_medium"] == "cpc").mean()
+    true_google = (tiny_world.truth["conversions"]["cause"] == "google_ads").mean()
+    assert last_click_google > 1.5 * true_google
+
+
+def test_touchpoints_land_from_clicks_and_name_campaigns(tiny_world: World) -> None:
+    sessions = tiny_world.touchpoints.filter(pl.col("event_type") == "session")
+    by_medium = dict(sessions.group_by("utm_medium").len().iter_rows())
+    clicks = dict(tiny_world.delivery.group_by("platform").agg(pl.col("clicks").sum()).iter_rows())
+    assert 0.8 <= by_medium["paid_social"] / clicks["meta"] <= 1.0
+    assert 0.8 <= by_medium["cpc"] / clicks["google_ads"] <= 1.0
+    assert {"organic", "(none)", "referral"} <= set(by_medium)
+    paid = sessions.filter(pl.col("utm_medium").is_in(["paid_social", "cpc"]))
+    assert set(paid["utm_campaign"].unique()) <= set(slugify(tiny_world.campaigns["campaign_name"]))
+    assert set(paid.filter(pl.col("utm_medium") == "paid_social")["utm_source"].unique()) == {
+        "facebook",
+        "instagram",
+    }
+    assert set(paid.filter(pl.col("utm_medium") == "cpc")["utm_source"].unique()) == {"google"}
+    assert sessions.filter(~pl.col("utm_medium").is_in(["paid_social", "cpc"]))[
+        "utm_campaign"
+    ].null_count() == (sessions.height - paid.height)
+    visits = tiny_world.touchpoints.group_by("anonymous_id").len()["len"]
+    assert visits.max() > 1  # journeys, not one-off hits
+    assert tiny_world.touchpoints.equals(tiny_world.touchpoints.sort("tenant_id", "event_ts", "event_id"))
+
+
+def test_touchpoint_local_dates_stay_inside_the_world(tiny_world: World) -> None:
+    local = _with_local_date(tiny_world.touchpoints, tiny_world, "event_ts")
+    assert local["local_date"].min() == tiny_world.meta.start_date
+    assert local["local_date"].max() == tiny_world.meta.end_date
+    # event ids carry the local date: <tenant><yyyymmdd><seq>
+    from_id = local["event_id"].str.slice(1, 8).str.to_date("%Y%m%d")
+    assert (from_id == local["local_date"]).all()
+
+
+def test_local_to_utc_matches_the_time_zone_database_on_dst_days() -> None:
+    rng = np.random.default_rng(3)
+    days = [date(2026, 3, 8), date(2026, 3, 29), date(2026, 10, 25), date(2026, 11, 1), date(2026, 6, 1)]
+    base = np.array([(d - date(1970, 1, 1)).days * 86400 for d in days])
+    seconds = (base[:, None] + rng.integers(0, 86400, (len(days), 2000))).ravel()
+    for tz in ("America/New_York", "Europe/Berlin"):
+        fast = local_to_utc_us(seconds, tz)
+        np.testing.assert_array_equal(fast, _to_utc_exact(seconds, tz))
+        order = np.argsort(seconds, kind="stable")
+        assert (np.diff(fast[order]) >= 0).all()  # never reorders events
+
+
+@pytest.mark.slow
+def test_demo_preset_scale() -> None:
+    world = generate_world("demo", 7)
+    assert world.meta.start_date == date(2024, 11, 1) and world.meta.end_date == date(2026, 10, 31)
+    assert 20 <= world.campaigns.height < 100
+    assert 200 <= world.ads.height < 1_000
+    assert 80_000 <= world.contacts.height <= 130_000
+    assert 800_000 <= world.touchpoints.height <= 1_500_000
+    assert set(world.campaigns["platform"].unique()) == {"meta", "google_ads"}
+    statuses = world.campaigns.group_by("status").len()
+    assert statuses.height == 2  # some flights ended, others run
