@@ -38,7 +38,7 @@ def demo(
     """Generate the sandbox world (if absent) and materialize every asset end to end."""
     from pipelines.demo import run_demo
 
-    raise typer.Exit(run_demo(_settings(preset, seed)))
+    raise typer.Exit(run_demo(_settings(preset, seed)).exit_code)
 
 
 @app.command()
@@ -92,10 +92,9 @@ def sandbox_serve(
     fault_seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Serve the fake Meta, Google Ads and HubSpot APIs on a loopback port."""
+    from connectors.sandbox.api import FaultConfig, serve
     from connectors.sandbox.generator import ensure_world
     from connectors.sandbox.state import SandboxState
-
-    from connectors.sandbox.api import FaultConfig, serve
 
     settings = _settings(preset, seed)
     state = SandboxState(ensure_world(settings.preset, settings.seed, settings.sandbox_dir))

@@ -114,7 +114,14 @@ def materialize_range(
     )
 
 
-def run_demo(settings: Settings, *, console: Console | None = None) -> int:
+@dataclass
+class DemoReport:
+    exit_code: int
+    seconds: dict[str, float]
+    step_seconds: dict[str, float]
+
+
+def run_demo(settings: Settings, *, console: Console | None = None) -> DemoReport:
     from connectors.sandbox.generator import ensure_world
     from connectors.sandbox.world import WorldMeta
     from pipelines.dbt import prepare_manifest
@@ -155,10 +162,10 @@ def run_demo(settings: Settings, *, console: Console | None = None) -> int:
         for event in result.all_events:
             if event.event_type_value == "STEP_FAILURE":
                 console.print(f"  {event.step_key}: {event.event_specific_data.error.message.strip()[:2000]}")
-        return 1
+        return DemoReport(1, timer.seconds, step_seconds)
     timer.seconds["total"] = time.perf_counter() - wall
     print_summary(settings, timer, step_seconds, console)
-    return 0
+    return DemoReport(0, timer.seconds, step_seconds)
 
 
 def print_summary(

@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 import polars as pl
-from connectors.contracts import validate
 
+from connectors.contracts import validate
 from pipelines.warehouse import (
     LoadMeta,
     log_load,
@@ -207,16 +207,21 @@ def merge_records(
     cursor_label: str,
     pages: int = 0,
 ) -> LoadOutcome:
-    """Incremental CRM records: upsert on (tenant_id, id); quarantine what breaks the contract."""
+    """Incremental CRM records: upsert on (tenant_id, id); quarantine what breaks the contract.
+
+    A record's partition is the day it was last modified, so fetching the same version again
+    (overlapping cursor windows, a re-run) writes the very same row.
+    """
     meta = LoadMeta.now(run_id, source)
     frame = conform(frame, table)
     result = validate(frame, table)
-    good = with_load_meta(result.good, meta, partition=cursor_label, source_ref=source_ref)
+    modified_day = pl.col("lastmodifieddate").dt.date()
+    good = with_load_meta(result.good, meta, partition=modified_day, source_ref=source_ref)
     quarantined = quarantine_frame(
         result.quarantine,
         tenant_id=tenant_id,
         source=source,
-        partition=cursor_label,
+        partition=modified_day,
         meta=meta,
         source_ref=source_ref,
     )

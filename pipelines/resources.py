@@ -46,6 +46,7 @@ class PlatformsResource(dg.ConfigurableResource):
     tenants_file: str = "mos_tenants.yml"
     fault_rate: float = 0.0
     fault_seed: int = 0
+    fault_timeout_mode: str = "before"  # "after": a write is applied, then its answer is lost
     retry_base_delay: float = 0.5
 
     _state: Any = PrivateAttr(default=None)
@@ -74,7 +75,11 @@ class PlatformsResource(dg.ConfigurableResource):
         if self._transport is None:
             from connectors.sandbox.api import FaultConfig, SandboxAPI
 
-            faults = FaultConfig(rate=self.fault_rate, seed=self.fault_seed) if self.fault_rate > 0 else None
+            faults = (
+                FaultConfig(rate=self.fault_rate, seed=self.fault_seed, timeout_mode=self.fault_timeout_mode)
+                if self.fault_rate > 0
+                else None
+            )
             self._transport = SandboxAPI(self.state(), faults, clock=self.clock().monotonic).transport()
         return self._transport
 
@@ -180,6 +185,7 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
             landing_dir=str(settings.landing),
             inbox_dir=str(settings.inbox),
             fault_rate=settings.fault_rate,
+            fault_timeout_mode=settings.fault_timeout_mode,
         ),
         # The dbt next to this interpreter: PATH may not include the virtual environment.
         "dbt": DbtCliResource(

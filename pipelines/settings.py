@@ -33,6 +33,7 @@ class Settings:
     seed: int
     dry_run: bool
     fault_rate: float
+    fault_timeout_mode: str = "before"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -60,6 +61,7 @@ class Settings:
             seed=int(env.get("MOS_SEED", "7")),
             dry_run=_flag(env.get("MOS_DRY_RUN"), default=True),
             fault_rate=float(env.get("MOS_FAULT_RATE", "0") or 0),
+            fault_timeout_mode=env.get("MOS_FAULT_TIMEOUT_MODE", "before"),
         )
 
     def as_env(self) -> dict[str, str]:
@@ -76,4 +78,5 @@ class Settings:
             "MOS_SEED": str(self.seed),
             "MOS_DRY_RUN": "1" if self.dry_run else "0",
             "MOS_FAULT_RATE": str(self.fault_rate),
+            "MOS_FAULT_TIMEOUT_MODE": self.fault_timeout_mode,
         }

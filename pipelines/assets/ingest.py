@@ -103,7 +103,7 @@ def build_ingest_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDe
                         frame=frame,
                         partition=pl.col("date_start"),
                         run_id=context.run_id,
-                        source_ref=str(Path(platforms.landing_dir) / "meta_ads" / tenant.tenant_id),
+                        source_ref=f"landing/meta_ads_insights/{tenant.tenant_id}",
                         pages=pages,
                         as_of=days[-1],
                     )
@@ -143,7 +143,7 @@ def build_ingest_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDe
                         frame=frame,
                         partition=pl.col("date"),
                         run_id=context.run_id,
-                        source_ref=str(Path(platforms.landing_dir) / "google_ads" / tenant.tenant_id),
+                        source_ref=f"landing/google_ads_ad_stats/{tenant.tenant_id}",
                         pages=pages,
                         as_of=days[-1],
                     )
@@ -205,7 +205,7 @@ def build_ingest_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDe
                         frame=imported.frame,
                         partition=local_day,
                         run_id=context.run_id,
-                        source_ref=str(folder),
+                        source_ref=f"inbox/touchpoints/{tenant.tenant_id}",
                         pages=len(paths),
                         as_of=days[-1] + timedelta(days=1),
                     )
@@ -269,7 +269,7 @@ def build_ingest_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDe
                             frame=frame,
                             snapshot_day=today,
                             run_id=context.run_id,
-                            source_ref="meta entities",
+                            source_ref=f"landing/{table}/{tenant.tenant_id}",
                         )
                     )
         for table, outs in outcomes.items():
@@ -314,7 +314,7 @@ def build_ingest_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDe
                         frame=pl.concat(parts, how="diagonal_relaxed"),
                         snapshot_day=today,
                         run_id=context.run_id,
-                        source_ref="google ads entities",
+                        source_ref=f"landing/{table}/{tenant.tenant_id}",
                     ).rows_loaded
         for table, rows in totals.items():
             yield dg.MaterializeResult(asset_key=["raw", table], metadata={"rows_loaded": rows})
@@ -362,7 +362,7 @@ def build_ingest_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDe
                         tenant_id=tenant.tenant_id,
                         frame=frame,
                         run_id=context.run_id,
-                        source_ref=f"hubspot {object_type}",
+                        source_ref=f"landing/hubspot_{object_type}/{tenant.tenant_id}",
                         cursor_label=label,
                         pages=pages,
                     )
@@ -399,7 +399,7 @@ def build_ingest_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDe
             frame.select("date", "currency", "rate_to_usd"),
             LoadMeta.now(context.run_id, "fx"),
             partition="all",
-            source_ref=str(path),
+            source_ref="inbox/fx_rates.csv",
         )
         with warehouse.connect() as con:
             rows = replace_table_rows(con, "raw.fx_rates", frame)

@@ -44,7 +44,7 @@ def test_marts_are_not_empty(tiny_run) -> None:
             "ml.forecast_channel_daily",
             "ml.forecast_backtest",
         ):
-            assert con.sql(f"select count(*) from {table}").fetchone()[0] > 0, table
+            assert con.execute(f"select count(*) from {table}").fetchone()[0] > 0, table
         # Both tenants and both paid platforms reach the channel mart.
         paid = con.execute(
             "select tenant_id, channel from marts.fct_channel_daily where spend > 0 group by all order by all"

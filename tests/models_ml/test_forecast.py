@@ -358,10 +358,10 @@ def test_ets_forecasts_are_statsmodels_fits(synthetic) -> None:
             # ... which is not the numpy engine's forecast (statsmodels re-estimated it) ...
             assert not np.allclose(ours, _numpy_engine_reference(history, log), rtol=1e-6)
             # ... and agrees with statsmodels' own fit from its default start values (the likelihood
-            # is flat: the two optima differ a little; 1-3 % of the level is typical here)
+            # is flat, so the two optima differ a little: under 1 % of the level on these series)
             cold = _statsmodels_reference(history, log, warm_start=False)
             gap = np.abs(ours - cold).mean(axis=1) / cold[0].mean()
-            assert np.all(gap < 0.05), (key, model, gap)
+            assert np.all(gap < 0.02), (key, model, gap)
 
 
 def _small_daily(seed: int = 10, n: int = 400) -> pl.DataFrame:
@@ -410,7 +410,7 @@ def test_statsmodels_failure_falls_back_to_numpy_engine(monkeypatch, failure: st
     for tenant, channel, metric, model in chosen.iter_rows():
         _, ours = _bands(fc, tenant, channel, metric)
         expected = _numpy_engine_reference(_history(daily, tenant, channel, metric), model == MODEL_ETS_LOG1P)
-        np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-12)
+        np.testing.assert_array_equal(ours, expected)
     assert (fc["yhat_lower"] <= fc["yhat"]).all() and (fc["yhat"] <= fc["yhat_upper"]).all()
     assert (fc["yhat_lower"] >= 0.0).all()
 

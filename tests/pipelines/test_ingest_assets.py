@@ -9,7 +9,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from tests.e2e.conftest import fresh_home, tiny_settings
+from tests.support.pipeline_runs import fresh_home, tiny_settings
 
 pytestmark = pytest.mark.xdist_group("ingest")
 

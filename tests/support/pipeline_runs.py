@@ -1,4 +1,4 @@
-"""One tiny world, materialized end to end through Dagster once per test session (per xdist worker)."""
+"""Pipeline-run helpers: one tiny world, and one end-to-end run per test session (per xdist worker)."""
 
 from __future__ import annotations
 
