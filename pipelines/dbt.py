@@ -6,6 +6,7 @@ and runs `dbt parse` only when they changed, so the demo and `dagster dev` load 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 from collections.abc import Mapping
@@ -41,7 +42,21 @@ def project_fingerprint(project_dir: Path = DBT_PROJECT_DIR) -> str:
 
 
 def prepare_manifest(settings: Settings | None = None, *, force: bool = False) -> Path:
-    """Run `dbt parse` if the manifest is missing or older than the project; return its path."""
+    """Run `dbt parse` if the manifest is missing or older than the project; return its path.
+
+    Several processes (test workers, `dagster dev` beside a demo) may ask at once: a file lock makes
+    one of them parse while the others wait and then find the manifest fresh.
+    """
+    TARGET_DIR.mkdir(parents=True, exist_ok=True)
+    with (TARGET_DIR / ".mos_parse.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _prepare_manifest_locked(settings, force=force)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _prepare_manifest_locked(settings: Settings | None, *, force: bool) -> Path:
     manifest = TARGET_DIR / "manifest.json"
     fingerprint = project_fingerprint()
     fresh = (

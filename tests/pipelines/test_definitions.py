@@ -1,0 +1,88 @@
+"""The asset graph as a snapshot: an accidental change to keys, groups, jobs or schedules shows up here."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+import pytest
+
+from pipelines.definitions import LOOKBACK_DAYS, build_definitions
+from tests.support.pipeline_runs import tiny_settings
+
+
+@pytest.fixture(scope="module")
+def defs(tmp_path_factory) -> dg.Definitions:
+    return build_definitions(tiny_settings(tmp_path_factory.mktemp("defs")))
+
+
+def _groups(defs: dg.Definitions) -> dict[str, set[str]]:
+    graph = defs.resolve_asset_graph()
+    groups: dict[str, set[str]] = {}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        groups.setdefault(node.group_name, set()).add("/".join(key.path))
+    return groups
+
+
+def test_assets_by_group(defs) -> None:
+    groups = _groups(defs)
+    assert groups["ingest"] == {
+        "raw/meta_ads_insights",
+        "raw/meta_ads_campaigns",
+        "raw/meta_ads_adsets",
+        "raw/meta_ads_ads",
+        "raw/google_ads_ad_stats",
+        "raw/google_ads_campaigns",
+        "raw/google_ads_ad_groups",
+        "raw/google_ads_ads",
+        "raw/hubspot_contacts",
+        "raw/hubspot_deals",
+        "raw/touchpoints",
+        "raw/fx_rates",
+    }
+    assert {
+        "marts/fct_ad_performance_daily",
+        "marts/fct_channel_daily",
+        "marts/dim_campaigns",
+        "marts/dim_ads",
+        "marts/dim_tenants",
+    } <= groups["warehouse"]
+    assert all(k.split("/")[0] in {"staging", "intermediate", "marts"} for k in groups["warehouse"])
+    assert groups["ml"] == {"ml/forecast_channel_daily", "ml/forecast_backtest"}
+    assert groups["activation"] == {"activation/decisions"}
+    assert groups["serving"] == {"serving/snapshot"}
+
+
+def test_dbt_sources_are_the_ingest_assets(defs) -> None:
+    graph = defs.resolve_asset_graph()
+    staging = graph.get(dg.AssetKey(["staging", "stg_meta_ads__ad_insights"]))
+    assert dg.AssetKey(["raw", "meta_ads_insights"]) in staging.parent_keys
+    serving = graph.get(dg.AssetKey(["serving", "snapshot"]))
+    assert dg.AssetKey(["activation", "decisions"]) in serving.parent_keys
+
+
+def test_daily_sources_are_partitioned_single_run_with_retries(defs) -> None:
+    graph = defs.resolve_asset_graph()
+    for name in ("meta_ads_insights", "google_ads_ad_stats", "touchpoints"):
+        node = graph.get(dg.AssetKey(["raw", name]))
+        assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition), name
+        assert node.backfill_policy == dg.BackfillPolicy.single_run(), name
+    spec = defs.get_assets_def(dg.AssetKey(["raw", "meta_ads_insights"]))
+    assert spec.op.retry_policy is not None and spec.op.retry_policy.max_retries >= 1
+
+
+def test_dbt_tests_are_asset_checks(defs) -> None:
+    graph = defs.resolve_asset_graph()
+    checks = {(tuple(k.asset_key.path), k.name) for k in graph.asset_check_keys}
+    assert any(asset == ("marts", "fct_channel_daily") for asset, _ in checks)
+    assert (("raw", "touchpoints"), "files_readable") in checks
+
+
+def test_jobs_and_the_daily_schedule(defs) -> None:
+    assert {job.name for job in defs.resolve_all_job_defs()} >= {"materialize_all", "ingest"}
+    schedule = defs.get_schedule_def("daily_refresh")
+    assert schedule.cron_schedule == "0 6 * * *"
+    with dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 2, 6, tzinfo=UTC)) as context:
+        request = schedule.evaluate_tick(context).run_requests[0]
+    assert request.tags["dagster/asset_partition_range_end"] == "2026-11-01"
+    first = date(2026, 11, 1) - timedelta(days=LOOKBACK_DAYS - 1)  # yesterday and the look-back before it
+    assert request.tags["dagster/asset_partition_range_start"] == first.isoformat()

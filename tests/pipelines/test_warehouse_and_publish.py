@@ -1,0 +1,94 @@
+"""Slice replacement is atomic; a failed publish leaves the previous snapshot in place."""
+
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines import warehouse as wh
+from pipelines.publish import publish_snapshot
+
+
+def _fx(rows: list[tuple[str, str, float]], partition: str) -> pl.DataFrame:
+    frame = pl.DataFrame(
+        rows, schema={"date": pl.Utf8, "currency": pl.Utf8, "rate_to_usd": pl.Float64}, orient="row"
+    ).with_columns(pl.col("date").str.to_date())
+    return wh.with_load_meta(
+        frame, wh.LoadMeta("r1", "fx", datetime(2026, 1, 1)), partition=partition, source_ref="test"
+    )
+
+
+def test_replace_slices_replaces_only_its_slice_and_rolls_back(tmp_path: Path) -> None:
+    with wh.connect(tmp_path / "w.duckdb") as con:
+        meta = wh.LoadMeta("r1", "touchpoints", datetime(2026, 1, 1))
+
+        def touch(tenant: str, event: str, day: str) -> pl.DataFrame:
+            frame = pl.DataFrame(
+                {
+                    "tenant_id": [tenant],
+                    "event_id": [event],
+                    "anonymous_id": ["a"],
+                    "event_ts": [datetime.fromisoformat(f"{day}T12:00:00")],
+                    "event_type": ["session"],
+                    "utm_source": [None],
+                    "utm_medium": [None],
+                    "utm_campaign": [None],
+                    "landing_page": ["/"],
+                },
+                schema_overrides={"utm_source": pl.Utf8, "utm_medium": pl.Utf8, "utm_campaign": pl.Utf8},
+            )
+            return wh.with_load_meta(frame, meta, partition=day, source_ref="t")
+
+        wh.replace_slices(
+            con,
+            "touchpoints",
+            pl.concat([touch("a", "1", "2026-01-01"), touch("a", "2", "2026-01-02")]),
+            tenant_id="a",
+            partitions=["2026-01-01", "2026-01-02"],
+            source="touchpoints",
+        )
+        wh.replace_slices(
+            con,
+            "touchpoints",
+            touch("b", "3", "2026-01-01"),
+            tenant_id="b",
+            partitions=["2026-01-01"],
+            source="touchpoints",
+        )
+        # Re-load tenant a, day 1 with a restated row: day 2 and tenant b are untouched.
+        wh.replace_slices(
+            con,
+            "touchpoints",
+            touch("a", "9", "2026-01-01"),
+            tenant_id="a",
+            partitions=["2026-01-01"],
+            source="touchpoints",
+        )
+        assert con.execute("select tenant_id, event_id from raw.touchpoints order by 1, 2").fetchall() == [
+            ("a", "2"),
+            ("a", "9"),
+            ("b", "3"),
+        ]
+        # A failing insert (a column of the wrong type) rolls the delete back too.
+        bad = touch("a", "x", "2026-01-02").with_columns(pl.lit("not a time").alias("event_ts"))
+        with pytest.raises(duckdb.Error):
+            wh.replace_slices(
+                con, "touchpoints", bad, tenant_id="a", partitions=["2026-01-02"], source="touchpoints"
+            )
+        assert con.execute("select count(*) from raw.touchpoints where tenant_id = 'a'").fetchone()[0] == 2
+
+
+def test_failed_publish_keeps_the_previous_snapshot(tmp_path: Path) -> None:
+    warehouse, snapshot = tmp_path / "w.duckdb", tmp_path / "serving" / "snap.duckdb"
+    snapshot.parent.mkdir()
+    duckdb.connect(str(snapshot)).execute("create table marker as select 42 as answer").close()
+    with wh.connect(warehouse) as con:  # the marts do not exist yet
+        con.execute("create schema if not exists marts")
+    with pytest.raises(RuntimeError, match=r"marts\.dim_tenants does not exist"):
+        publish_snapshot(warehouse, snapshot, run_id="r")
+    assert duckdb.connect(str(snapshot), read_only=True).execute("select answer from marker").fetchone() == (
+        42,
+    )
+    assert not list(snapshot.parent.glob(".*tmp")), "a half-written snapshot was left behind"
