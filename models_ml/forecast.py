@@ -419,8 +419,11 @@ def _statsmodels_forecast(
         # which would otherwise take precedence over the block's "ignore" (and be dropped at its exit)
         import pandas as pd
         from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+        from threadpoolctl import threadpool_limits
 
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
+        # One BLAS thread: the optimiser's matrices are tiny, and multi-threaded OpenBLAS spends
+        # several times the work on synchronisation (scipy issues 22438, 23191).
+        with warnings.catch_warnings(), np.errstate(all="ignore"), threadpool_limits(1, user_api="blas"):
             warnings.simplefilter("ignore")  # convergence chatter, local to this block
             model = ETSModel(
                 pd.Series(values),  # RangeIndex: out-of-sample steps are n .. n + horizon - 1
