@@ -73,6 +73,84 @@ def _reason_counts(quarantine: pl.DataFrame) -> dict[str, int]:
     return dict(zip(counts["reason"].to_list(), counts["len"].to_list(), strict=True))
 
 
+@dataclass
+class _Checked:
+    """A batch after its contract: good rows with load metadata, and quarantine rows."""
+
+    meta: LoadMeta
+    good: pl.DataFrame
+    quarantined: pl.DataFrame
+    reasons: dict[str, int]
+
+
+def _check(
+    frame: pl.DataFrame,
+    *,
+    table: str,
+    source: str,
+    tenant_id: str,
+    partition: pl.Expr | str,
+    run_id: str,
+    source_ref: str,
+    as_of: date | None = None,
+) -> _Checked:
+    meta = LoadMeta.now(run_id, source)
+    result = validate(conform(frame, table), table, as_of=as_of)
+    return _Checked(
+        meta=meta,
+        good=with_load_meta(result.good, meta, partition=partition, source_ref=source_ref),
+        quarantined=quarantine_frame(
+            result.quarantine,
+            tenant_id=tenant_id,
+            source=source,
+            partition=partition,
+            meta=meta,
+            source_ref=source_ref,
+        ),
+        reasons=_reason_counts(result.quarantine),
+    )
+
+
+def _log_and_report(
+    con: duckdb.DuckDBPyConnection,
+    checked: _Checked,
+    *,
+    tenant_id: str,
+    label: str,
+    partitions: int,
+    loaded: int,
+    pages: int,
+) -> LoadOutcome:
+    quarantined = checked.quarantined.height
+    log_load(
+        con,
+        [
+            {
+                "run_id": checked.meta.run_id,
+                "tenant_id": tenant_id,
+                "source": checked.meta.source,
+                "partition": label,
+                "rows_loaded": loaded,
+                "rows_quarantined": quarantined,
+                "pages": pages,
+                "status": "ok" if quarantined == 0 else "ok_with_quarantine",
+                "detail": None,
+                "started_at": checked.meta.loaded_at,
+                "finished_at": datetime.now(UTC).replace(tzinfo=None),
+            }
+        ],
+    )
+    return LoadOutcome(
+        checked.meta.source,
+        tenant_id,
+        partitions=partitions,
+        rows_loaded=loaded,
+        rows_quarantined=quarantined,
+        pages=pages,
+        reasons=checked.reasons,
+    )
+
+
 def load_daily_slices(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -92,49 +170,29 @@ def load_daily_slices(
     `partition` computes each row's day (e.g. `pl.col("date_start")`); rows are validated, then
     every day of `days` is replaced, including days that came back empty.
     """
-    started = datetime.now(UTC).replace(tzinfo=None)
-    meta = LoadMeta.now(run_id, source)
-    frame = conform(frame, table)
-    result = validate(frame, table, as_of=as_of)
-    good = with_load_meta(result.good, meta, partition=partition, source_ref=source_ref)
-    quarantined = quarantine_frame(
-        result.quarantine,
-        tenant_id=tenant_id,
+    checked = _check(
+        frame,
+        table=table,
         source=source,
+        tenant_id=tenant_id,
         partition=partition,
-        meta=meta,
+        run_id=run_id,
         source_ref=source_ref,
+        as_of=as_of,
     )
     partitions = [d.isoformat() for d in days]
     loaded = replace_slices(
-        con, table, good, tenant_id=tenant_id, partitions=partitions, source=source, quarantine=quarantined
-    )
-    log_load(
         con,
-        [
-            {
-                "run_id": run_id,
-                "tenant_id": tenant_id,
-                "source": source,
-                "partition": f"{partitions[0]}..{partitions[-1]}" if partitions else "",
-                "rows_loaded": loaded,
-                "rows_quarantined": quarantined.height,
-                "pages": pages,
-                "status": "ok" if quarantined.height == 0 else "ok_with_quarantine",
-                "detail": None,
-                "started_at": started,
-                "finished_at": datetime.now(UTC).replace(tzinfo=None),
-            }
-        ],
+        table,
+        checked.good,
+        tenant_id=tenant_id,
+        partitions=partitions,
+        source=source,
+        quarantine=checked.quarantined,
     )
-    return LoadOutcome(
-        source,
-        tenant_id,
-        partitions=len(partitions),
-        rows_loaded=loaded,
-        rows_quarantined=quarantined.height,
-        pages=pages,
-        reasons=_reason_counts(result.quarantine),
+    label = f"{partitions[0]}..{partitions[-1]}" if partitions else ""
+    return _log_and_report(
+        con, checked, tenant_id=tenant_id, label=label, partitions=len(partitions), loaded=loaded, pages=pages
     )
 
 
@@ -151,47 +209,32 @@ def load_snapshot(
     pages: int = 0,
 ) -> LoadOutcome:
     """Entity snapshots (campaigns, ad sets, ads): the tenant's current state replaces its previous one."""
-    meta = LoadMeta.now(run_id, source)
-    frame = conform(frame, table)
-    result = validate(frame, table)
-    good = with_load_meta(result.good, meta, partition="current", source_ref=source_ref)
-    quarantined = quarantine_frame(
-        result.quarantine,
-        tenant_id=tenant_id,
+    checked = _check(
+        frame,
+        table=table,
         source=source,
+        tenant_id=tenant_id,
         partition="current",
-        meta=meta,
+        run_id=run_id,
         source_ref=source_ref,
     )
     loaded = replace_slices(
-        con, table, good, tenant_id=tenant_id, partitions=["current"], source=source, quarantine=quarantined
-    )
-    log_load(
         con,
-        [
-            {
-                "run_id": run_id,
-                "tenant_id": tenant_id,
-                "source": source,
-                "partition": snapshot_day.isoformat(),
-                "rows_loaded": loaded,
-                "rows_quarantined": quarantined.height,
-                "pages": pages,
-                "status": "ok",
-                "detail": None,
-                "started_at": meta.loaded_at,
-                "finished_at": datetime.now(UTC).replace(tzinfo=None),
-            }
-        ],
+        table,
+        checked.good,
+        tenant_id=tenant_id,
+        partitions=["current"],
+        source=source,
+        quarantine=checked.quarantined,
     )
-    return LoadOutcome(
-        source,
-        tenant_id,
+    return _log_and_report(
+        con,
+        checked,
+        tenant_id=tenant_id,
+        label=snapshot_day.isoformat(),
         partitions=1,
-        rows_loaded=loaded,
-        rows_quarantined=quarantined.height,
+        loaded=loaded,
         pages=pages,
-        reasons=_reason_counts(result.quarantine),
     )
 
 
@@ -212,48 +255,16 @@ def merge_records(
     A record's partition is the day it was last modified, so fetching the same version again
     (overlapping cursor windows, a re-run) writes the very same row.
     """
-    meta = LoadMeta.now(run_id, source)
-    frame = conform(frame, table)
-    result = validate(frame, table)
-    modified_day = pl.col("lastmodifieddate").dt.date()
-    good = with_load_meta(result.good, meta, partition=modified_day, source_ref=source_ref)
-    quarantined = quarantine_frame(
-        result.quarantine,
-        tenant_id=tenant_id,
+    checked = _check(
+        frame,
+        table=table,
         source=source,
-        partition=modified_day,
-        meta=meta,
+        tenant_id=tenant_id,
+        partition=pl.col("lastmodifieddate").dt.date(),
+        run_id=run_id,
         source_ref=source_ref,
     )
-    loaded = merge_on_keys(con, table, good, ["tenant_id", "id"])
-    if quarantined.height:
-        con.register("_q", quarantined.to_arrow())
-        con.execute("insert into ops.quarantine by name select * from _q")
-        con.unregister("_q")
-    log_load(
-        con,
-        [
-            {
-                "run_id": run_id,
-                "tenant_id": tenant_id,
-                "source": source,
-                "partition": cursor_label,
-                "rows_loaded": loaded,
-                "rows_quarantined": quarantined.height,
-                "pages": pages,
-                "status": "ok",
-                "detail": None,
-                "started_at": meta.loaded_at,
-                "finished_at": datetime.now(UTC).replace(tzinfo=None),
-            }
-        ],
-    )
-    return LoadOutcome(
-        source,
-        tenant_id,
-        partitions=1,
-        rows_loaded=loaded,
-        rows_quarantined=quarantined.height,
-        pages=pages,
-        reasons=_reason_counts(result.quarantine),
+    loaded = merge_on_keys(con, table, checked.good, ["tenant_id", "id"], quarantine=checked.quarantined)
+    return _log_and_report(
+        con, checked, tenant_id=tenant_id, label=cursor_label, partitions=1, loaded=loaded, pages=pages
     )

@@ -184,10 +184,15 @@ def replace_slices(
 
 
 def merge_on_keys(
-    con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, keys: Sequence[str]
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pl.DataFrame,
+    keys: Sequence[str],
+    *,
+    quarantine: pl.DataFrame | None = None,
 ) -> int:
     """Upsert by key (CRM records change in place): delete matching keys, insert the new versions."""
-    if frame.height == 0:
+    if frame.height == 0 and (quarantine is None or quarantine.height == 0):
         return 0
     con.execute("begin transaction")
     try:
@@ -196,6 +201,8 @@ def merge_on_keys(
         con.execute(f"delete from raw.{table} t where exists (select 1 from _keys k where {cond})")
         con.unregister("_keys")
         inserted = _insert(con, f"raw.{table}", frame)
+        if quarantine is not None and quarantine.height:
+            _insert(con, "ops.quarantine", quarantine)
         con.execute("commit")
     except Exception:
         con.execute("rollback")

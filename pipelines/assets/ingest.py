@@ -5,14 +5,17 @@ each (tenant, source, day) slice; CRM is incremental by its modified-date cursor
 entity snapshots and FX rates are replaced whole per tenant.
 """
 
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import polars as pl
 
 from pipelines.ingest import LoadOutcome, chunked, day_range, load_daily_slices, load_snapshot, merge_records
 from pipelines.resources import PlatformsResource, WarehouseResource
+from pipelines.tenants import Tenant
 
 INGEST_RETRY = dg.RetryPolicy(
     max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
@@ -79,35 +82,21 @@ def build_ingest_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDe
     def meta_ads_insights(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, platforms: PlatformsResource
     ):
-        days = partition_days(context)
-        outcomes = []
-        for tenant in platforms.tenants():
-            frames, pages = [], 0
-            for account in tenant.meta_accounts:
-                with platforms.meta(tenant, account) as client:
-                    for first, last in chunked(days, REQUEST_WINDOW_DAYS):
-                        page_list = list(client.iter_insights_pages(first, last, level="ad"))
-                        pages += len(page_list)
-                        frames.append(client.parse_insights(page_list, tenant.tenant_id))
-            frame = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
-            if not tenant.meta_accounts:
-                continue
-            with warehouse.connect() as con:
-                outcomes.append(
-                    load_daily_slices(
-                        con,
-                        table="meta_ads_insights",
-                        source="meta_ads",
-                        tenant_id=tenant.tenant_id,
-                        days=days,
-                        frame=frame,
-                        partition=pl.col("date_start"),
-                        run_id=context.run_id,
-                        source_ref=f"landing/meta_ads_insights/{tenant.tenant_id}",
-                        pages=pages,
-                        as_of=days[-1],
-                    )
-                )
+        def fetch(client, first: date, last: date) -> tuple[pl.DataFrame, int]:
+            pages = list(client.iter_insights_pages(first, last, level="ad"))
+            return client.parse_insights(pages), len(pages)
+
+        outcomes = _load_ad_platform_daily(
+            context,
+            warehouse,
+            platforms,
+            table="meta_ads_insights",
+            source="meta_ads",
+            accounts=lambda tenant: tenant.meta_accounts,
+            client_for=platforms.meta,
+            fetch=fetch,
+            day_column="date_start",
+        )
         yield from _outcome_result(["raw", "meta_ads_insights"], outcomes)
 
     @dg.asset(
@@ -120,34 +109,20 @@ def build_ingest_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDe
     def google_ads_ad_stats(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, platforms: PlatformsResource
     ):
-        days = partition_days(context)
-        outcomes = []
-        for tenant in platforms.tenants():
-            if not tenant.google_ads_customers:
-                continue
-            frames, pages = [], 0
-            for customer in tenant.google_ads_customers:
-                with platforms.google_ads(tenant, customer) as client:
-                    for first, last in chunked(days, REQUEST_WINDOW_DAYS):
-                        frames.append(client.fetch_ad_stats(first, last))
-                        pages += 1  # searchStream answers a window in one response
-            frame = pl.concat(frames, how="diagonal_relaxed")
-            with warehouse.connect() as con:
-                outcomes.append(
-                    load_daily_slices(
-                        con,
-                        table="google_ads_ad_stats",
-                        source="google_ads",
-                        tenant_id=tenant.tenant_id,
-                        days=days,
-                        frame=frame,
-                        partition=pl.col("date"),
-                        run_id=context.run_id,
-                        source_ref=f"landing/google_ads_ad_stats/{tenant.tenant_id}",
-                        pages=pages,
-                        as_of=days[-1],
-                    )
-                )
+        def fetch(client, first: date, last: date) -> tuple[pl.DataFrame, int]:
+            return client.fetch_ad_stats(first, last), 1  # searchStream answers a window in one response
+
+        outcomes = _load_ad_platform_daily(
+            context,
+            warehouse,
+            platforms,
+            table="google_ads_ad_stats",
+            source="google_ads",
+            accounts=lambda tenant: tenant.google_ads_customers,
+            client_for=platforms.google_ads,
+            fetch=fetch,
+            day_column="date",
+        )
         yield from _outcome_result(["raw", "google_ads_ad_stats"], outcomes)
 
     @dg.asset(
@@ -414,6 +389,54 @@ def build_ingest_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDe
         hubspot_crm,
         fx_rates,
     ]
+
+
+def _load_ad_platform_daily(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    platforms: PlatformsResource,
+    *,
+    table: str,
+    source: str,
+    accounts: Callable[[Tenant], Sequence[str]],
+    client_for: Callable[[Tenant, str], Any],
+    fetch: Callable[[Any, date, date], tuple[pl.DataFrame, int]],
+    day_column: str,
+) -> list[LoadOutcome]:
+    """Every tenant's accounts, in bounded request windows, then one slice replacement per tenant.
+
+    All of a tenant's accounts are gathered first: the slice is (tenant, source, day), so loading
+    one account at a time would delete the others' rows.
+    """
+    days = partition_days(context)
+    outcomes = []
+    for tenant in platforms.tenants():
+        if not accounts(tenant):
+            continue
+        frames, pages = [], 0
+        for account in accounts(tenant):
+            with client_for(tenant, account) as client:
+                for first, last in chunked(days, REQUEST_WINDOW_DAYS):
+                    frame, n_pages = fetch(client, first, last)
+                    frames.append(frame)
+                    pages += n_pages
+        with warehouse.connect() as con:
+            outcomes.append(
+                load_daily_slices(
+                    con,
+                    table=table,
+                    source=source,
+                    tenant_id=tenant.tenant_id,
+                    days=days,
+                    frame=pl.concat(frames, how="diagonal_relaxed"),
+                    partition=pl.col(day_column),
+                    run_id=context.run_id,
+                    source_ref=f"landing/{table}/{tenant.tenant_id}",
+                    pages=pages,
+                    as_of=days[-1],
+                )
+            )
+    return outcomes
 
 
 def _today(platforms: PlatformsResource) -> date:
