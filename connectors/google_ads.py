@@ -23,7 +23,14 @@ from typing import Any
 import httpx
 import polars as pl
 
-from connectors.contracts import frame_from_rows, to_date, to_float, to_int
+from connectors.contracts import (
+    frame_from_columns,
+    frame_from_rows,
+    int_column,
+    to_dates,
+    to_float,
+    to_int,
+)
 from connectors.errors import AuthError, PermanentError, RateLimitedError, TransientError
 from connectors.http import (
     DEFAULT_TIMEOUT,
@@ -262,38 +269,60 @@ def _last_segment(resource_name: Any) -> str | None:
 
 def parse_ad_stats(batches: Iterable[Any], tenant_id: str, customer_id: str) -> pl.DataFrame:
     """searchStream batches of AD_DAILY_STATS_GAQL -> raw.google_ads_ad_stats. cost_micros is the exact
-    Int64 of the string; metrics Google omits (zero) come back as 0."""
-    rows = []
-    for r in _results(batches):
-        rows.append(
-            {
-                "tenant_id": tenant_id,
-                "customer_id": _id(_get(r, "customer", "id")) or customer_id,
-                "date": to_date(_get(r, "segments", "date")),
-                "campaign_id": _id(_get(r, "campaign", "id")),
-                "campaign_name": _get(r, "campaign", "name"),
-                "ad_group_id": _id(_get(r, "adGroup", "id")),
-                "ad_group_name": _get(r, "adGroup", "name"),
-                "ad_id": _id(_get(r, "adGroupAd", "ad", "id")),
-                "currency_code": _get(r, "customer", "currencyCode"),
-                "cost_micros": _metric_int(r, "costMicros"),
-                "impressions": _metric_int(r, "impressions"),
-                "clicks": _metric_int(r, "clicks"),
-                "conversions": _metric_float(r, "conversions"),
-                "conversions_value": _metric_float(r, "conversionsValue"),
-            }
-        )
-    return frame_from_rows("google_ads_ad_stats", rows)
+    Int64 of the string; metrics Google omits (zero) come back as 0. Built column by column."""
+    rows = list(_results(batches))
+    customers = [_node(r, "customer") for r in rows]
+    campaigns = [_node(r, "campaign") for r in rows]
+    groups = [_node(r, "adGroup") for r in rows]
+    metrics = [r.get("metrics") or {} for r in rows]
+    columns: dict[str, Any] = {
+        "tenant_id": [tenant_id] * len(rows),
+        "customer_id": [_id(_field(c, "id")) or customer_id for c in customers],
+        "date": to_dates([_get(r, "segments", "date") for r in rows]),
+        "campaign_id": [_id(_field(c, "id")) for c in campaigns],
+        "campaign_name": [_field(c, "name") for c in campaigns],
+        "ad_group_id": [_id(_field(g, "id")) for g in groups],
+        "ad_group_name": [_field(g, "name") for g in groups],
+        "ad_id": [_id(_get(r, "adGroupAd", "ad", "id")) for r in rows],
+        "currency_code": [_field(c, "currencyCode") for c in customers],
+        "cost_micros": _metric_ints(metrics, "costMicros"),
+        "impressions": _metric_ints(metrics, "impressions"),
+        "clicks": _metric_ints(metrics, "clicks"),
+        "conversions": _metric_floats(metrics, "conversions"),
+        "conversions_value": _metric_floats(metrics, "conversionsValue"),
+    }
+    return frame_from_columns("google_ads_ad_stats", columns)
 
 
-def _metric_int(row: Mapping[str, Any], name: str) -> int | None:
-    metrics = row.get("metrics") or {}
-    return to_int(metrics[name]) if name in metrics else 0
+_NOT_A_NODE: Any = object()
 
 
-def _metric_float(row: Mapping[str, Any], name: str) -> float | None:
-    metrics = row.get("metrics") or {}
-    return to_float(metrics[name]) if name in metrics else 0.0
+def _node(row: Mapping[str, Any], key: str) -> Any:
+    """`row[key]` when `row` is a mapping (the first step of `_get`)."""
+    return row.get(key) if isinstance(row, Mapping) else _NOT_A_NODE
+
+
+def _field(node: Any, key: str) -> Any:
+    """The last step of `_get`: `node[key]`, None when `node` is not a mapping."""
+    return node.get(key) if isinstance(node, Mapping) else None
+
+
+def _metric_ints(metrics: list[Mapping[str, Any]], name: str) -> pl.Series:
+    """A metric as exact Int64 per row (`to_int` of the string), 0 where Google left it out (zero)."""
+    # `in` then `[]`, not .get(): the row's "metrics" is used as sent, whatever its type.
+    return int_column(name, [m[name] if name in m else "0" for m in metrics])  # noqa: SIM401
+
+
+def _metric_floats(metrics: list[Mapping[str, Any]], name: str) -> list[float | None]:
+    """A metric as float per row (`to_float`), 0.0 where Google left it out (zero)."""
+    out: list[float | None] = []
+    for m in metrics:
+        if name in m:
+            v = m[name]
+            out.append(v if type(v) is float else to_float(v))
+        else:
+            out.append(0.0)
+    return out
 
 
 def parse_campaigns(batches: Iterable[Any], tenant_id: str, customer_id: str) -> pl.DataFrame:

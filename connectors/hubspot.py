@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import polars as pl
 
-from connectors.contracts import frame_from_rows, to_decimal, to_int
+from connectors.contracts import decimal_column, frame_from_columns, to_int
 from connectors.errors import AuthError, PermanentError, RateLimitedError, TransientError
 from connectors.http import (
     DEFAULT_TIMEOUT,
@@ -179,27 +179,32 @@ def _latest_per_id(frame: pl.DataFrame) -> pl.DataFrame:
 
 def parse_contacts(pages: Iterable[Page | Mapping[str, Any]], tenant_id: str) -> pl.DataFrame:
     """-> raw.hubspot_contacts. Timestamps parsed from ISO strings to naive UTC; one row per id (the
-    latest version when a record was yielded twice)."""
-    rows = []
-    for r in _results(pages):
-        p = r.get("properties") or {}
-        row = {
-            "tenant_id": tenant_id,
-            "id": _str(r.get("id")),
-            "email": p.get("email"),
-            "firstname": p.get("firstname"),
-            "lastname": p.get("lastname"),
-            "lifecyclestage": p.get("lifecyclestage"),
-            "anonymous_id": p.get("anonymous_id"),
-            "createdate": p.get("createdate") or r.get("createdAt"),
-            "lastmodifieddate": p.get("lastmodifieddate") or r.get("updatedAt"),
-            "archived": bool(r.get("archived", False)),
-        }
-        for col, prop in _LIFECYCLE_DATES.items():
-            row[col] = p.get(prop)
-        rows.append(row)
+    latest version when a record was yielded twice). Built column by column (same frame as row by row)."""
+    records = list(_results(pages))
+    props = [r.get("properties") or {} for r in records]
+    columns: dict[str, list[Any]] = {
+        "tenant_id": [tenant_id] * len(records),
+        "id": [_str(r.get("id")) for r in records],
+        "email": [p.get("email") for p in props],
+        "firstname": [p.get("firstname") for p in props],
+        "lastname": [p.get("lastname") for p in props],
+        "lifecyclestage": [p.get("lifecyclestage") for p in props],
+        "anonymous_id": [p.get("anonymous_id") for p in props],
+        "createdate": _with_fallback(props, "createdate", records, "createdAt"),
+        "lastmodifieddate": _with_fallback(props, "lastmodifieddate", records, "updatedAt"),
+        "archived": [bool(r.get("archived", False)) for r in records],
+    }
+    for col, prop in _LIFECYCLE_DATES.items():
+        columns[col] = [p.get(prop) for p in props]
     ts = ("createdate", "lastmodifieddate", *_LIFECYCLE_DATES)
-    return _latest_per_id(frame_from_rows("hubspot_contacts", rows, timestamp_strings=ts))
+    return _latest_per_id(frame_from_columns("hubspot_contacts", columns, timestamp_strings=ts))
+
+
+def _with_fallback(
+    props: list[Mapping[str, Any]], prop: str, records: list[Mapping[str, Any]], key: str
+) -> list[Any]:
+    """`[p.get(prop) or r.get(key) for p, r in zip(props, records)]`."""
+    return [p.get(prop) or r.get(key) for p, r in zip(props, records, strict=True)]
 
 
 def associated_ids(record: Mapping[str, Any], to_type: str = "contacts") -> list[str]:
@@ -215,27 +220,27 @@ def associated_ids(record: Mapping[str, Any], to_type: str = "contacts") -> list
 
 def parse_deals(pages: Iterable[Page | Mapping[str, Any]], tenant_id: str) -> pl.DataFrame:
     """-> raw.hubspot_deals. amount exact Decimal(18,2); contact_id = the first associated contact."""
-    rows = []
-    for r in _results(pages):
-        p = r.get("properties") or {}
+    records = list(_results(pages))
+    props = [r.get("properties") or {} for r in records]
+    contact_ids = []
+    for r in records:
         contacts = associated_ids(r, "contacts")
-        rows.append(
-            {
-                "tenant_id": tenant_id,
-                "id": _str(r.get("id")),
-                "contact_id": contacts[0] if contacts else None,
-                "dealname": p.get("dealname"),
-                "amount": to_decimal(p.get("amount")),
-                "dealstage": p.get("dealstage"),
-                "pipeline": p.get("pipeline"),
-                "createdate": p.get("createdate") or r.get("createdAt"),
-                "closedate": p.get("closedate"),
-                "lastmodifieddate": p.get("hs_lastmodifieddate") or r.get("updatedAt"),
-                "archived": bool(r.get("archived", False)),
-            }
-        )
+        contact_ids.append(contacts[0] if contacts else None)
+    columns: dict[str, Any] = {
+        "tenant_id": [tenant_id] * len(records),
+        "id": [_str(r.get("id")) for r in records],
+        "contact_id": contact_ids,
+        "dealname": [p.get("dealname") for p in props],
+        "amount": decimal_column("amount", [p.get("amount") for p in props]),
+        "dealstage": [p.get("dealstage") for p in props],
+        "pipeline": [p.get("pipeline") for p in props],
+        "createdate": _with_fallback(props, "createdate", records, "createdAt"),
+        "closedate": [p.get("closedate") for p in props],
+        "lastmodifieddate": _with_fallback(props, "hs_lastmodifieddate", records, "updatedAt"),
+        "archived": [bool(r.get("archived", False)) for r in records],
+    }
     ts = ("createdate", "closedate", "lastmodifieddate")
-    return _latest_per_id(frame_from_rows("hubspot_deals", rows, timestamp_strings=ts))
+    return _latest_per_id(frame_from_columns("hubspot_deals", columns, timestamp_strings=ts))
 
 
 def _str(value: Any) -> str | None:

@@ -21,7 +21,16 @@ from typing import Any, Literal
 import httpx
 import polars as pl
 
-from connectors.contracts import frame_from_rows, to_date, to_decimal, to_float, to_int
+from connectors.contracts import (
+    decimal_column,
+    frame_from_columns,
+    frame_from_rows,
+    int_column,
+    to_dates,
+    to_decimal,
+    to_float,
+    to_int,
+)
 from connectors.errors import AuthError, PermanentError, RateLimitedError, TransientError
 from connectors.http import (
     DEFAULT_TIMEOUT,
@@ -261,36 +270,88 @@ def parse_insights(
     spend/conversion_value are exact Decimal(18,2) from the strings; impressions/clicks Int64;
     conversions = the configured purchase action_types (Float64); actions kept as JSON text as sent.
     Rows with no matching action get conversions 0 and conversion_value 0.00.
+
+    Built column by column (money and counts cast vectorised when they are plain strings, see
+    `connectors.contracts.decimal_column`): the same frame a row-by-row parse gives, several times faster.
     """
     settings = settings or MetaSettings()
     types = settings.conversion_action_types
     agg = settings.conversion_aggregation
-    out = []
-    for row in _rows(pages):
-        actions = row.get("actions")
-        conv = sum_actions(actions, types, agg)
-        conv_value = sum_actions(row.get("action_values"), types, agg)
-        out.append(
-            {
-                "tenant_id": tenant_id,
-                "account_id": _digits(row.get("account_id")) or _digits(account_id),
-                "date_start": to_date(row.get("date_start")),
-                "campaign_id": _str(row.get("campaign_id")),
-                "campaign_name": _str(row.get("campaign_name")),
-                "adset_id": _str(row.get("adset_id")),
-                "adset_name": _str(row.get("adset_name")),
-                "ad_id": _str(row.get("ad_id")),
-                "ad_name": _str(row.get("ad_name")),
-                "account_currency": _str(row.get("account_currency")),
-                "spend": to_decimal(row.get("spend")),
-                "impressions": to_int(row.get("impressions")),
-                "clicks": to_int(row.get("clicks")),
-                "conversions": float(conv) if conv is not None else 0.0,
-                "conversion_value": to_decimal(conv_value) if conv_value is not None else Decimal("0.00"),
-                "actions": json.dumps(actions, separators=(",", ":")) if actions is not None else None,
-            }
-        )
-    return frame_from_rows("meta_ads_insights", out)
+    rows = list(_rows(pages))
+    if not rows:
+        return frame_from_rows("meta_ads_insights", [])
+    fallback_account = _digits(account_id)
+    actions = [r.get("actions") for r in rows]
+    conv = _action_totals(actions, types, agg)
+    conv_value = _action_totals([r.get("action_values") for r in rows], types, agg)
+    zero = Decimal("0.00")
+    columns: dict[str, Any] = {
+        "tenant_id": [tenant_id] * len(rows),
+        "account_id": [_digits(r.get("account_id")) or fallback_account for r in rows],
+        "date_start": to_dates([r.get("date_start") for r in rows]),
+        "campaign_id": _strs(rows, "campaign_id"),
+        "campaign_name": _strs(rows, "campaign_name"),
+        "adset_id": _strs(rows, "adset_id"),
+        "adset_name": _strs(rows, "adset_name"),
+        "ad_id": _strs(rows, "ad_id"),
+        "ad_name": _strs(rows, "ad_name"),
+        "account_currency": _strs(rows, "account_currency"),
+        "spend": decimal_column("spend", [r.get("spend") for r in rows]),
+        "impressions": int_column("impressions", [r.get("impressions") for r in rows]),
+        "clicks": int_column("clicks", [r.get("clicks") for r in rows]),
+        "conversions": [float(c) if c is not None else 0.0 for c in conv],
+        "conversion_value": [to_decimal(v) if v is not None else zero for v in conv_value],
+        "actions": [_ACTIONS_JSON(a) if a is not None else None for a in actions],
+    }
+    return frame_from_columns("meta_ads_insights", columns)
+
+
+# json.dumps(actions, separators=(",", ":")) without building an encoder per row.
+_ACTIONS_JSON = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _strs(rows: list[Mapping[str, Any]], key: str) -> list[str | None]:
+    """`[_str(r.get(key)) for r in rows]`."""
+    return [v if v is None or type(v) is str else str(v) for v in (r.get(key) for r in rows)]
+
+
+_UNSEEN: Any = object()
+
+
+def _action_totals(
+    column: list[Any], action_types: Sequence[str], aggregation: Literal["first", "sum"]
+) -> list[Decimal | None]:
+    """`[sum_actions(a, action_types, aggregation) for a in column]`, converting each distinct value
+    string once."""
+    wanted = frozenset(t for t in action_types if isinstance(t, str))
+    values: dict[str, Decimal | None] = {}
+    out: list[Decimal | None] = []
+    for actions in column:
+        if not isinstance(actions, list):
+            out.append(None)
+            continue
+        by_type: dict[str, Decimal] = {}
+        for item in actions:
+            if not isinstance(item, Mapping):
+                continue
+            kind = item.get("action_type")
+            raw = item.get("value")
+            if type(raw) is str:
+                value = values.get(raw, _UNSEEN)
+                if value is _UNSEEN:
+                    value = values[raw] = to_decimal(raw, scale=6)
+            else:
+                value = to_decimal(raw, scale=6)
+            hit = kind in wanted if type(kind) is str else kind in action_types
+            if hit and value is not None:
+                by_type[kind] = by_type.get(kind, Decimal(0)) + value
+        if not by_type:
+            out.append(None)
+        elif aggregation == "sum":
+            out.append(sum(by_type.values(), Decimal(0)))
+        else:
+            out.append(next((by_type[k] for k in action_types if k in by_type), None))
+    return out
 
 
 def _str(value: Any) -> str | None:

@@ -67,16 +67,18 @@ def export_touchpoint_range(
     tenant_ids = list(tenants) if tenants is not None else sorted(world.tenants["tenant_id"].to_list())
     paths: list[Path] = []
     for tenant_id in tenant_ids:
+        tenant_fmt = fmt or default_format(tenant_id)
         rows = _with_local_day(world, tenant_id).filter(pl.col("_day").is_between(start, end))
-        by_day = {key[0]: part for key, part in rows.partition_by("_day", as_dict=True).items()}
-        empty = rows.clear()
+        if tenant_fmt == "ndjson":  # format the timestamps once for the whole range, not once per file
+            rows = rows.with_columns(event_ts=_ndjson_ts(rows.schema["event_ts"]))
+        parts = rows.partition_by("_day", as_dict=True, include_key=False)
+        by_day = {key[0]: part for key, part in parts.items()}
+        empty = rows.clear().drop("_day")
         day = start
         while day <= end:
-            tenant_fmt = fmt or default_format(tenant_id)
-            frame = by_day.get(day, empty).drop("_day")
-            paths.append(
-                _write_drop(frame, touchpoint_drop_path(inbox, tenant_id, day, tenant_fmt), tenant_fmt)
-            )
+            frame = by_day.get(day, empty)
+            path = touchpoint_drop_path(inbox, tenant_id, day, tenant_fmt)
+            paths.append(_write_drop(frame, path, tenant_fmt, ts_formatted=tenant_fmt == "ndjson"))
             day += timedelta(days=1)
     return paths
 
@@ -116,16 +118,22 @@ def _with_local_day(world: Any, tenant_id: str) -> pl.DataFrame:
     )
 
 
-def _write_drop(frame: pl.DataFrame, path: Path, fmt: Format) -> Path:
+def _ndjson_ts(dtype: pl.DataType) -> pl.Expr:
+    """event_ts as NDJSON drops write it: ISO 8601 UTC with microseconds and a `Z`."""
+    return as_utc_naive(pl.col("event_ts"), dtype).dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+
+
+def _write_drop(frame: pl.DataFrame, path: Path, fmt: Format, *, ts_formatted: bool = False) -> Path:
     if fmt not in FORMATS:
         raise ValueError(f"unknown touchpoint format {fmt!r}; expected one of {FORMATS}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp(path)
     if fmt == "parquet":
         frame.write_parquet(tmp, compression="zstd", compression_level=3, statistics=False)
+    elif ts_formatted:
+        frame.write_ndjson(tmp)
     else:
-        naive = as_utc_naive(pl.col("event_ts"), frame.schema["event_ts"])
-        frame.with_columns(event_ts=naive.dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ")).write_ndjson(tmp)
+        frame.with_columns(event_ts=_ndjson_ts(frame.schema["event_ts"])).write_ndjson(tmp)
     os.replace(tmp, path)
     return path
 

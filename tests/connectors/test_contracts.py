@@ -13,8 +13,16 @@ from connectors.contracts import (
     RAW_COLUMNS,
     UNIQUE_KEYS,
     ContractError,
+    decimal_column,
     empty_frame,
+    frame_from_columns,
     frame_from_rows,
+    int_column,
+    parse_timestamp_columns,
+    parse_timestamps,
+    to_dates,
+    to_decimal,
+    to_int,
     validate,
 )
 
@@ -130,3 +138,81 @@ def test_every_table_has_a_contract_and_accepts_empty(table):
 def test_extra_columns_are_kept():
     frame = frame_from_rows("meta_ads_insights", [insight("1")]).with_columns(pl.lit("x").alias("_source"))
     assert validate(frame, "meta_ads_insights").good.columns[-1] == "_source"
+
+
+# ---- the vectorised builders give exactly what the one-value converters give ------------------------
+
+MONEY_INPUTS = [
+    "53.39", "5.5", "53", "-0.5", "0.01", "-0.00", "0.10", "9999999999999999.99", "007.1", None, "",
+    "1e3", " 12.3 ", "abc", "NaN", "Infinity", "1.555", "1.545", "1_000", "+5", ".5", "5.", "٣",
+    "99999999999999999.99", 12.5, 7, True, Decimal("1.005"),
+]  # fmt: skip
+INT_INPUTS = [
+    "1000", "007", "-5", "123456789012345678", None, "", "12.0", "12.5", "1e3", " 4 ", "abc", "٣",
+    "99999999999999999999", 1000, 3.0, 2.5, True, False,
+]  # fmt: skip
+
+
+def _same(series: pl.Series, expected: list, dtype: pl.DataType) -> None:
+    reference = pl.Series(series.name, expected, dtype=dtype, strict=False)
+    assert series.dtype == dtype
+    assert series.to_list() == reference.to_list()
+    assert [str(v) for v in series.to_list()] == [str(v) for v in reference.to_list()]  # scale too
+
+
+@pytest.mark.parametrize("values", [MONEY_INPUTS, [v for v in MONEY_INPUTS if isinstance(v, str)][:8]])
+def test_decimal_column_is_to_decimal_per_value(values):
+    _same(decimal_column("m", values), [to_decimal(v) for v in values], pl.Decimal(18, 2))
+
+
+def test_decimal_column_plain_strings_take_the_vectorised_cast():
+    values = ["53.39", "5.5", "53", "-0.5", None, "0.10"]
+    column = decimal_column("m", values)
+    assert column.to_list() == [Decimal("53.39"), Decimal("5.50"), Decimal("53.00"), Decimal("-0.50"), None,
+                                Decimal("0.10")]  # fmt: skip
+    _same(column, [to_decimal(v) for v in values], pl.Decimal(18, 2))
+
+
+@pytest.mark.parametrize("values", [INT_INPUTS, ["1", "22", None, "-3"], [1, 2, None]])
+def test_int_column_is_to_int_per_value(values):
+    _same(int_column("n", values), [to_int(v) for v in values], pl.Int64())
+
+
+def test_to_dates_is_to_date_per_value():
+    from connectors.contracts import to_date
+
+    values = ["2026-01-31", "2026-01-31", "2026-01-31T10:00", "20260131", "bad", None, "", 5, date(2026, 2, 1),
+              datetime(2026, 2, 2, 3), "2026-W05-1"]  # fmt: skip
+    assert to_dates(values) == [to_date(v) for v in values]
+
+
+TS_INPUTS = [
+    "2026-01-01T00:00:00Z", "2026-01-01T00:00:00.123Z", "2026-01-20T12:00:00.000+02:00", "1767225600000",
+    "2026-01-01", "2026-01-01 10:00:00", "2026-01-01 10:00:00+0100", "2026-01-01T10:00:00", "bad", None,
+    "", " 2026-01-01T00:00:00Z ", "2026-01-01T00:00:00+0000",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "values",
+    [TS_INPUTS, ["2026-01-01T00:00:00Z", None, "2026-03-01T01:02:03.456789+00:00"], [None, None], []],
+    ids=["mixed", "iso-only", "all-null", "empty"],
+)
+def test_parse_timestamp_columns_is_parse_timestamps(values):
+    frame = pl.DataFrame({"a": values, "b": list(reversed(values))}, schema={"a": pl.String, "b": pl.String})
+    expected = frame.with_columns(parse_timestamps("a").alias("a"), parse_timestamps("b").alias("b"))
+    assert parse_timestamp_columns(frame, ["a", "b"]).equals(expected)
+
+
+def test_frame_from_columns_is_frame_from_rows():
+    rows = [
+        {"tenant_id": "t", "id": 5, "amount": Decimal("1.5"), "createdate": "2026-01-01T00:00:00Z", "archived": 1},
+        {"tenant_id": "t", "id": "6", "amount": "x", "createdate": 17, "archived": None, "closedate": "bad"},
+        {"tenant_id": None, "id": None, "amount": None, "createdate": None},
+    ]  # fmt: skip
+    ts = ("createdate", "closedate", "lastmodifieddate")
+    columns = {c: [r.get(c) for r in rows] for c in RAW_COLUMNS["hubspot_deals"]}
+    columns["amount"] = decimal_column("amount", columns["amount"])
+    expected = frame_from_rows("hubspot_deals", rows, timestamp_strings=ts)
+    assert frame_from_columns("hubspot_deals", columns, timestamp_strings=ts).equals(expected)
+    assert frame_from_columns("hubspot_deals", {}).schema == expected.schema

@@ -260,3 +260,85 @@ def test_timestamps_are_utc(tmp_path):
     result = import_touchpoint_file(path)
     assert result.frame["event_ts"].to_list() == [datetime(2026, 1, 1, 10), datetime(2026, 1, 1, 12)]
     assert datetime(2026, 1, 1, 10, tzinfo=UTC).replace(tzinfo=None) == result.frame["event_ts"][0]
+
+
+# ---- many files at once: the batch read gives what one file at a time gives --------------------------
+
+
+def compact(records: list) -> str:
+    return (
+        "\n".join(r if isinstance(r, str) else json.dumps(r, separators=(",", ":")) for r in records) + "\n"
+    )
+
+
+def drop_files(folder: Path) -> list[Path]:
+    """Clean compact NDJSON and Parquet days (the batch paths) mixed with every kind of trouble."""
+    folder.mkdir()
+    files: dict[str, str | bytes | pl.DataFrame] = {
+        "01.ndjson": compact([event(i) for i in range(5)]),
+        "02.ndjson": compact([event(i, utm_source=None) for i in range(5, 8)]),
+        "03.ndjson": compact([{k: v for k, v in event(9).items() if k != "tenant_id"}]),
+        "04.ndjson": compact([event(10, anonymous_id=None), event(11)]),  # null required: one by one
+        "05.ndjson": compact([event(12, event_ts="nope"), event(13)]),  # bad timestamp
+        "06.ndjson": compact(
+            [event(14, event_ts="2026-01-01 10:00:00"), event(15, event_ts="1767225600000")]
+        ),
+        "07.ndjson": compact([event(16, event_id=17)]),  # an int: schema inferred
+        "08.ndjson": compact([event(18, utm_medium=1.5)]),  # a float: wrong type
+        "09.ndjson": compact(['{"tenant_id": bad', event(19)]),
+        "10.ndjson": compact([event(20)]).replace("\n", "\r\n"),
+        "11.ndjson": compact([event(21, landing_page='/a":5\u00e9')]),
+        "12.ndjson": compact([event(22)]) + "\n" + compact([event(23)]),  # a blank line
+        "13.ndjson": "",
+        "14.jsonl": compact([event(i) for i in range(24, 27)]),
+        "15.ndjson": compact([event(27, tenant_id=None)]),
+        "20.parquet": frame_of([event(i) for i in range(30, 33)]),
+        "21.parquet": frame_of([event(i) for i in range(33, 35)]),
+        "22.parquet": frame_of([event(35)]).head(0),
+        "23.parquet": frame_of([event(36)]).with_columns(
+            pl.col("event_ts").dt.convert_time_zone("Europe/Berlin")
+        ),
+        "24.parquet": pl.DataFrame([event(37, event_ts="bad"), event(38)]),  # string timestamps, one bad
+        "25.parquet": frame_of([event(39)]).drop("tenant_id"),
+        "26.parquet": frame_of([event(40)]).with_columns(pl.lit(None, dtype=pl.String).alias("event_type")),
+        "27.parquet": b"PAR1 not really",
+    }
+    paths = []
+    for name, content in files.items():
+        path = folder / name
+        if isinstance(content, pl.DataFrame):
+            content.write_parquet(path)
+        elif isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+        paths.append(path)
+    return [*paths, folder / "missing.ndjson", paths[0]]
+
+
+@pytest.mark.parametrize("tenant_id", [None, "bellavista"])
+@pytest.mark.parametrize("empty_ok", [True, False])
+def test_many_files_give_what_each_file_gives(tmp_path, tenant_id, empty_ok):
+    paths = drop_files(tmp_path / "drops")
+    together = import_touchpoint_files(paths, tenant_id=tenant_id, empty_ok=empty_ok, max_errors=3)
+    alone = [import_touchpoint_file(p, tenant_id=tenant_id, empty_ok=empty_ok, max_errors=3) for p in paths]
+    assert together.frame.equals(pl.concat([r.frame for r in alone]))
+    assert [str(e) for e in together.errors] == [str(e) for r in alone for e in r.errors]
+    assert together.files == {k: v for r in alone for k, v in r.files.items()}
+    assert together.warnings == [w for r in alone for w in r.warnings]
+    assert together.frame.height > 20 and together.errors
+
+
+def test_many_files_landed_as_one_by_one(tmp_path):
+    paths = drop_files(tmp_path / "drops")
+    result = import_touchpoint_files(paths, tenant_id="northwind", landing=LandingZone(tmp_path / "a"))
+    alone = [
+        import_touchpoint_file(p, tenant_id="northwind", landing=LandingZone(tmp_path / "b")) for p in paths
+    ]
+    expected = {k: v for r in alone for k, v in r.landed.items()}
+    assert list(result.landed) == list(expected)
+    assert [p.relative_to(tmp_path / "a") for p in result.landed.values()] == [
+        p.relative_to(tmp_path / "b") for p in expected.values()
+    ]
+    copies = sorted(p.name for p in (tmp_path / "a/touchpoints/northwind/files").iterdir())
+    assert copies == sorted(p.name for p in (tmp_path / "b/touchpoints/northwind/files").iterdir())

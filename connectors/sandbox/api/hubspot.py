@@ -222,8 +222,9 @@ class HubSpotAPI:
             if not isinstance(exc, HubSpotError):
                 exc = HubSpotError(exc.status, exc.message)
             return self.error(call, exc)
+        # fast: every value the CRM frames hold is a string (or an int id / count), never a float.
         return json_response(
-            status, payload, self.headers(call), content_type="application/json;charset=utf-8"
+            status, payload, self.headers(call), content_type="application/json;charset=utf-8", fast=True
         )
 
     # ---- routing ---------------------------------------------------------------------------------
@@ -484,19 +485,22 @@ class HubSpotAPI:
         links: dict[str, list[str]] = {}
         if kind.association in associations:
             links = self._associations(call.tenant_scope or "", kind)
+        # Column lists, not iter_rows: the same values, a fraction of the cost on a page of 100.
+        ids, created, updated = (page[c].to_list() for c in ("id", "createdAt", "updatedAt"))
+        values = [page[p].to_list() for p in wanted]
         results = []
-        for row in page.select("id", "createdAt", "updatedAt", *wanted).iter_rows(named=True):
+        for i, object_id in enumerate(ids):
             result: dict[str, Any] = {
-                "id": row["id"],
-                "properties": {p: row[p] for p in wanted},
-                "createdAt": row["createdAt"],
-                "updatedAt": row["updatedAt"],
+                "id": object_id,
+                "properties": {p: column[i] for p, column in zip(wanted, values, strict=True)},
+                "createdAt": created[i],
+                "updatedAt": updated[i],
                 "archived": False,
             }
-            linked = links.get(row["id"])
+            linked = links.get(object_id)
             if linked:
                 result["associations"] = {
-                    kind.association: {"results": [{"id": i, "type": kind.association_type} for i in linked]}
+                    kind.association: {"results": [{"id": o, "type": kind.association_type} for o in linked]}
                 }
             results.append(result)
         return results

@@ -207,7 +207,8 @@ class MetaAPI:
 
     def handle(self, call: Call) -> httpx.Response:
         try:
-            return json_response(200, self._route(call), self._headers(call))
+            # fast: Graph API bodies carry numbers as strings; the sandbox never puts a float in one.
+            return json_response(200, self._route(call), self._headers(call), fast=True)
         except ApiError as exc:
             return self.error(call, exc if "code" in exc.details else MetaError(f"(#100) {exc.message}"))
 
@@ -585,47 +586,59 @@ def _aggregate(
     return out.sort(["date_start", *keys])
 
 
+_ID_FIELDS = {
+    "campaign_id": "campaign_id",
+    "campaign_name": "campaign_name",
+    "objective": "objective",
+    "adset_id": "ad_group_id",
+    "adset_name": "ad_group_name",
+    "ad_id": "ad_id",
+    "ad_name": "ad_name",
+}
+
+
 def _insights_row(row: dict[str, Any], fields: tuple[str, ...], allowed: set[str], account: Account) -> dict:
+    """One insights row: the requested fields Meta has a value for, in the order asked (date_start and
+    date_stop always, last). Only what was asked is computed."""
     spend_micros = int(row["spend_micros"])
     impressions, clicks = int(row["impressions"]), int(row["clicks"])
     conversions, value = float(row["platform_conversions"]), float(row["platform_conversion_value"])
-    actions = []
-    if clicks > 0:
-        actions.append({"action_type": LINK_CLICK_ACTION, "value": str(clicks)})
-    if conversions > 0:
-        actions.append({"action_type": PURCHASE_ACTION, "value": count_str(conversions)})
-    values: dict[str, Any] = {
-        "account_id": account.account_id,
-        "account_name": account.name,
-        "account_currency": account.currency,
-        "spend": micros_to_str(spend_micros),
-        "impressions": str(impressions),
-        "clicks": str(clicks),
-    }
-    if actions:
-        values["actions"] = actions
-    if conversions > 0:
-        values["action_values"] = [{"action_type": PURCHASE_ACTION, "value": money_str(value)}]
-    spend = spend_micros / 1_000_000
-    if impressions:
-        values["ctr"] = f"{clicks / impressions * 100:.6f}"
-        values["cpm"] = f"{spend / impressions * 1000:.6f}"
-    if clicks:
-        values["cpc"] = f"{spend / clicks:.6f}"
-    for name, column in (
-        ("campaign_id", "campaign_id"),
-        ("campaign_name", "campaign_name"),
-        ("objective", "objective"),
-        ("adset_id", "ad_group_id"),
-        ("adset_name", "ad_group_name"),
-        ("ad_id", "ad_id"),
-        ("ad_name", "ad_name"),
-    ):
-        if name in allowed and row.get(column) is not None:
-            values[name] = str(row[column])
-    out = {
-        name: values[name] for name in fields if name in values and name not in ("date_start", "date_stop")
-    }
+    out: dict[str, Any] = {}
+    for name in fields:
+        if name == "spend":
+            out[name] = micros_to_str(spend_micros)
+        elif name == "impressions":
+            out[name] = str(impressions)
+        elif name == "clicks":
+            out[name] = str(clicks)
+        elif name == "account_id":
+            out[name] = account.account_id
+        elif name == "account_currency":
+            out[name] = account.currency
+        elif name == "account_name":
+            out[name] = account.name
+        elif name == "actions":
+            actions = []
+            if clicks > 0:
+                actions.append({"action_type": LINK_CLICK_ACTION, "value": str(clicks)})
+            if conversions > 0:
+                actions.append({"action_type": PURCHASE_ACTION, "value": count_str(conversions)})
+            if actions:
+                out[name] = actions
+        elif name == "action_values":
+            if conversions > 0:
+                out[name] = [{"action_type": PURCHASE_ACTION, "value": money_str(value)}]
+        elif name in _ID_FIELDS:
+            column = _ID_FIELDS[name]
+            if name in allowed and row.get(column) is not None:
+                out[name] = str(row[column])
+        elif name in ("ctr", "cpm"):
+            if impressions:
+                spend = spend_micros / 1_000_000
+                ratio = clicks / impressions * 100 if name == "ctr" else spend / impressions * 1000
+                out[name] = f"{ratio:.6f}"
+        elif name == "cpc" and clicks:
+            out[name] = f"{spend_micros / 1_000_000 / clicks:.6f}"
     out["date_start"] = row["date_start"].isoformat()
     out["date_stop"] = row["date_stop"].isoformat()
     return out
