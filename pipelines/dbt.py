@@ -32,8 +32,13 @@ _PROJECT_GLOBS = (
 )
 
 
-def project_fingerprint(project_dir: Path = DBT_PROJECT_DIR) -> str:
-    digest = hashlib.sha256()
+def project_fingerprint(project_dir: Path = DBT_PROJECT_DIR, *, warehouse: str = "") -> str:
+    """Hash of the project's files and of the warehouse path the profile renders.
+
+    dbt's partial parsing is invalidated when the rendered profile changes, so a manifest parsed for
+    another warehouse would make every `dbt build` parse the project again from scratch.
+    """
+    digest = hashlib.sha256(warehouse.encode())
     files = sorted({p for g in _PROJECT_GLOBS for p in project_dir.glob(g) if p.is_file()})
     for path in files:
         digest.update(str(path.relative_to(project_dir)).encode())
@@ -58,7 +63,8 @@ def prepare_manifest(settings: Settings | None = None, *, force: bool = False) -
 
 def _prepare_manifest_locked(settings: Settings | None, *, force: bool) -> Path:
     manifest = TARGET_DIR / "manifest.json"
-    fingerprint = project_fingerprint()
+    env = (settings or Settings.from_env()).as_env()
+    fingerprint = project_fingerprint(warehouse=env["MOS_WAREHOUSE"])
     fresh = (
         manifest.exists()
         and FINGERPRINT_FILE.exists()
@@ -68,7 +74,6 @@ def _prepare_manifest_locked(settings: Settings | None, *, force: bool) -> Path:
         return manifest
     from dbt.cli.main import dbtRunner  # imported lazily: costs a second
 
-    env = (settings or Settings.from_env()).as_env()
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:

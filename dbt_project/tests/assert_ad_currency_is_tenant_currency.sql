@@ -3,6 +3,14 @@
     tenant currency. That is only right while every ad account reports in its tenant's currency;
     this returns the accounts that do not. No rows = pass.
 #}
+{#-
+    Several parents: tell Dagster (dagster-dbt) which asset this check belongs to. The rows it
+    checks are fct_ad_performance_daily's ad accounts, and it runs before fct_channel_daily is
+    built (a failure makes `dbt build` skip fct_channel_daily), so it is a check on
+    fct_ad_performance_daily rather than on the previous build of fct_channel_daily.
+#}
+{{ config(meta={"dagster": {"ref": {"name": "fct_ad_performance_daily"}}}) }}
+
 with
 
 ad_accounts as (

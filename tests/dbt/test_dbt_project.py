@@ -11,6 +11,7 @@ reconciliation tests catch it.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -403,4 +404,72 @@ def test_reconciliation_tests_catch_a_tampered_mart(built: tuple[Path, DbtRun], 
     assert failures == {
         "assert_ad_performance_matches_raw": 1,
         "assert_channel_daily_matches_ad_performance": 1,
+    }
+
+
+def test_primary_key_tests_catch_null_and_duplicate_keys(built: tuple[Path, DbtRun], tmp_path: Path) -> None:
+    """The grain tests stand in for `unique` + per-column `not_null`: both kinds of breakage fail them."""
+    warehouse, _ = built
+    tampered = tmp_path / "tampered.duckdb"
+    shutil.copy(warehouse, tampered)
+    con = duckdb.connect(str(tampered))
+    try:
+        # a duplicated channel-day, and a deal whose key lost its tenant
+        con.execute("insert into marts.fct_channel_daily select * from marts.fct_channel_daily limit 1")
+        con.execute(
+            "update intermediate.int_conversions_attributed set tenant_id = null where deal_id = 'd2'"
+        )
+    finally:
+        con.close()
+    run = invoke_dbt(
+        [
+            "test",
+            "--select",
+            "fct_channel_daily,test_name:primary_key int_conversions_attributed,test_name:primary_key",
+        ],
+        tampered,
+        tmp_path,
+    )
+    assert not run.result.success
+    failures = {r.node.attached_node: (str(r.status), r.failures) for r in run.result.result.results}
+    assert failures == {
+        "model.marketing_os.fct_channel_daily": ("fail", 1),
+        "model.marketing_os.int_conversions_attributed": ("fail", 1),
+    }
+
+
+def test_every_grain_has_a_primary_key_test(built: tuple[Path, DbtRun]) -> None:
+    warehouse, _ = built
+    manifest = json.loads((warehouse.parent / "target" / "manifest.json").read_text())
+    with_grain = {
+        node["attached_node"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test" and (node.get("test_metadata") or {}).get("name") == "primary_key"
+    }
+    models_and_seeds = {
+        uid for uid, node in manifest["nodes"].items() if node["resource_type"] in ("model", "seed")
+    }
+    assert models_and_seeds - with_grain == set()
+
+
+def test_singular_tests_with_several_parents_name_their_dagster_asset(built: tuple[Path, DbtRun]) -> None:
+    """dagster-dbt turns a test into an asset check only if it knows the asset: a generic test's
+    model, a singular test's only parent, else `meta.dagster.ref`."""
+    warehouse, _ = built
+    manifest = json.loads((warehouse.parent / "target" / "manifest.json").read_text())
+    attached = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "test" or node.get("attached_node"):
+            continue
+        parents = set(node["depends_on"]["nodes"])
+        if len(parents) == 1:
+            continue
+        ref = node["config"]["meta"]["dagster"]["ref"]["name"]
+        assert f"model.marketing_os.{ref}" in parents, node["name"]
+        attached[node["name"]] = ref
+    assert attached == {
+        "assert_ad_performance_matches_raw": "fct_ad_performance_daily",
+        "assert_ad_currency_is_tenant_currency": "fct_ad_performance_daily",
+        "assert_channel_daily_matches_ad_performance": "fct_channel_daily",
+        "assert_attributed_conversions_match_raw_deals": "fct_channel_daily",
     }

@@ -1,6 +1,9 @@
 {#
     Touchpoints with their marketing channel (UTM rules from the channel_mapping seed) and their
     time in the tenant's time zone (from the tenants seed).
+
+    One pass over the touchpoints: the rules are matched on the few distinct (source, medium) pairs
+    (utm_channel_lookup) and joined back on the pair, not on the event key.
 #}
 with
 
@@ -16,9 +19,9 @@ tenants as (
 
 ),
 
-channels as (
+utm_channels as (
 
-    {{ channel_from_utm('utm_source', 'utm_medium', 'touchpoints', ['tenant_id', 'event_id']) }}
+    {{ utm_channel_lookup('utm_source', 'utm_medium', 'touchpoints') }}
 
 ),
 
@@ -33,14 +36,14 @@ joined as (
         touchpoints.utm_medium,
         touchpoints.utm_campaign,
         touchpoints.landing_page,
-        channels.channel,
+        utm_channels.channel,
         touchpoints.event_ts,
         {{ utc_to_local('touchpoints.event_ts', 'tenants.timezone') }} as event_ts_local
 
     from touchpoints
-    inner join channels
-        on channels.tenant_id = touchpoints.tenant_id
-        and channels.event_id = touchpoints.event_id
+    left join utm_channels
+        on utm_channels.utm_source_key = {{ utm_source_key('touchpoints.utm_source') }}
+        and utm_channels.utm_medium_key = {{ utm_medium_key('touchpoints.utm_medium') }}
     left join tenants
         on tenants.tenant_id = touchpoints.tenant_id
 

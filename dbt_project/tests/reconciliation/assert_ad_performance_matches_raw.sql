@@ -5,6 +5,9 @@
     row to the cent (half away from zero), so a day may differ by at most half a cent per Google
     row. Returns the disagreeing tenant-days; no rows = pass.
 #}
+{#- Several parents: tell Dagster (dagster-dbt) which asset this check belongs to. #}
+{{ config(meta={"dagster": {"ref": {"name": "fct_ad_performance_daily"}}}) }}
+
 with
 
 raw_meta as (

@@ -3,6 +3,9 @@
     amount of such deals in raw.hubspot_deals equal attributed_conversions and attributed_revenue
     summed over fct_channel_daily. No rows = pass.
 #}
+{#- Several parents: tell Dagster (dagster-dbt) which asset this check belongs to. #}
+{{ config(meta={"dagster": {"ref": {"name": "fct_channel_daily"}}}) }}
+
 with
 
 raw_won_deals as (

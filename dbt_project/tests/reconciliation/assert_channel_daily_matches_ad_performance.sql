@@ -2,6 +2,9 @@
     fct_channel_daily carries exactly the paid delivery of fct_ad_performance_daily: spend (to the
     cent), impressions and clicks per tenant and day. No rows = pass.
 #}
+{#- Several parents: tell Dagster (dagster-dbt) which asset this check belongs to. #}
+{{ config(meta={"dagster": {"ref": {"name": "fct_channel_daily"}}}) }}
+
 with
 
 ad_totals as (
