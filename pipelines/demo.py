@@ -198,18 +198,15 @@ def print_summary(
         table.add_row(schema, str(n_tables), f"{int(rows or 0):,}")
     console.print(table)
 
-    table = Table(title="spend, revenue and ROAS by channel (warehouse, last-touch)", show_edge=False)
-    for col in ("tenant", "channel", "spend", "revenue", "conversions", "ROAS"):
-        table.add_column(col, justify="left" if col in {"tenant", "channel"} else "right")
+    table = Table(title="spend, revenue and ROAS by channel (warehouse, last touch)", show_edge=False)
+    for col in ("tenant", "channel", "cur", "spend", "revenue", "conv.", "ROAS"):
+        table.add_column(
+            col, justify="left" if col in {"tenant", "channel", "cur"} else "right", no_wrap=True
+        )
     for tenant, currency, channel, spend, revenue, conversions in channels:
         roas = f"{revenue / spend:.2f}" if spend else "—"
         table.add_row(
-            tenant,
-            channel,
-            f"{spend:,.2f} {currency}",
-            f"{revenue:,.2f} {currency}",
-            f"{conversions:,.0f}",
-            roas,
+            tenant, channel, currency, f"{spend:,.0f}", f"{revenue:,.0f}", f"{conversions:,.0f}", roas
         )
     console.print(table)
 
@@ -220,9 +217,8 @@ def print_summary(
     )
     console.print(f"warehouse: {settings.warehouse}")
     console.print(f"serving snapshot: {settings.serving}")
-    console.print(
-        "dashboard: make dashboard  →  http://127.0.0.1:8501   ·   Dagster UI: make dev  →  http://127.0.0.1:3000"
-    )
+    console.print("dashboard:  make dashboard  →  http://127.0.0.1:8501")
+    console.print("Dagster UI: make dev        →  http://127.0.0.1:3000")
 
     table = Table(title="wall time", show_edge=False)
     table.add_column("stage")
