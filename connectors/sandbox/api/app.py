@@ -26,7 +26,7 @@ from connectors.sandbox.api.common import (
     SandboxLimits,
     json_response,
 )
-from connectors.sandbox.api.faults import FaultConfig, FaultInjector
+from connectors.sandbox.api.faults import Fault, FaultConfig, FaultInjector
 from connectors.sandbox.api.google_ads import GoogleAdsAPI, ads_error, invalid_argument
 from connectors.sandbox.api.hubspot import HubSpotAPI
 from connectors.sandbox.api.idempotency import IdempotencyStore
@@ -40,6 +40,9 @@ class PlatformHandler(Protocol):
     def is_write(self, call: Call) -> bool: ...
     def handle(self, call: Call) -> httpx.Response: ...
     def error(self, call: Call, exc: ApiError) -> httpx.Response: ...
+    # Fault injection answers in the platform's own dialect (see faults.FaultAnswerer).
+    def limit_response(self, fault: Fault, call: Call, retry_after: int) -> httpx.Response: ...
+    def server_error(self, status: int, call: Call) -> httpx.Response: ...
 
 
 @dataclass(frozen=True)
@@ -112,10 +115,11 @@ class SandboxAPI:
             if injector is None or fault is None:
                 return Outcome(self._serve(call))
             self.injected_faults.append((call.platform, fault.kind))
+            handler = self._handlers[call.platform]
             if fault.kind != "timeout":
-                return Outcome(injector.response(fault, call), fault=fault.kind)
+                return Outcome(injector.response(fault, call, handler), fault=fault.kind)
             if injector.config.timeout_mode == "before":  # nothing processed
-                return Outcome(injector.response(fault, call), timed_out=True, fault="timeout")
+                return Outcome(injector.response(fault, call, handler), timed_out=True, fault="timeout")
             return Outcome(self._serve(call), timed_out=True, fault="timeout")  # processed, answer lost
 
     def record_write(self, call: Call, entity_type: str, entity_id: str, field: str, value: Any) -> None:

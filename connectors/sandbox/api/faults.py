@@ -13,30 +13,15 @@ Faults are transient: the same request succeeds on a later try (`max_consecutive
 
 from __future__ import annotations
 
-import json
-import math
 import random
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import httpx
 
-from connectors.sandbox.api.common import PLATFORMS, Call, json_response
-from connectors.sandbox.api.google_ads import ads_error, google_error_body
-from connectors.sandbox.api.hubspot import correlation_id
-from connectors.sandbox.api.meta import meta_error_body
+from connectors.sandbox.api.common import PLATFORMS, Call
 
 FAULT_KINDS: tuple[str, ...] = ("429", "throttle", "5xx", "timeout")
-META_THROTTLES: tuple[tuple[int, int | None, str], ...] = (
-    (17, 2446079, "(#17) User request limit reached"),
-    (613, 1487742, "(#613) Calls to this api have exceeded the rate limit."),
-    (
-        80004,
-        2446079,
-        "(#80004) There have been too many calls to this ad-account. Wait a bit and try again. For more info, "
-        "please refer to https://developers.facebook.com/docs/graph-api/overview/rate-limiting#ads-management.",
-    ),
-)
 SERVER_ERRORS: tuple[int, ...] = (500, 502, 503)
 _GATEWAY_HTML = (
     b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center>"
@@ -77,8 +62,15 @@ class FaultConfig:
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str
-    variant: int  # which 5xx status / which Meta throttle code
+    kind: str  # "429" | "throttle" (each platform renders its own body) | "5xx" | "timeout"
+    variant: int  # which 5xx status / which throttle code; platforms pick with `variant % n`
+
+
+class FaultAnswerer(Protocol):
+    """What a platform handler implements so faults speak its dialect (every handler does)."""
+
+    def limit_response(self, fault: Fault, call: Call, retry_after: int) -> httpx.Response: ...
+    def server_error(self, status: int, call: Call) -> httpx.Response: ...
 
 
 class FaultInjector:
@@ -105,7 +97,7 @@ class FaultInjector:
         self._streaks[key] = self._streaks.get(key, 0) + 1
         return Fault(kind=self._rng.choice(config.kinds), variant=self._rng.randrange(3))
 
-    def response(self, fault: Fault, call: Call) -> httpx.Response:
+    def response(self, fault: Fault, call: Call, handler: FaultAnswerer) -> httpx.Response:
         """The platform's answer for a 429 / throttle / 5xx fault, or a 504 for a stalled request."""
         if fault.kind == "timeout":
             return httpx.Response(
@@ -117,109 +109,5 @@ class FaultInjector:
                 return httpx.Response(
                     502, headers={"content-type": "text/html; charset=UTF-8"}, content=_GATEWAY_HTML
                 )
-            return _SERVER_ERROR[call.platform](status, call)
-        retry_after = self.config.retry_after
-        if call.platform == "meta":
-            return _meta_limit(fault, call, retry_after)
-        if call.platform == "google_ads":
-            return _google_limit(fault, call, retry_after)
-        return _hubspot_limit(fault, call, retry_after)
-
-
-def _meta_limit(fault: Fault, call: Call, retry_after: int) -> httpx.Response:
-    trace = call.request_id("fbtrace")[:11]
-    if fault.kind == "429":
-        body = meta_error_body("(#4) Application request limit reached", 4, trace, is_transient=True)
-        return json_response(429, body, {"retry-after": str(retry_after)})
-    code, subcode, message = META_THROTTLES[fault.variant % len(META_THROTTLES)]
-    minutes = math.ceil(retry_after / 60)
-    parts = call.path.strip("/").split("/")
-    account = parts[1][4:] if len(parts) > 1 and parts[1].startswith("act_") else "0"
-    usage = {"call_count": 100, "total_cputime": 35, "total_time": 48}
-    business = [{"type": "ads_insights", **usage, "estimated_time_to_regain_access": minutes}]
-    headers = {
-        "x-business-use-case-usage": json.dumps({account: business}),
-        "x-ad-account-usage": json.dumps({"acc_id_util_pct": 100, "reset_time_duration": retry_after}),
-        "x-app-usage": json.dumps(usage),
-    }
-    return json_response(
-        400, meta_error_body(message, code, trace, subcode=subcode, is_transient=True), headers
-    )
-
-
-def _google_limit(fault: Fault, call: Call, retry_after: int) -> httpx.Response:
-    error = ads_error(
-        {"quotaError": "RESOURCE_TEMPORARILY_EXHAUSTED"},
-        f"Too many requests. Retry in {retry_after} seconds.",
-    )
-    error["details"] = {
-        "quotaErrorDetails": {
-            "rateScope": "DEVELOPER",
-            "rateName": "Number of operations for basic access",
-            "retryDelay": f"{retry_after}s",
-        }
-    }
-    body = google_error_body(
-        429,
-        "RESOURCE_EXHAUSTED",
-        "Resource has been exhausted (e.g. check quota).",
-        [error],
-        call.request_id("google"),
-    )
-    headers = {"retry-after": str(retry_after)} if fault.kind == "429" else {}
-    return json_response(429, body, headers)
-
-
-def _hubspot_limit(fault: Fault, call: Call, retry_after: int) -> httpx.Response:
-    body = {
-        "status": "error",
-        "message": "You have reached your ten_secondly_rolling limit.",
-        "errorType": "RATE_LIMIT",
-        "correlationId": correlation_id(call),
-        "policyName": "TEN_SECONDLY_ROLLING",
-    }
-    headers = {"x-hubspot-ratelimit-remaining": "0"}
-    if fault.kind == "429":
-        headers["retry-after"] = str(retry_after)
-    return json_response(429, body, headers, content_type="application/json;charset=utf-8")
-
-
-def _meta_server_error(status: int, call: Call) -> httpx.Response:
-    trace = call.request_id("fbtrace")[:11]
-    if status == 503:
-        body = meta_error_body("(#2) Service temporarily unavailable", 2, trace, is_transient=True)
-    else:
-        body = meta_error_body("An unknown error occurred", 1, trace, subcode=99, is_transient=True)
-    return json_response(status, body)
-
-
-def _google_server_error(status: int, call: Call) -> httpx.Response:
-    if status == 503:
-        error = ads_error({"internalError": "TRANSIENT_ERROR"}, "The service is currently unavailable.")
-        body = google_error_body(
-            503, "UNAVAILABLE", "The service is currently unavailable.", [error], call.request_id("google")
-        )
-    else:
-        error = ads_error({"internalError": "INTERNAL_ERROR"}, "An internal error has occurred.")
-        body = google_error_body(
-            500, "INTERNAL", "Internal error encountered.", [error], call.request_id("google")
-        )
-    return json_response(status, body)
-
-
-def _hubspot_server_error(status: int, call: Call) -> httpx.Response:
-    message = "Service Unavailable" if status == 503 else "internal error"
-    body = {
-        "status": "error",
-        "message": message,
-        "correlationId": correlation_id(call),
-        "category": "INTERNAL_ERROR",
-    }
-    return json_response(status, body, content_type="application/json;charset=utf-8")
-
-
-_SERVER_ERROR = {
-    "meta": _meta_server_error,
-    "google_ads": _google_server_error,
-    "hubspot": _hubspot_server_error,
-}
+            return handler.server_error(status, call)
+        return handler.limit_response(fault, call, self.config.retry_after)

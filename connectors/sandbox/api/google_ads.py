@@ -40,6 +40,7 @@ from connectors.sandbox.api.common import (
 
 if TYPE_CHECKING:
     from connectors.sandbox.api.app import SandboxAPI
+    from connectors.sandbox.api.faults import Fault
 
 FAILURE_TYPE = "type.googleapis.com/google.ads.googleads.v18.errors.GoogleAdsFailure"
 _ROUTE = re.compile(r"^/v\d+/customers/(?P<cid>[^/:]+)/(?P<service>\w+):(?P<method>\w+)$")
@@ -163,6 +164,45 @@ class GoogleAdsAPI:
     def is_write(self, call: Call) -> bool:
         match = _ROUTE.match(call.path)
         return call.method == "POST" and match is not None and match["method"] == "mutate"
+
+    def limit_response(self, fault: Fault, call: Call, retry_after: int) -> httpx.Response:
+        error = ads_error(
+            {"quotaError": "RESOURCE_TEMPORARILY_EXHAUSTED"},
+            f"Too many requests. Retry in {retry_after} seconds.",
+        )
+        error["details"] = {
+            "quotaErrorDetails": {
+                "rateScope": "DEVELOPER",
+                "rateName": "Number of operations for basic access",
+                "retryDelay": f"{retry_after}s",
+            }
+        }
+        body = google_error_body(
+            429,
+            "RESOURCE_EXHAUSTED",
+            "Resource has been exhausted (e.g. check quota).",
+            [error],
+            call.request_id("google"),
+        )
+        headers = {"retry-after": str(retry_after)} if fault.kind == "429" else {}
+        return json_response(429, body, headers)
+
+    def server_error(self, status: int, call: Call) -> httpx.Response:
+        if status == 503:
+            error = ads_error({"internalError": "TRANSIENT_ERROR"}, "The service is currently unavailable.")
+            body = google_error_body(
+                503,
+                "UNAVAILABLE",
+                "The service is currently unavailable.",
+                [error],
+                call.request_id("google"),
+            )
+        else:
+            error = ads_error({"internalError": "INTERNAL_ERROR"}, "An internal error has occurred.")
+            body = google_error_body(
+                500, "INTERNAL", "Internal error encountered.", [error], call.request_id("google")
+            )
+        return json_response(status, body)
 
     def error(self, call: Call, exc: ApiError) -> httpx.Response:
         if not isinstance(exc, GoogleError):

@@ -37,6 +37,7 @@ from connectors.sandbox.api.common import (
 
 if TYPE_CHECKING:
     from connectors.sandbox.api.app import SandboxAPI
+    from connectors.sandbox.api.faults import Fault
 
 _ROUTE = re.compile(r"^/crm/v3/objects/(?P<type>[\w-]+)(?:/(?P<rest>[^/]+))?/?$")
 _V4_BATCH = re.compile(r"^/crm/v4/associations/(?P<src>\w+)/(?P<dst>\w+)/batch/read/?$")
@@ -189,6 +190,29 @@ class HubSpotAPI:
 
     def is_write(self, call: Call) -> bool:
         return False
+
+    def limit_response(self, fault: Fault, call: Call, retry_after: int) -> httpx.Response:
+        body = {
+            "status": "error",
+            "message": "You have reached your ten_secondly_rolling limit.",
+            "errorType": "RATE_LIMIT",
+            "correlationId": correlation_id(call),
+            "policyName": "TEN_SECONDLY_ROLLING",
+        }
+        headers = {"x-hubspot-ratelimit-remaining": "0"}
+        if fault.kind == "429":
+            headers["retry-after"] = str(retry_after)
+        return json_response(429, body, headers, content_type="application/json;charset=utf-8")
+
+    def server_error(self, status: int, call: Call) -> httpx.Response:
+        message = "Service Unavailable" if status == 503 else "internal error"
+        body = {
+            "status": "error",
+            "message": message,
+            "correlationId": correlation_id(call),
+            "category": "INTERNAL_ERROR",
+        }
+        return json_response(status, body, content_type="application/json;charset=utf-8")
 
     def error(self, call: Call, exc: ApiError) -> httpx.Response:
         category = exc.details.get("category", "VALIDATION_ERROR")

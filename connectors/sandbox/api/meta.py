@@ -17,6 +17,7 @@ Routes (below `/v{N}`):
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -42,6 +43,7 @@ from connectors.sandbox.api.common import (
 
 if TYPE_CHECKING:
     from connectors.sandbox.api.app import SandboxAPI
+    from connectors.sandbox.api.faults import Fault
 
 PURCHASE_ACTION = "offsite_conversion.fb_pixel_purchase"
 LINK_CLICK_ACTION = "link_click"
@@ -134,6 +136,18 @@ _REPORT_ID_BASE = 9_100_000_000_000_000
 _PRESET = re.compile(r"^last_(\d+)d$")
 
 
+META_THROTTLES: tuple[tuple[int, int | None, str], ...] = (
+    (17, 2446079, "(#17) User request limit reached"),
+    (613, 1487742, "(#613) Calls to this api have exceeded the rate limit."),
+    (
+        80004,
+        2446079,
+        "(#80004) There have been too many calls to this ad-account. Wait a bit and try again. For more info, "
+        "please refer to https://developers.facebook.com/docs/graph-api/overview/rate-limiting#ads-management.",
+    ),
+)
+
+
 class MetaError(ApiError):
     def __init__(self, message: str, code: int = 100, subcode: int | None = None, status: int = 400) -> None:
         super().__init__(status, message, code=code, subcode=subcode)
@@ -192,6 +206,34 @@ class MetaAPI:
     def is_write(self, call: Call) -> bool:
         parts = _split(call.path)
         return call.method == "POST" and parts is not None and len(parts) == 1
+
+    def limit_response(self, fault: Fault, call: Call, retry_after: int) -> httpx.Response:
+        trace = call.request_id("fbtrace")[:11]
+        if fault.kind == "429":
+            body = meta_error_body("(#4) Application request limit reached", 4, trace, is_transient=True)
+            return json_response(429, body, {"retry-after": str(retry_after)})
+        code, subcode, message = META_THROTTLES[fault.variant % len(META_THROTTLES)]
+        minutes = math.ceil(retry_after / 60)
+        parts = call.path.strip("/").split("/")
+        account = parts[1][4:] if len(parts) > 1 and parts[1].startswith("act_") else "0"
+        usage = {"call_count": 100, "total_cputime": 35, "total_time": 48}
+        business = [{"type": "ads_insights", **usage, "estimated_time_to_regain_access": minutes}]
+        headers = {
+            "x-business-use-case-usage": json.dumps({account: business}),
+            "x-ad-account-usage": json.dumps({"acc_id_util_pct": 100, "reset_time_duration": retry_after}),
+            "x-app-usage": json.dumps(usage),
+        }
+        return json_response(
+            400, meta_error_body(message, code, trace, subcode=subcode, is_transient=True), headers
+        )
+
+    def server_error(self, status: int, call: Call) -> httpx.Response:
+        trace = call.request_id("fbtrace")[:11]
+        if status == 503:
+            body = meta_error_body("(#2) Service temporarily unavailable", 2, trace, is_transient=True)
+        else:
+            body = meta_error_body("An unknown error occurred", 1, trace, subcode=99, is_transient=True)
+        return json_response(status, body)
 
     def error(self, call: Call, exc: ApiError) -> httpx.Response:
         body = meta_error_body(
