@@ -47,7 +47,7 @@ def test_assets_by_group(defs) -> None:
         "marts/dim_tenants",
     } <= groups["warehouse"]
     assert all(k.split("/")[0] in {"staging", "intermediate", "marts"} for k in groups["warehouse"])
-    assert groups["ml"] == {"ml/forecast_channel_daily", "ml/forecast_backtest"}
+    assert groups["ml"] == {"ml/forecast_channel_daily", "ml/forecast_backtest", "ml/attribution_channel"}
     assert groups["activation"] == {"activation/decisions"}
     assert groups["serving"] == {"serving/snapshot"}
 
