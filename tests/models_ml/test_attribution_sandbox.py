@@ -5,6 +5,10 @@ channel's true incremental share is its caused conversions / all channel-caused 
 models' shares in `ml.attribution_channel` (full window) are compared on the true channels
 (renormalised there) by total variation distance. Last click (`last_touch`) is the baseline the
 data-driven models must beat; the figures are printed (`pytest -s`) and stated in the bench.
+
+Measured on the tiny world (seed 7; bellavista / northwind): last_touch 0.48 / 0.52,
+markov_order_1 0.25 / 0.29, markov_order_2 0.14 / 0.16, markov_order_3 0.12 / 0.15,
+shapley 0.14 / 0.17 (linear 0.16 / 0.21, first_touch 0.23 / 0.27).
 """
 
 from __future__ import annotations
