@@ -3,6 +3,7 @@
     a journey (sorted, comma-separated) -> journeys, conversions and revenue. Order and repeats do
     not matter here; non-converting journeys count in `journeys` so conversion rates can be formed.
 #}
+-- depends_on: {{ ref('channel_mapping') }}
 with
 
 touches as (
@@ -23,16 +24,30 @@ periods as (
 
 ),
 
-journey_channels as (
+{#- Channel flags per journey in one hash aggregation (no sort): the channels are the ones the
+    channel_mapping seed can produce, plus `other` (no rule matched) and `direct`. #}
+{%- set channels = ['direct', 'other'] -%}
+{%- if execute -%}
+    {%- set seeded = run_query('select distinct channel from ' ~ ref('channel_mapping')) -%}
+    {%- for channel in seeded.columns[0].values() -%}
+        {%- if channel not in channels -%}{%- do channels.append(channel) -%}{%- endif -%}
+    {%- endfor -%}
+{%- endif -%}
+{%- set channels = channels | sort %}
 
-    select distinct
+journey_flags as (
+
+    select
         tenant_id,
         journey_id,
         journey_date,
         is_converting,
-        channel
+        {% for channel in channels -%}
+        max(case when channel = '{{ channel }}' then 1 else 0 end) as has_{{ loop.index }}{{ ',' if not loop.last }}
+        {% endfor %}
 
     from touches
+    group by tenant_id, journey_id, journey_date, is_converting
 
 ),
 
@@ -43,11 +58,17 @@ journey_sets as (
         journey_id,
         journey_date,
         is_converting,
-        {{ dbt.listagg('channel', "','", 'order by channel') }} as channel_set,
-        count(*) as n_channels
+        {% for channel in channels -%}
+        has_{{ loop.index }}{{ ' + ' if not loop.last }}
+        {%- endfor %} as n_channels,
+        {#- sorted channel names, each followed by ',', then the last ',' dropped #}
+        {%- set parts = [] -%}
+        {%- for channel in channels -%}
+            {%- do parts.append("case when has_" ~ loop.index ~ " = 1 then '" ~ channel ~ ",' else '' end") -%}
+        {%- endfor %}
+        {{ dbt.concat(parts) if parts | length > 1 else parts[0] }} as channel_list
 
-    from journey_channels
-    group by tenant_id, journey_id, journey_date, is_converting
+    from journey_flags
 
 ),
 
@@ -56,7 +77,7 @@ daily_counts as (
     select
         journey_sets.tenant_id,
         journey_sets.journey_date,
-        journey_sets.channel_set,
+        substr(journey_sets.channel_list, 1, {{ dbt.length('journey_sets.channel_list') }} - 1) as channel_set,
         journey_sets.n_channels,
         count(*) as journeys,
         sum(case when journey_sets.is_converting then 1 else 0 end) as conversions,
@@ -69,7 +90,7 @@ daily_counts as (
     group by
         journey_sets.tenant_id,
         journey_sets.journey_date,
-        journey_sets.channel_set,
+        journey_sets.channel_list,
         journey_sets.n_channels
 
 ),

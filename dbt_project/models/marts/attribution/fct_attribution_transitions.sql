@@ -7,9 +7,9 @@
     collapsed path, joined by '>' (fewer at the start of a path). Every journey walks
     (start) -> its states -> (conversion) or (null), and each step is counted once.
 
-    One window pass: a step's state and the state before it both come from lags of the channel.
-    Counted per journey date first (a small table), then summed into the periods: the Python side
-    only ever sees these counts (DESIGN.md §7).
+    One window pass: a step's state and the state before it both come from lags of the channel;
+    steps are counted per period and recent history before any state text is built. The Python
+    side only ever sees these counts (DESIGN.md §7).
 #}
 {%- set max_order = var('attribution_markov_max_order') | int -%}
 {%- set step_order = 'over (partition by tenant_id, journey_id order by touch_position)' -%}
@@ -45,31 +45,73 @@ steps as (
 
 ),
 
+{#- Steps with the same recent history are counted before any state text is built: the strings
+    are then made for a few thousand histories, not for every step of every order. #}
+histories as (
+
+    select
+        steps.tenant_id,
+        periods.period,
+        periods.period_start,
+        periods.period_end,
+        steps.is_converting,
+        steps.is_last_step,
+        steps.channel,
+        {% for back in range(1, max_order + 1) -%}
+        steps.channel_lag_{{ back }},
+        {% endfor -%}
+        count(*) as steps
+
+    from steps
+    inner join periods
+        on periods.tenant_id = steps.tenant_id
+        and steps.journey_date >= periods.period_start
+        and steps.journey_date <= periods.period_end
+    group by
+        steps.tenant_id,
+        periods.period,
+        periods.period_start,
+        periods.period_end,
+        steps.is_converting,
+        steps.is_last_step,
+        steps.channel
+        {%- for back in range(1, max_order + 1) -%},
+        steps.channel_lag_{{ back }}
+        {%- endfor %}
+
+),
+
 transitions as (
 
     {% for order in range(1, max_order + 1) -%}
     select
         tenant_id,
-        journey_date,
+        period,
+        period_start,
+        period_end,
         {{ order }} as markov_order,
         case
             when channel_lag_1 is null then '(start)'
             else {{ markov_state_from_lags(order, 1) }}
         end as from_state,
-        {{ markov_state_from_lags(order - 1, 0) }} as to_state
+        {{ markov_state_from_lags(order - 1, 0) }} as to_state,
+        steps
 
-    from steps
+    from histories
 
     union all
 
     select
         tenant_id,
-        journey_date,
+        period,
+        period_start,
+        period_end,
         {{ order }} as markov_order,
         {{ markov_state_from_lags(order - 1, 0) }} as from_state,
-        case when is_converting then '(conversion)' else '(null)' end as to_state
+        case when is_converting then '(conversion)' else '(null)' end as to_state,
+        steps
 
-    from steps
+    from histories
     where is_last_step
 
     {% if not loop.last %}union all{% endif %}
@@ -77,46 +119,20 @@ transitions as (
 
 ),
 
-daily_counts as (
-
-    select
-        tenant_id,
-        journey_date,
-        markov_order,
-        from_state,
-        to_state,
-        count(*) as transitions
-
-    from transitions
-    group by tenant_id, journey_date, markov_order, from_state, to_state
-
-),
-
 final as (
 
     select
-        daily_counts.tenant_id,
-        periods.period,
-        periods.period_start,
-        periods.period_end,
-        daily_counts.markov_order,
-        daily_counts.from_state,
-        daily_counts.to_state,
-        cast(sum(daily_counts.transitions) as {{ dbt.type_bigint() }}) as transitions
+        tenant_id,
+        period,
+        period_start,
+        period_end,
+        markov_order,
+        from_state,
+        to_state,
+        cast(sum(steps) as {{ dbt.type_bigint() }}) as transitions
 
-    from daily_counts
-    inner join periods
-        on periods.tenant_id = daily_counts.tenant_id
-        and daily_counts.journey_date >= periods.period_start
-        and daily_counts.journey_date <= periods.period_end
-    group by
-        daily_counts.tenant_id,
-        periods.period,
-        periods.period_start,
-        periods.period_end,
-        daily_counts.markov_order,
-        daily_counts.from_state,
-        daily_counts.to_state
+    from transitions
+    group by tenant_id, period, period_start, period_end, markov_order, from_state, to_state
 
 )
 
