@@ -374,9 +374,9 @@ def without_erased_people(con, tenant_id: str, frame: pl.DataFrame) -> pl.DataFr
         """select contact_id, email_sha256 from raw.erasure_requests where tenant_id = ?
            union all select contact_id, null from ops.erasure_suppression where tenant_id = ?""",
         [tenant_id, tenant_id],
-    ).pl()
-    ids = [v for v in erased["contact_id"].to_list() if v]
-    hashes = [v for v in erased["email_sha256"].to_list() if v]
+    ).fetchall()
+    ids = [contact for contact, _ in erased if contact]
+    hashes = [email for _, email in erased if email]
     if not ids and not hashes:
         return frame
     gone = pl.col("contact_id").is_in(ids).fill_null(False) | pl.col("email_sha256").is_in(hashes).fill_null(
