@@ -240,6 +240,117 @@ _CURRENCY: dict[str, str] = {
 }
 EVENT_TYPES: tuple[str, ...] = ("session", "lead")
 EARLIEST_DATE = date(2000, 1, 1)
+# Columns that must match a pattern / take one of a few values (table -> column -> rule).
+_MATCHES: dict[str, dict[str, tuple[str, str]]] = {}
+_ALLOWED: dict[str, dict[str, tuple[str, ...]]] = {}
+
+# ---- files ----
+# File imports (issue 3): offline conversions, erasure requests, mapped ad-report exports (§7.3).
+# Emails arrive hashed (SHA-256 of the trimmed, lower-cased address): raw emails are never stored.
+SHA256_HEX = r"^[0-9a-f]{64}$"
+OFFLINE_LOCATIONS: tuple[str, ...] = ("store", "phone")
+RAW_COLUMNS.update(
+    {
+        "offline_conversions": {
+            "tenant_id": pl.String(),
+            "order_id": pl.String(),
+            "email_sha256": pl.String(),
+            "contact_id": pl.String(),
+            "conversion_ts": TS,
+            "value": MONEY,
+            "currency": pl.String(),
+            "location": pl.String(),
+        },
+        "erasure_requests": {
+            "tenant_id": pl.String(),
+            "request_id": pl.String(),
+            "email_sha256": pl.String(),
+            "contact_id": pl.String(),
+            "requested_at": TS,
+        },
+        "imported_ad_reports": {
+            "tenant_id": pl.String(),
+            "platform": pl.String(),
+            "account_id": pl.String(),
+            "date": pl.Date(),
+            "campaign_id": pl.String(),
+            "campaign_name": pl.String(),
+            "ad_group_id": pl.String(),
+            "ad_group_name": pl.String(),
+            "ad_id": pl.String(),
+            "ad_name": pl.String(),
+            "currency": pl.String(),
+            "spend": MONEY,
+            "impressions": pl.Int64(),
+            "clicks": pl.Int64(),
+            "conversions": pl.Float64(),
+            "conversion_value": MONEY,
+            "mapping": pl.String(),
+        },
+    }
+)
+UNIQUE_KEYS.update(
+    {
+        "offline_conversions": ("tenant_id", "order_id"),
+        "erasure_requests": ("tenant_id", "request_id"),
+        "imported_ad_reports": (
+            "tenant_id",
+            "platform",
+            "account_id",
+            "date",
+            "campaign_id",
+            "ad_group_id",
+            "ad_id",
+        ),
+    }
+)
+_DIGIT_IDS.update({"offline_conversions": (), "erasure_requests": (), "imported_ad_reports": ()})
+_REQUIRED.update(
+    {
+        "offline_conversions": ("tenant_id", "order_id", "conversion_ts", "value", "currency"),
+        "erasure_requests": ("tenant_id", "request_id", "requested_at"),
+        "imported_ad_reports": (
+            "tenant_id",
+            "platform",
+            "account_id",
+            "date",
+            "campaign_id",
+            "currency",
+            "spend",
+            "impressions",
+            "clicks",
+            "mapping",
+        ),
+    }
+)
+_NON_NEGATIVE.update(
+    {
+        "offline_conversions": ("value",),
+        "imported_ad_reports": ("spend", "impressions", "clicks", "conversions", "conversion_value"),
+    }
+)
+_NOT_FUTURE.update(
+    {
+        "offline_conversions": ("conversion_ts",),
+        "erasure_requests": ("requested_at",),
+        "imported_ad_reports": ("date",),
+    }
+)
+_CURRENCY.update({"offline_conversions": "currency", "imported_ad_reports": "currency"})
+_MATCHES.update(
+    {
+        "offline_conversions": {
+            "email_sha256": (SHA256_HEX, "must be a SHA-256 hex digest"),
+            "contact_id": (r"^\d+$", "must be a string of digits"),
+        },
+        "erasure_requests": {
+            "email_sha256": (SHA256_HEX, "must be a SHA-256 hex digest"),
+            "contact_id": (r"^\d+$", "must be a string of digits"),
+        },
+    }
+)
+_ALLOWED.update({"offline_conversions": {"location": OFFLINE_LOCATIONS}})
+# ---- end files ----
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -528,6 +639,12 @@ def schema_for(table: str, as_of: date | datetime | None = None):
             checks.append(pa.Check.ge(0, error="must be >= 0"))
         if col == "event_type":
             checks.append(pa.Check.isin(EVENT_TYPES, error=f"must be one of {list(EVENT_TYPES)}"))
+        if col in _MATCHES.get(name, {}):
+            pattern, message = _MATCHES[name][col]
+            checks.append(pa.Check.str_matches(pattern, error=message))
+        if col in _ALLOWED.get(name, {}):
+            allowed = _ALLOWED[name][col]
+            checks.append(pa.Check.isin(allowed, error=f"must be one of {list(allowed)}"))
         if col == _CURRENCY.get(name):
             checks.append(pa.Check.str_matches(r"^[A-Z]{3}$", error="must be an ISO 4217 code"))
         if col == "rate_to_usd":

@@ -53,6 +53,17 @@ RAW_DDL: dict[str, str] = {
         event_ts timestamp not null, event_type varchar, utm_source varchar, utm_medium varchar,
         utm_campaign varchar, landing_page varchar""",
     "fx_rates": """date date not null, currency varchar not null, rate_to_usd double not null""",
+    # ---- files (issue 3): drops partitioned by drop day; emails only as SHA-256 ----
+    "offline_conversions": """tenant_id varchar not null, order_id varchar not null, email_sha256 varchar,
+        contact_id varchar, conversion_ts timestamp not null, value decimal(18,2), currency varchar,
+        location varchar""",
+    "erasure_requests": """tenant_id varchar not null, request_id varchar not null, email_sha256 varchar,
+        contact_id varchar, requested_at timestamp""",
+    "imported_ad_reports": """tenant_id varchar not null, platform varchar not null, account_id varchar,
+        date date not null, campaign_id varchar, campaign_name varchar, ad_group_id varchar,
+        ad_group_name varchar, ad_id varchar, ad_name varchar, currency varchar, spend decimal(18,2),
+        impressions bigint, clicks bigint, conversions double, conversion_value decimal(18,2),
+        mapping varchar""",
 }
 
 OPS_DDL: dict[str, str] = {
@@ -63,6 +74,10 @@ OPS_DDL: dict[str, str] = {
         reason varchar, _source varchar, _run_id varchar, _loaded_at timestamp""",
     "cursors": """tenant_id varchar not null, source varchar not null, cursor_value varchar,
         updated_at timestamp, primary key (tenant_id, source)""",
+    # Who was erased (pipelines/privacy.py): hashes only, so re-imported touchpoints can be erased again.
+    "erasure_suppression": """tenant_id varchar not null, request_id varchar not null,
+        contact_id varchar not null, anonymous_id_sha256 varchar, first_applied_at timestamp,
+        primary key (tenant_id, request_id, contact_id)""",
 }
 
 

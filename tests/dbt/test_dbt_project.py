@@ -74,6 +74,18 @@ RAW_DDL: dict[str, str] = {
         event_type VARCHAR, utm_source VARCHAR, utm_medium VARCHAR, utm_campaign VARCHAR,
         landing_page VARCHAR""",
     "fx_rates": "date DATE, currency VARCHAR, rate_to_usd DOUBLE",
+    # file drops (issue 3); rows for them live in tests/dbt/test_files_models.py
+    "offline_conversions": """
+        tenant_id VARCHAR, order_id VARCHAR, email_sha256 VARCHAR, contact_id VARCHAR,
+        conversion_ts TIMESTAMP, value DECIMAL(18,2), currency VARCHAR, location VARCHAR""",
+    "erasure_requests": """
+        tenant_id VARCHAR, request_id VARCHAR, email_sha256 VARCHAR, contact_id VARCHAR,
+        requested_at TIMESTAMP""",
+    "imported_ad_reports": """
+        tenant_id VARCHAR, platform VARCHAR, account_id VARCHAR, date DATE, campaign_id VARCHAR,
+        campaign_name VARCHAR, ad_group_id VARCHAR, ad_group_name VARCHAR, ad_id VARCHAR,
+        ad_name VARCHAR, currency VARCHAR, spend DECIMAL(18,2), impressions BIGINT, clicks BIGINT,
+        conversions DOUBLE, conversion_value DECIMAL(18,2), mapping VARCHAR""",
 }
 
 # Rows as SQL value tuples, in the DDL column order (metadata columns are appended).

@@ -38,6 +38,9 @@ def test_assets_by_group(defs) -> None:
         "raw/hubspot_deals",
         "raw/touchpoints",
         "raw/fx_rates",
+        "raw/offline_conversions",
+        "raw/erasure_requests",
+        "raw/imported_ad_reports",
     }
     assert {
         "marts/fct_ad_performance_daily",
@@ -62,7 +65,14 @@ def test_dbt_sources_are_the_ingest_assets(defs) -> None:
 
 def test_daily_sources_are_partitioned_single_run_with_retries(defs) -> None:
     graph = defs.resolve_asset_graph()
-    for name in ("meta_ads_insights", "google_ads_ad_stats", "touchpoints"):
+    for name in (
+        "meta_ads_insights",
+        "google_ads_ad_stats",
+        "touchpoints",
+        "offline_conversions",
+        "erasure_requests",
+        "imported_ad_reports",
+    ):
         node = graph.get(dg.AssetKey(["raw", name]))
         assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition), name
         assert node.backfill_policy == dg.BackfillPolicy.single_run(), name
@@ -74,7 +84,8 @@ def test_dbt_tests_are_asset_checks(defs) -> None:
     graph = defs.resolve_asset_graph()
     checks = {(tuple(k.asset_key.path), k.name) for k in graph.asset_check_keys}
     assert any(asset == ("marts", "fct_channel_daily") for asset, _ in checks)
-    assert (("raw", "touchpoints"), "files_readable") in checks
+    for name in ("touchpoints", "offline_conversions", "erasure_requests", "imported_ad_reports"):
+        assert (("raw", name), "files_readable") in checks
 
 
 def test_jobs_and_the_daily_schedule(defs) -> None:
