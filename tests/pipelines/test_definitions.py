@@ -38,6 +38,10 @@ def test_assets_by_group(defs) -> None:
         "raw/hubspot_deals",
         "raw/touchpoints",
         "raw/fx_rates",
+        "raw/mailchimp_email_reports",
+        "raw/social_posts",
+        "raw/social_mentions",
+        "raw/social_influencers",
     }
     assert {
         "marts/fct_ad_performance_daily",
