@@ -157,10 +157,18 @@ class SocialAPI:
             if not q:
                 raise SocialError(400, "(#100) The parameter q is required", 100)
             needle = re.sub(r"\s+", "", q.lower())
-            mentions = self._frame("social_mentions", tenant).filter(
-                pl.col("_search").str.contains(needle, literal=True)
+            mentions = self._frame("social_mentions", tenant)
+            # Every page of one listing runs the same query: match the text once, not once per page.
+            query = (needle, call.query.get("platform"), call.query.get("since"), call.query.get("until"))
+            matched = self.access.cache.get(
+                ("social_query", tenant, query),
+                [mentions],
+                lambda: _window(
+                    call,
+                    _platform(call, mentions.filter(pl.col("_search").str.contains(needle, literal=True))),
+                ),
             )
-            return self._page(call, _window(call, _platform(call, mentions)), _render_mentions)
+            return self._page(call, matched, _render_mentions)
         if path == "/v1/influencers":
             frame = _platform(call, self._frame("influencers", tenant))
             if call.query.get("min_followers"):
