@@ -19,8 +19,8 @@ The model, briefly:
   abuse reports ~0.01%; promos click more. Engagement arrives over the week after a send, so reports
   of the last days are partial ("lifetime as of the last day") and keep growing, as Mailchimp's do.
   Automations (welcome series, abandoned cart, post-purchase, win-back) send every day from their
-  start; their report sums those sends. Every unique click lands: `clicks` (utm_source `newsletter`,
-  utm_medium `email`, utm_campaign = slug of the campaign title) sum to each report's unique_clicks.
+  start; their report sums those sends. 85-95% of unique clicks land as site sessions: `clicks`
+  (utm_source `newsletter`, utm_medium `email`, utm_campaign = slug of the campaign title).
 - Social: one account per platform (instagram, facebook, tiktok, linkedin) with growing followers;
   posts per platform's cadence; reach = followers x a platform/post-type rate x lognormal noise x a
   rare viral multiplier (Pareto tail); impressions >= reach, likes/comments/shares/saves/link clicks
@@ -34,13 +34,12 @@ The model, briefly:
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
 
+from connectors.sandbox.media import NonPaidChannel, OwnedMedia, owned_account_ids
 from connectors.sandbox.plan import slugify
 from connectors.sandbox.presets import Preset, TenantSpec
 
@@ -128,24 +127,9 @@ CLICK_SCHEMA: dict[str, pl.DataType] = {
     "clicks": INT,
 }
 SOCIAL_PLATFORMS: tuple[str, ...] = ("instagram", "facebook", "tiktok", "linkedin")
-# Random stream of the fallback builder (`owned_tables_for`): np.random.default_rng([seed, 5, tenant]).
-STREAM_OWNED = 5
 
 
-# ---- the seam with the world generator (connectors/sandbox/media.py once it exists) --------------
-@dataclass(frozen=True)
-class NonPaidChannel:
-    """A channel without spend: its daily volume and the clicks it sends to the site."""
-
-    volume: np.ndarray  # one value per day of the window
-    clicks: pl.DataFrame  # day (window index), utm_source, utm_medium, utm_campaign, landing_page, clicks
-
-
-@dataclass(frozen=True)
-class OwnedMedia:
-    tables: dict[str, pl.DataFrame]
-    truth: dict[str, pl.DataFrame]
-    channels: dict[str, NonPaidChannel]
+# The seam with the world generator: `NonPaidChannel` and `OwnedMedia` live in media.py.
 
 
 def conform_owned(name: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -159,20 +143,15 @@ def empty_owned(name: str) -> pl.DataFrame:
     return pl.DataFrame(schema=OWNED_SCHEMAS.get(name) or OWNED_TRUTH_SCHEMAS[name])
 
 
-def mailchimp_account_id(tenant_id: str) -> str:
-    """The tenant's Mailchimp account id (25 hex chars, as Mailchimp's): stable, no randomness, so the
-    world's `accounts` table and the email reports agree however the world is put together."""
-    return hashlib.sha256(f"mailchimp:{tenant_id}".encode()).hexdigest()[:25]
+def mailchimp_account_id(tenant_id: str, tenant_num: int) -> str:
+    """The tenant's Mailchimp account id, as the world's `accounts` table has it (media.py)."""
+    return owned_account_ids(tenant_id, tenant_num)["mailchimp"]
 
 
-def social_account_ids(tenant_num: int) -> dict[str, str]:
-    """The tenant's account id on each social platform (digits, platform-typical lengths)."""
-    return {
-        "instagram": f"1784{tenant_num}{7_310_000_000 + 1_234_567 * tenant_num:011d}",  # 16 digits
-        "facebook": f"10{tenant_num}{480_000_000_000 + 97_531 * tenant_num:012d}",  # 15 digits
-        "tiktok": f"68{tenant_num}{6_100_000_000_000_000 + 8_642_013 * tenant_num:016d}",  # 19 digits
-        "linkedin": f"{70_000_000 + 1_111_111 * tenant_num}",  # 8 digits
-    }
+def social_account_ids(tenant_id: str, tenant_num: int) -> dict[str, str]:
+    """The tenant's account id on each social platform, as every owned-media builder uses them."""
+    ids = owned_account_ids(tenant_id, tenant_num)
+    return {platform: ids[platform] for platform in SOCIAL_PLATFORMS}
 
 
 def social_handle(spec: TenantSpec) -> str:
@@ -273,6 +252,12 @@ def _split_counts(
     return items[inside], days[inside], cells[items, offsets][inside].astype(np.int64)
 
 
+def _landed(clicks: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+    """The clicks that become site sessions (85-95%: blockers, consent banners, early bounces)."""
+    landed = rng.binomial(clicks["clicks"].to_numpy(), rng.uniform(0.85, 0.95))
+    return clicks.with_columns(clicks=pl.Series(landed, dtype=pl.Int64)).filter(pl.col("clicks") > 0)
+
+
 def _black_fridays(first: date, last: date) -> list[date]:
     out = []
     for year in range(first.year, last.year + 1):
@@ -317,13 +302,15 @@ def _email(
 ) -> tuple[pl.DataFrame, NonPaidChannel]:
     n = len(dates)
     t_years = np.arange(n) / 365.0
-    base = 1500.0 * preset.conversions_per_day * rng.lognormal(0.0, 0.1)
+    base = 700.0 * preset.conversions_per_day * rng.lognormal(0.0, 0.1)
     growth = rng.uniform(0.15, 0.35)
     wobble = np.cumsum(rng.normal(0.0, 0.002, n))
     main_size = base * np.exp(growth * t_years + wobble)
     vip_size = main_size * rng.uniform(0.06, 0.1)
-    list_ids = [f"{tenant_num:x}{v:09x}" for v in rng.choice(16**9, size=2, replace=False)]
-    account_id = mailchimp_account_id(spec.tenant_id)
+    ids = owned_account_ids(spec.tenant_id, tenant_num)
+    vip_list = f"{int(ids['mailchimp_list'], 16) ^ 0xFFFFF:010x}"  # a second list of the same account
+    list_ids = [ids["mailchimp_list"], vip_list]
+    account_id = ids["mailchimp"]
 
     # Newsletters: two weekdays a week (tenant-specific), some skipped, promos on sale days.
     days = pl.Series(dates).cast(pl.Date)
@@ -474,7 +461,7 @@ def _email(
         tenant_id=pl.lit(spec.tenant_id), account_id=pl.lit(account_id)
     )
     click_frame = pl.concat(clicks).with_columns(utm_source=pl.lit("newsletter"), utm_medium=pl.lit("email"))
-    click_frame = click_frame.select([pl.col(c).cast(t) for c, t in CLICK_SCHEMA.items()])
+    click_frame = _landed(click_frame.select([pl.col(c).cast(t) for c, t in CLICK_SCHEMA.items()]), rng)
     click_frame = click_frame.group_by(
         ["day", "utm_source", "utm_medium", "utm_campaign", "landing_page"]
     ).agg(pl.col("clicks").sum())
@@ -555,7 +542,7 @@ def _social(
 ) -> tuple[pl.DataFrame, NonPaidChannel]:
     n = len(dates)
     scale = (preset.conversions_per_day / 19.0) ** 0.7 * rng.lognormal(0.0, 0.15)
-    accounts = social_account_ids(tenant_num)
+    accounts = social_account_ids(spec.tenant_id, tenant_num)
     handle = social_handle(spec)
     tag = handle
     products = _products(spec)
@@ -649,7 +636,7 @@ def _social(
             )
         )
     posts = pl.concat(frames).with_columns(tenant_id=pl.lit(spec.tenant_id))
-    click_frame = pl.concat(clicks).select([pl.col(c).cast(t) for c, t in CLICK_SCHEMA.items()])
+    click_frame = _landed(pl.concat(clicks).select([pl.col(c).cast(t) for c, t in CLICK_SCHEMA.items()]), rng)
     click_frame = (
         click_frame.group_by(["day", "utm_source", "utm_medium", "utm_campaign", "landing_page"])
         .agg(pl.col("clicks").sum())
@@ -918,27 +905,6 @@ def build_owned_media(
     )
 
 
-def owned_tables_for(preset_name: str, seed: int, start: date, end: date) -> OwnedMedia | None:
-    """Every tenant's owned media for a world generated without it (the world generator's own tables
-    win when it has them): the same builder on stream `STREAM_OWNED`. None for an unknown preset."""
-    from connectors.sandbox.presets import PRESETS, TENANTS
-
-    preset = PRESETS.get(preset_name)
-    if preset is None:
-        return None
-    dates = np.arange(np.datetime64(start, "D"), np.datetime64(end, "D") + 1)
-    parts: list[OwnedMedia] = []
-    for num, spec in enumerate(TENANTS, start=1):
-        parts.append(
-            build_owned_media(spec, num, dates, preset, np.random.default_rng([seed, STREAM_OWNED, num]))
-        )
-    tables = {name: conform_owned(name, pl.concat([p.tables[name] for p in parts])) for name in OWNED_SCHEMAS}
-    truth = {
-        name: conform_owned(name, pl.concat([p.truth[name] for p in parts])) for name in OWNED_TRUTH_SCHEMAS
-    }
-    return OwnedMedia(tables=tables, truth=truth, channels={})
-
-
 __all__ = [
     "OWNED_SCHEMAS",
     "OWNED_TRUTH_SCHEMAS",
@@ -946,6 +912,5 @@ __all__ = [
     "OwnedMedia",
     "build_owned_media",
     "mailchimp_account_id",
-    "owned_tables_for",
     "social_account_ids",
 ]

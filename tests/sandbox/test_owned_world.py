@@ -40,7 +40,7 @@ def test_tables_have_exactly_the_pinned_columns(media: OwnedMedia) -> None:
     for frame in media.tables.values():
         assert frame.height > 0 and frame["tenant_id"].unique().to_list() == ["northwind"]
     assert media.tables["email_campaigns"]["account_id"].unique().to_list() == [
-        mailchimp_account_id("northwind")
+        mailchimp_account_id("northwind", 1)
     ]
     assert media.tables["email_campaigns"]["email_campaign_id"].str.contains(r"^[0-9a-f]{10}$").all()
     assert media.tables["social_mentions"]["mention_id"].str.contains(r"^\d+$").all()
@@ -77,7 +77,7 @@ def test_email_rates_and_cadence_are_plausible(demo_media: OwnedMedia) -> None:
     assert main["emails_sent"][half:].median() > 1.1 * main["emails_sent"][:half].median()
 
 
-def test_every_unique_email_click_lands_with_the_campaign_slug(media: OwnedMedia) -> None:
+def test_email_clicks_land_with_the_campaign_slug(media: OwnedMedia) -> None:
     emails = media.tables["email_campaigns"]
     clicks = media.channels["email"].clicks
     assert set(clicks["utm_source"].unique()) == {"newsletter"} and set(clicks["utm_medium"].unique()) == {
@@ -86,7 +86,10 @@ def test_every_unique_email_click_lands_with_the_campaign_slug(media: OwnedMedia
     expected = emails.select(slugify(pl.col("campaign_title")).alias("utm_campaign"), "unique_clicks")
     landed = clicks.group_by("utm_campaign").agg(pl.col("clicks").sum())
     joined = expected.join(landed, on="utm_campaign", how="left").fill_null(0)
-    assert joined.filter(pl.col("unique_clicks") != pl.col("clicks")).height == 0
+    assert joined.height == emails.height  # one slug per campaign
+    assert (joined["clicks"] <= joined["unique_clicks"]).all()  # a click lands at most once
+    assert 0.8 < joined["clicks"].sum() / joined["unique_clicks"].sum() < 0.97
+    assert not clicks["landing_page"].str.starts_with("/products/").any()  # reserved by the world
     delivered = emails["emails_sent"] - emails["hard_bounces"] - emails["soft_bounces"]
     assert media.channels["email"].volume.sum() == pytest.approx(delivered.sum())
 
@@ -101,8 +104,10 @@ def test_social_posts_have_heavy_tails_and_clicks_that_land(demo_media: OwnedMed
     assert set(clicks["utm_medium"].unique()) == {"social"}
     by_platform = clicks.group_by("utm_source").agg(pl.col("clicks").sum()).sort("utm_source")
     expected = posts.group_by("platform").agg(pl.col("link_clicks").sum()).sort("platform")
-    assert by_platform["clicks"].to_list() == expected["link_clicks"].to_list()
-    assert demo_media.channels["organic_social"].volume.sum() <= posts["reach"].sum() * 1.0001 + 1e6
+    ratio = by_platform["clicks"].to_numpy() / expected["link_clicks"].to_numpy()
+    assert ((ratio > 0.75) & (ratio <= 1.0)).all()
+    # Daily organic reach adds up to the posts' reach so far (the last posts' tail falls after the window).
+    assert demo_media.channels["organic_social"].volume.sum() == pytest.approx(posts["reach"].sum(), rel=0.01)
 
 
 def test_mention_sentiment_is_readable_from_the_text(demo_media: OwnedMedia) -> None:

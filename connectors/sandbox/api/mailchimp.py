@@ -31,7 +31,6 @@ import polars as pl
 
 from connectors.sandbox.api.common import ApiError, Call, json_response, parse_instant_ms
 from connectors.sandbox.api.owned_world import owned_table
-from connectors.sandbox.owned import mailchimp_account_id
 
 if TYPE_CHECKING:
     from connectors.sandbox.api.app import SandboxAPI
@@ -143,9 +142,15 @@ class MailchimpAPI:
     def _root(self, tenant: str) -> dict[str, Any]:
         row = self.access.tenant(tenant) or {}
         reports = self._reports(tenant)
+        accounts = self.access.accounts("mailchimp", tenant)
+        account_id = (
+            accounts[0].account_id if accounts else (reports["account_id"][0] if reports.height else "")
+        )
+        if not account_id:
+            raise MailchimpError(404, "Resource Not Found", "This sandbox tenant has no Mailchimp account.")
         return {
-            "account_id": mailchimp_account_id(tenant),
-            "login_id": str(int(mailchimp_account_id(tenant)[:8], 16) % 10**8),
+            "account_id": account_id,
+            "login_id": str(int(account_id[:8], 16) % 10**8),
             "account_name": row.get("name", tenant),
             "email": f"marketing@{tenant}.example",
             "username": f"{tenant}-marketing",

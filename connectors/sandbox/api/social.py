@@ -51,6 +51,7 @@ from connectors.sandbox.api.common import (
 )
 from connectors.sandbox.api.owned_world import owned_table
 from connectors.sandbox.owned import SOCIAL_PLATFORMS, social_account_ids
+from connectors.sandbox.presets import TENANTS
 
 if TYPE_CHECKING:
     from connectors.sandbox.api.app import SandboxAPI
@@ -190,8 +191,12 @@ class SocialAPI:
         known = posts.select("platform", "account_id").unique()
         ids = dict(zip(known["platform"].to_list(), known["account_id"].to_list(), strict=True))
         if not ids and row:  # a brand that has not posted yet still has its accounts
-            num = sorted(self.access.tenant_ids()).index(tenant) + 1
-            ids = social_account_ids(num)
+            num = (
+                next(i for i, t in enumerate(TENANTS, start=1) if t.tenant_id == tenant)
+                if tenant in {t.tenant_id for t in TENANTS}
+                else 0
+            )
+            ids = social_account_ids(tenant, num) if num else {}
         handle = "".join(ch for ch in str(row.get("name", tenant)).lower() if ch.isalnum())
         return pl.DataFrame(
             {
