@@ -352,6 +352,111 @@ _MATCHES.update(
 _ALLOWED.update({"offline_conversions": {"location": OFFLINE_LOCATIONS}})
 # ---- end files ----
 
+# ---- owned media (mailchimp, social) ---------------------------------------------------------------
+_OWNED_COUNTS = ("emails_sent", "hard_bounces", "soft_bounces", "unsubscribed", "abuse_reports",
+                 "opens_total", "unique_opens", "clicks_total", "unique_clicks")  # fmt: skip
+_POST_COUNTS = ("reach", "impressions", "likes", "comments", "shares", "saves", "link_clicks")
+SOCIAL_PLATFORMS: tuple[str, ...] = ("instagram", "facebook", "tiktok", "linkedin")
+MAILCHIMP_TYPES: tuple[str, ...] = ("regular", "plaintext", "absplit", "rss", "variate", "automation")
+RAW_COLUMNS.update(
+    {
+        "mailchimp_email_reports": {
+            "tenant_id": pl.String(),
+            "account_id": pl.String(),
+            "campaign_id": pl.String(),
+            "campaign_title": pl.String(),
+            "type": pl.String(),
+            "list_id": pl.String(),
+            "send_time": TS,
+            **{c: pl.Int64() for c in _OWNED_COUNTS},
+        },
+        "social_posts": {
+            "tenant_id": pl.String(),
+            "platform": pl.String(),
+            "account_id": pl.String(),
+            "post_id": pl.String(),
+            "created_at": TS,
+            "post_type": pl.String(),
+            "message": pl.String(),
+            "permalink": pl.String(),
+            **{c: pl.Int64() for c in _POST_COUNTS},
+        },
+        "social_mentions": {
+            "tenant_id": pl.String(),
+            "platform": pl.String(),
+            "mention_id": pl.String(),
+            "created_at": TS,
+            "author_handle": pl.String(),
+            "author_followers": pl.Int64(),
+            "text": pl.String(),
+            "url": pl.String(),
+            "likes": pl.Int64(),
+            "reposts": pl.Int64(),
+            "language": pl.String(),
+        },
+        "social_influencers": {
+            "tenant_id": pl.String(),
+            "platform": pl.String(),
+            "influencer_id": pl.String(),
+            "handle": pl.String(),
+            "display_name": pl.String(),
+            "followers": pl.Int64(),
+            "engagement_rate": pl.Float64(),
+            "avg_reach": pl.Int64(),
+            "category": pl.String(),
+            "country": pl.String(),
+        },
+    }
+)
+UNIQUE_KEYS.update(
+    {
+        "mailchimp_email_reports": ("tenant_id", "campaign_id"),
+        "social_posts": ("tenant_id", "platform", "post_id"),
+        "social_mentions": ("tenant_id", "platform", "mention_id"),
+        "social_influencers": ("tenant_id", "platform", "influencer_id"),
+    }
+)
+_DIGIT_IDS.update({"social_mentions": ("mention_id",), "social_influencers": ("influencer_id",)})
+_REQUIRED.update(
+    {
+        "mailchimp_email_reports": (
+            "tenant_id",
+            "account_id",
+            "campaign_id",
+            "type",
+            "send_time",
+            "emails_sent",
+        ),
+        "social_posts": ("tenant_id", "platform", "account_id", "post_id", "created_at"),
+        "social_mentions": ("tenant_id", "platform", "created_at"),
+        "social_influencers": ("tenant_id", "platform", "followers"),
+    }
+)
+_NON_NEGATIVE.update(
+    {
+        "mailchimp_email_reports": _OWNED_COUNTS,
+        "social_posts": _POST_COUNTS,
+        "social_mentions": ("author_followers", "likes", "reposts"),
+        "social_influencers": ("followers", "engagement_rate", "avg_reach"),
+    }
+)
+_NOT_FUTURE.update(
+    {
+        "mailchimp_email_reports": ("send_time",),
+        "social_posts": ("created_at",),
+        "social_mentions": ("created_at",),
+    }
+)
+_ALLOWED.update(
+    {
+        "mailchimp_email_reports": {"type": MAILCHIMP_TYPES},
+        "social_posts": {"platform": SOCIAL_PLATFORMS, "post_type": ("image", "video", "carousel", "text")},
+        "social_mentions": {"platform": SOCIAL_PLATFORMS},
+        "social_influencers": {"platform": SOCIAL_PLATFORMS},
+    }
+)
+# ---- end owned media -------------------------------------------------------------------------------
+
 
 # ---------------------------------------------------------------------------------------------------
 # Building raw frames

@@ -14,6 +14,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from pipelines.assets.activation import pause_high_cpa_decisions
 from pipelines.assets.ingest import build_ingest_assets
 from pipelines.assets.ingest_files import build_file_ingest_assets
+from pipelines.assets.ingest_owned import build_owned_ingest_assets
 from pipelines.assets.ml import channel_forecast
 from pipelines.assets.serving import build_serving_snapshot
 from pipelines.dbt import TRANSLATOR, dbt_project, prepare_manifest
@@ -84,6 +85,7 @@ def build_definitions(
     assets = [
         *build_ingest_assets(partitions),
         *build_file_ingest_assets(partitions),
+        *build_owned_ingest_assets(),
         build_dbt_assets(settings),
         channel_forecast,
         pause_high_cpa_decisions,

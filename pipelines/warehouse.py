@@ -64,6 +64,22 @@ RAW_DDL: dict[str, str] = {
         ad_group_name varchar, ad_id varchar, ad_name varchar, currency varchar, spend decimal(18,2),
         impressions bigint, clicks bigint, conversions double, conversion_value decimal(18,2),
         mapping varchar""",
+    # ---- owned media (mailchimp, social): merged on their ids, influencers a snapshot ----
+    "mailchimp_email_reports": """tenant_id varchar not null, account_id varchar not null,
+        campaign_id varchar not null, campaign_title varchar, type varchar, list_id varchar,
+        send_time timestamp, emails_sent bigint, hard_bounces bigint, soft_bounces bigint,
+        unsubscribed bigint, abuse_reports bigint, opens_total bigint, unique_opens bigint,
+        clicks_total bigint, unique_clicks bigint""",
+    "social_posts": """tenant_id varchar not null, platform varchar not null, account_id varchar,
+        post_id varchar not null, created_at timestamp, post_type varchar, message varchar,
+        permalink varchar, reach bigint, impressions bigint, likes bigint, comments bigint,
+        shares bigint, saves bigint, link_clicks bigint""",
+    "social_mentions": """tenant_id varchar not null, platform varchar not null, mention_id varchar not null,
+        created_at timestamp, author_handle varchar, author_followers bigint, text varchar, url varchar,
+        likes bigint, reposts bigint, language varchar""",
+    "social_influencers": """tenant_id varchar not null, platform varchar not null,
+        influencer_id varchar not null, handle varchar, display_name varchar, followers bigint,
+        engagement_rate double, avg_reach bigint, category varchar, country varchar""",
 }
 
 OPS_DDL: dict[str, str] = {

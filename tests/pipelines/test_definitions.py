@@ -41,6 +41,10 @@ def test_assets_by_group(defs) -> None:
         "raw/offline_conversions",
         "raw/erasure_requests",
         "raw/imported_ad_reports",
+        "raw/mailchimp_email_reports",
+        "raw/social_posts",
+        "raw/social_mentions",
+        "raw/social_influencers",
     }
     assert {
         "marts/fct_ad_performance_daily",
