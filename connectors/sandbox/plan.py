@@ -2,9 +2,11 @@
 
 Everything here is decided before a single impression is served: which campaigns run when (always-on,
 launched mid-way, stopped, seasonal bursts), which creative is live on which day (rotation: a new ad
-every few weeks, each ad lives for two launch gaps), and each budget owner's daily budget (Meta: ad set,
-Google: campaign) as a step function driven by a shared marketing calendar (Q4 and Black Friday pushes,
+every few weeks, each ad lives for two launch gaps; about half the creatives wear out after an onset),
+and each budget owner's daily budget (Meta ad set, LinkedIn campaign = world ad group, TikTok ad group,
+Google campaign) as a step function driven by a shared marketing calendar (Q4 and Black Friday pushes,
 a January dip, a common random factor) so spend is correlated across channels, as in real accounts.
+Also the incidents injected into delivery (`plan_anomalies`).
 """
 
 from __future__ import annotations
