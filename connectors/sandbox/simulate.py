@@ -71,8 +71,8 @@ EVENT_TYPES = ["session", "lead"]
 #   lead form (the lead event's landing page), marketing opt-in ~ Bernoulli(OPT_IN).
 FIRST_TOUCH = np.array(
     [
-        [0.22, 0.12, 0.012, 0.18, 0.0, 0.02, 0.26, 0.108, 0.08],
-        [0.2, 0.26, 0.006, 0.084, 0.0, 0.01, 0.23, 0.15, 0.06],
+        [0.22, 0.12, 0.004, 0.18, 0.0, 0.02, 0.268, 0.108, 0.08],
+        [0.2, 0.26, 0.002, 0.084, 0.0, 0.01, 0.234, 0.15, 0.06],
     ]
 )
 PRE_SESSIONS = np.array([0.5, 1.5])
