@@ -126,7 +126,13 @@ def _contact_extras(
     end = np.int64((cutoff - datetime(1970, 1, 1)).total_seconds() * 1_000_000)
     u_opt, u_out, u_delay, u_arch, u_when = (rng.random(n) for _ in range(5))
 
-    opted_in = u_opt < _rate_per_row(contacts["tenant_id"], opt_in_rate)
+    if "opt_in_date" in contacts.columns:
+        # The world already drew consent at creation (a lead-propensity feature): keep it, add opt-outs.
+        opted_in = contacts["opt_in_date"].is_not_null().to_numpy()
+        created_opt = _us("opt_in_date", contacts)
+        created = np.where(opted_in, created_opt, created)
+    else:
+        opted_in = u_opt < _rate_per_row(contacts["tenant_id"], opt_in_rate)
     opt_out_at = created + (-np.log1p(-u_delay) * OPT_OUT_MEAN_DAYS * DAY_US).astype(np.int64)
     opted_out = opted_in & (u_out < OPT_OUT_SHARE) & (opt_out_at < end)
 
