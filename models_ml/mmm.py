@@ -47,10 +47,16 @@ from typing import Literal
 import numpy as np
 import polars as pl
 from numpy.typing import NDArray
+from scipy.linalg import solve_triangular
 from scipy.optimize import minimize, nnls
 from scipy.stats import qmc
 
-from models_ml.media_transforms import delayed_adstock, geometric_adstock, hill, hill_derivative
+from models_ml.media_transforms import (
+    delayed_adstock,
+    geometric_adstock,
+    hill,
+    hill_derivative,
+)
 
 FloatArray = NDArray[np.float64]
 Grain = Literal["day", "week"]
@@ -101,7 +107,10 @@ class MMMConfig:
     prior_sd: float = 0.25
     n_candidates: int = 64
     n_starts: int = 3
-    n_bootstrap: int = 30
+    n_bootstrap: int = 25
+    # L-BFGS-B iterations: from each start, and per bootstrap draw / holdout refit (warm-started).
+    search_iterations: int = 100
+    refit_iterations: int = 10
     block_days: int = 28
     holdout_days: int = 56
     interval_level: float = 0.9
@@ -335,7 +344,7 @@ def _fit(
         weights = np.ones(len(data.y))
         weights[-holdout:] = 0.0
         held = problem.with_weights(weights)
-        held_point = held.solve(held.polish(u_best, maxiter=60)[0])
+        held_point = held.solve(held.polish(u_best, maxiter=2 * config.refit_iterations)[0])
         actual, predicted = data.y[-holdout:], held_point.fitted[-holdout:]
         nonzero = actual > 0
         if nonzero.any():
@@ -347,7 +356,7 @@ def _fit(
     for _ in range(config.n_bootstrap):
         weights = _block_bootstrap_weights(len(data.y), block, rng)
         resampled = problem.with_weights(weights, rng.standard_normal(len(lift_tests)))
-        u_draw, _ = resampled.polish(u_best, maxiter=40)
+        u_draw, _ = resampled.polish(u_best, maxiter=config.refit_iterations)
         draws.append(resampled.params(resampled.solve(u_draw)))
 
     residual = data.y - point.fitted
@@ -696,9 +705,17 @@ class _Problem:
         self._y_resid = yw - q @ (q.T @ yw)
         self.n_params = 4 if config.adstock == "delayed" else 3
         self._calibration = self._lift_rows(lift_noise)
+        self._y_ss = float(self._y_resid @ self._y_resid)
+        self._lift_masks = np.array([mask for _, mask, _, _ in self._calibration], dtype=np.float64).reshape(
+            len(self._calibration), n
+        )
+        self._lift_channel = np.array([j for j, _, _, _ in self._calibration], dtype=np.int64)
         self._ridge = config.ridge * float(self.weights.sum())
         # Noise variance of one period, from the baseline-only fit: the scale of the prior penalty.
         self._sigma2 = float(self._y_resid @ self._y_resid) / max(self.weights.sum() - self.n_baseline, 1.0)
+        # A lift test is one more observation, weighted by (noise of a period / its standard error)^2.
+        self._lift_scale = np.array([np.sqrt(self._sigma2) / se for _, _, _, se in self._calibration])
+        self._lift_target = np.array([m for _, _, m, _ in self._calibration]) * self._lift_scale
 
     def with_weights(self, weights: FloatArray, lift_noise: FloatArray | None = None) -> _Problem:
         """The same problem with case weights (bootstrap, holdout) and lift results moved by
@@ -722,15 +739,16 @@ class _Problem:
         return np.column_stack([decay, k, alpha, delay])
 
     def media(self, theta: FloatArray) -> FloatArray:
-        columns = []
-        for j in range(self.n_channels):
-            decay, k, alpha, delay = theta[j]
-            if self.config.adstock == "delayed":
-                stock = delayed_adstock(self.x[:, j], decay, delay)
-            else:
-                stock = geometric_adstock(self.x[:, j], decay)
-            columns.append(hill(stock, k, alpha))
-        return np.column_stack(columns)
+        if self.config.adstock == "delayed":
+            stock = np.column_stack(
+                [delayed_adstock(self.x[:, j], theta[j, 0], theta[j, 3]) for j in range(self.n_channels)]
+            )
+        else:
+            stock = np.column_stack(
+                [geometric_adstock(self.x[:, j], theta[j, 0]) for j in range(self.n_channels)]
+            )
+        powered = (np.maximum(stock, 0.0) / theta[:, 1]) ** theta[:, 2]
+        return powered / (1.0 + powered)
 
     def _lift_rows(self, noise: FloatArray | None) -> list[tuple[int, NDArray[np.bool_], float, float]]:
         """(channel index, period mask, measured incremental in scaled KPI, standard error scaled)."""
@@ -760,22 +778,27 @@ class _Problem:
         z = self.media(theta)
         zw = z * self._root[:, None]
         z_resid = zw - self._q @ (self._q.T @ zw)
-        rows = [z_resid]
-        target = [self._y_resid]
-        means = np.maximum(z.mean(axis=0), 1e-9)
+        # Normal equations of the stacked problem [Z; ridge; lift rows] beta ~ [y; 0; measured]: the
+        # non-negative solve then works on a channels x channels system.
+        gram = z_resid.T @ z_resid
+        rhs = z_resid.T @ self._y_resid
+        constant = self._y_ss
         if self._ridge > 0:
-            rows.append(np.diag(np.sqrt(self._ridge) * means))
-            target.append(np.zeros(self.n_channels))
+            means = np.maximum(z.mean(axis=0), 1e-9)
+            gram[np.diag_indices_from(gram)] += self._ridge * means**2
         if self._calibration:
-            for j, mask, measured, se in self._calibration:
-                row = np.zeros(self.n_channels)
-                row[j] = z[mask, j].sum()
-                scale = np.sqrt(self._sigma2) / se
-                rows.append(row[None, :] * scale)
-                target.append(np.array([measured * scale]))
-        a = np.vstack(rows)
-        b = np.concatenate(target)
-        beta, norm = nnls(a, b, maxiter=50 * self.n_channels)
+            sums = self._lift_masks @ z  # tests x channels
+            rows = np.zeros_like(sums)
+            picked = np.arange(len(self._lift_channel))
+            rows[picked, self._lift_channel] = sums[picked, self._lift_channel] * self._lift_scale
+            gram += rows.T @ rows
+            rhs += rows.T @ self._lift_target
+            constant += float(self._lift_target @ self._lift_target)
+        jitter = 1e-12 * max(float(np.trace(gram)), 1e-300)
+        lower = np.linalg.cholesky(gram + jitter * np.eye(self.n_channels))
+        whitened = solve_triangular(lower, rhs, lower=True)
+        beta, norm = nnls(lower.T, whitened, maxiter=50 * self.n_channels)
+        norm = np.sqrt(max(constant - float(whitened @ whitened) + norm**2, 0.0))
         objective = float(norm**2)
         if self.config.prior_sd > 0:
             deviation = (np.clip(u, 0.0, 1.0) - 0.5) / self.config.prior_sd
@@ -793,7 +816,7 @@ class _Problem:
         scores = np.array([self.objective(u) for u in candidates])
         best_u, best_score = candidates[int(np.argmin(scores))], float(scores.min())
         for index in np.argsort(scores)[: self.config.n_starts]:
-            u, score = self.polish(candidates[index], maxiter=200)
+            u, score = self.polish(candidates[index], maxiter=self.config.search_iterations)
             if score < best_score:
                 best_u, best_score = u, score
         return best_u, best_score
@@ -804,7 +827,7 @@ class _Problem:
             u0,
             method="L-BFGS-B",
             bounds=[(0.0, 1.0)] * len(u0),
-            options={"maxiter": maxiter, "eps": 1e-4},
+            options={"maxiter": maxiter, "eps": 1e-4, "ftol": 1e-8},
         )
         return np.clip(result.x, 0.0, 1.0), float(result.fun)
 

@@ -12,8 +12,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from models_ml.budget import ResponseCurve, budget_plan_table, optimise_budget
-from models_ml.mmm import MMMConfig, recent_daily_spend, run_mmm
 from models_ml.media_transforms import geometric_adstock, hill
+from models_ml.mmm import MMMConfig, recent_daily_spend, run_mmm
 from tests.dashboards.conftest import APP
 from tests.dashboards.snapshot_fixture import END, write_snapshot
 
