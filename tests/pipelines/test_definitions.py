@@ -52,9 +52,18 @@ def test_assets_by_group(defs) -> None:
         "marts/dim_campaigns",
         "marts/dim_ads",
         "marts/dim_tenants",
+        "marts/fct_kpi_daily",
     } <= groups["warehouse"]
     assert all(k.split("/")[0] in {"staging", "intermediate", "marts"} for k in groups["warehouse"])
-    assert groups["ml"] == {"ml/forecast_channel_daily", "ml/forecast_backtest"}
+    assert groups["ml"] == {
+        "ml/forecast_channel_daily",
+        "ml/forecast_backtest",
+        "ml/mmm_channel",
+        "ml/mmm_fit",
+        "ml/mmm_decomposition",
+        "ml/response_curves",
+        "ml/budget_plan",
+    }
     assert groups["activation"] == {"activation/decisions"}
     assert groups["serving"] == {"serving/snapshot"}
 
