@@ -17,6 +17,7 @@ from pipelines.assets.ingest_files import build_file_ingest_assets
 from pipelines.assets.ingest_owned import build_owned_ingest_assets
 from pipelines.assets.ml import channel_forecast
 from pipelines.assets.ml_mmm import media_mix_model
+from pipelines.assets.ml_attribution import attribution_channel
 from pipelines.assets.serving import build_serving_snapshot
 from pipelines.dbt import TRANSLATOR, dbt_project, prepare_manifest
 from pipelines.resources import WarehouseResource, resources_from_settings
@@ -90,6 +91,7 @@ def build_definitions(
         build_dbt_assets(settings),
         channel_forecast,
         media_mix_model,
+        attribution_channel,
         pause_high_cpa_decisions,
         build_serving_snapshot(settings.serving),
     ]

@@ -29,6 +29,7 @@ SNAPSHOT_QUERIES: dict[str, str] = {
         group by tenant_id, date, platform, campaign_id""",
     "forecast_channel_daily": "select * from ml.forecast_channel_daily",
     "forecast_backtest": "select * from ml.forecast_backtest",
+    "attribution_channel": "select * from ml.attribution_channel",
     "decisions": "select * from activation.decisions",
     # -- marketing science (issue 4, INTERFACES.md §7.4) --
     "mmm_channel": "select * from ml.mmm_channel",

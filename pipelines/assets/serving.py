@@ -18,6 +18,7 @@ SNAPSHOT_DEPS = [
     ["marts", "fct_ad_performance_daily"],
     ["ml", "forecast_channel_daily"],
     ["ml", "forecast_backtest"],
+    ["ml", "attribution_channel"],
     ["activation", "decisions"],
     *(
         ["ml", name]

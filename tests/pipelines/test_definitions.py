@@ -63,6 +63,7 @@ def test_assets_by_group(defs) -> None:
         "ml/mmm_decomposition",
         "ml/response_curves",
         "ml/budget_plan",
+        "ml/attribution_channel",
     }
     assert groups["activation"] == {"activation/decisions"}
     assert groups["serving"] == {"serving/snapshot"}
