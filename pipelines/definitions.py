@@ -14,6 +14,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from pipelines.assets.activation import pause_high_cpa_decisions
 from pipelines.assets.ingest import build_ingest_assets
 from pipelines.assets.ml import channel_forecast
+from pipelines.assets.ml_signals import campaign_anomalies, campaign_forecast, creative_fatigue, lead_scores
 from pipelines.assets.serving import build_serving_snapshot
 from pipelines.dbt import TRANSLATOR, dbt_project, prepare_manifest
 from pipelines.resources import WarehouseResource, resources_from_settings
@@ -84,6 +85,10 @@ def build_definitions(
         *build_ingest_assets(partitions),
         build_dbt_assets(settings),
         channel_forecast,
+        campaign_forecast,
+        campaign_anomalies,
+        creative_fatigue,
+        lead_scores,
         pause_high_cpa_decisions,
         build_serving_snapshot(settings.serving),
     ]

@@ -18,6 +18,12 @@ SNAPSHOT_DEPS = [
     ["marts", "fct_ad_performance_daily"],
     ["ml", "forecast_channel_daily"],
     ["ml", "forecast_backtest"],
+    ["ml", "forecast_campaign_daily"],
+    ["ml", "forecast_campaign_backtest"],
+    ["ml", "anomalies"],
+    ["ml", "creative_fatigue"],
+    ["ml", "lead_scores"],
+    ["ml", "lead_model"],
     ["activation", "decisions"],
 ]
 

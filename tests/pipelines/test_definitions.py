@@ -47,7 +47,16 @@ def test_assets_by_group(defs) -> None:
         "marts/dim_tenants",
     } <= groups["warehouse"]
     assert all(k.split("/")[0] in {"staging", "intermediate", "marts"} for k in groups["warehouse"])
-    assert groups["ml"] == {"ml/forecast_channel_daily", "ml/forecast_backtest"}
+    assert {
+        "ml/forecast_channel_daily",
+        "ml/forecast_backtest",
+        "ml/forecast_campaign_daily",
+        "ml/forecast_campaign_backtest",
+        "ml/anomalies",
+        "ml/creative_fatigue",
+        "ml/lead_scores",
+        "ml/lead_model",
+    } == groups["ml"]
     assert groups["activation"] == {"activation/decisions"}
     assert groups["serving"] == {"serving/snapshot"}
 
