@@ -70,13 +70,15 @@ class AnomalySettings:
     """Detection settings (see the module doc); the defaults suit daily campaign data."""
 
     weeks: int = 8
+    level_days: int = 7  # 0: the plain same-weekday median (no recent-level adjustment)
+    run_days: int = 1  # > 1: also Stouffer run scores over up to run_days days
     min_weeks: int = 4
-    threshold: float = 4.5
+    threshold: float = 5.0
     rel_floor: float = 0.1
     min_spend: float = 20.0
     min_impressions: float = 1000.0
     min_conversions: float = 3.0
-    min_change: float = 0.3
+    min_change: float = 0.5
     explain_ratios: bool = False
     metrics: Sequence[str] = METRICS
 
@@ -115,10 +117,25 @@ def score_campaign_days(daily: pl.DataFrame, settings: AnomalySettings | None = 
     values = values.with_columns(
         [_transform(m, pl.col(f"{m}_value")).alias(f"{m}_scaled") for m in settings.metrics]
     )
+    # Recent level: the median of the previous level_days days (follows budget steps within days).
+    if settings.level_days:
+        values = values.with_columns(
+            pl.col(f"{m}_scaled")
+            .shift(1)
+            .rolling_median(settings.level_days, min_samples=settings.level_days // 2 + 1)
+            .over(_KEYS)
+            .alias(f"{m}_level")
+            for m in settings.metrics
+        )
+    else:
+        values = values.with_columns(pl.lit(0.0).alias(f"{m}_level") for m in settings.metrics)
+    values = values.with_columns(
+        (pl.col(f"{m}_scaled") - pl.col(f"{m}_level")).alias(f"{m}_resid") for m in settings.metrics
+    )
     # Reference columns: the same weekday 1..weeks weeks back, per campaign (rows are dense and sorted).
     lags = range(1, settings.weeks + 1)
     refs = [
-        pl.concat_list([pl.col(f"{m}_scaled").shift(7 * j).over(_KEYS) for j in lags]).alias(f"{m}_refs")
+        pl.concat_list([pl.col(f"{m}_resid").shift(7 * j).over(_KEYS) for j in lags]).alias(f"{m}_refs")
         for m in settings.metrics
     ] + [
         pl.concat_list([pl.col(v).shift(7 * j).over(_KEYS) for j in lags]).list.median().alias(f"base_{v}")
@@ -134,7 +151,7 @@ def score_campaign_days(daily: pl.DataFrame, settings: AnomalySettings | None = 
             pl.lit(metric).alias("metric"),
             pl.col(f"{metric}_value").alias("value"),
             pl.col(f"{metric}_scaled").alias("scaled"),
-            refs_col.list.median().alias("centre"),
+            (pl.col(f"{metric}_level") + refs_col.list.median()).alias("centre"),
             refs_col.list.eval((pl.element() - pl.element().median()).abs().median())
             .list.first()
             .alias("mad"),
@@ -275,15 +292,27 @@ def _score(part: pl.DataFrame, metric: str, settings: AnomalySettings) -> pl.Dat
     )
     return (
         part.with_columns(spread.alias("spread"), _inverse(metric, pl.col("centre")).alias("expected"))
-        .select(
-            *_KEYS,
-            "metric",
-            "date",
-            "value",
-            "expected",
-            "spread",
-            ((pl.col("scaled") - pl.col("centre")) / pl.col("spread")).alias("score"),
+        .with_columns(
+            pl.when(eligible.fill_null(False))
+            .then((pl.col("scaled") - pl.col("centre")) / pl.col("spread"))
+            .alias("daily_score"),
             eligible.fill_null(False).alias("eligible"),
         )
+        .with_columns(_run_score(settings).alias("score"))
+        .select(*_KEYS, "metric", "date", "value", "expected", "spread", "score", "daily_score", "eligible")
         .filter(pl.col("expected").is_not_null())
     )
+
+
+def _run_score(settings: AnomalySettings) -> pl.Expr:
+    """The day's score, or a stronger run score: Stouffer's ``sum z / sqrt(w)`` over the last
+    ``w = 2..run_days`` eligible days, used when the day itself leans the same way (``|z| >=
+    threshold / 2``). A sustained drop of a low-volume metric (a conversion-tracking outage on a
+    campaign with a handful of conversions a day) is then found on its second or third day."""
+    z = pl.col("daily_score")
+    best = z
+    for w in range(2, settings.run_days + 1):
+        run = z.rolling_sum(w, min_samples=w).over(_KEYS) / float(np.sqrt(w))
+        leans = (z.abs() >= settings.threshold / 2.0) & (z.sign() == run.sign())
+        best = pl.when(leans & (run.abs() > best.abs())).then(run).otherwise(best)
+    return best

@@ -17,7 +17,7 @@ Method, per ad (age = days since the ad's first day of delivery):
    x CTR(age))) against a constant CTR: ``LR = deviance(constant) - deviance(segmented)``, divided by
    the over-dispersion ``phi`` (Pearson chi^2 / df of the segmented fit, at least 1: real CTRs wobble
    more than binomially). The onset is chosen from the data, so LR is not chi^2(1) under the null;
-   the default critical value ``min_lr = 12`` is about twice the 99th percentile of LR / phi on
+   the default critical value ``min_lr = 8`` is above the 99th percentile (~6) of LR / phi on
    simulated stable ads (binomial clicks, 10 % daily lognormal CTR noise; see the tests).
 4. **Decay.** ``decay = 1 - CTR(last age) / CTR(peak)`` of the fitted curve, i.e.
    ``1 - exp(-b * (last_age - onset))``. ``fatigued`` when ``decay >= min_decay`` and ``LR / phi >=
@@ -69,7 +69,7 @@ class FatigueSettings:
     """Detection settings (see the module doc)."""
 
     min_decay: float = 0.2
-    min_lr: float = 12.0
+    min_lr: float = 8.0
     min_days: int = 28
     min_impressions: float = 10_000.0
     min_clicks: float = 100.0

@@ -79,10 +79,11 @@ class LeadScoringSettings:
     max_test_share: float = 0.3  # short histories: the test set is at most this share of the labelled span
     calibration_share: float = 0.25
     min_positives: int = 30  # per slice (train, calibration, test); fewer: no model for the tenant
-    categorical: Sequence[str] = ("first_touch_channel", "lead_channel")
+    categorical: Sequence[str] = ("first_touch_channel", "lead_channel", "lead_form")
     numeric: Sequence[str] = (
         "sessions_before_lead",
         "pages_before_lead",
+        "product_pages_before_lead",
         "paid_sessions_before_lead",
         "days_first_touch_to_lead",
         "lead_hour",

@@ -67,10 +67,13 @@ def lead_features_sql(contacts: str, touchpoints: str, *, has_opt_in: bool) -> s
         select l.tenant_id, l.contact_id,
                count(*) filter (where t.event_type = 'session') as sessions_before_lead,
                count(distinct t.landing_page) as pages_before_lead,
+               count(*) filter (where t.event_type = 'session' and t.landing_page like '/products/%')
+                   as product_pages_before_lead,
                count(*) filter (where t.event_type = 'session' and t.channel in ({paid}))
                    as paid_sessions_before_lead,
                arg_min(t.channel, t.event_ts) filter (where t.event_type = 'session') as first_touch_channel,
                arg_max(t.channel, t.event_ts) filter (where t.event_type = 'session') as lead_channel,
+               arg_max(t.landing_page, t.event_ts) filter (where t.event_type = 'lead') as lead_form,
                min(t.event_ts) as first_touch_at,
                max(t.event_ts_local) filter (where t.event_type = 'lead') as lead_at_local
         from leads as l
@@ -81,9 +84,10 @@ def lead_features_sql(contacts: str, touchpoints: str, *, has_opt_in: bool) -> s
         group by l.tenant_id, l.contact_id
     )
     select l.tenant_id, l.contact_id, l.created_at, l.converted_at,
-           j.first_touch_channel, j.lead_channel,
+           j.first_touch_channel, j.lead_channel, j.lead_form,
            coalesce(j.sessions_before_lead, 0)::double as sessions_before_lead,
            coalesce(j.pages_before_lead, 0)::double as pages_before_lead,
+           coalesce(j.product_pages_before_lead, 0)::double as product_pages_before_lead,
            coalesce(j.paid_sessions_before_lead, 0)::double as paid_sessions_before_lead,
            date_diff('second', j.first_touch_at, l.created_at) / 86400.0 as days_first_touch_to_lead,
            hour(j.lead_at_local)::double as lead_hour,
