@@ -18,6 +18,7 @@ from pipelines.assets.ingest_owned import build_owned_ingest_assets
 from pipelines.assets.ml import channel_forecast
 from pipelines.assets.ml_mmm import media_mix_model
 from pipelines.assets.ml_attribution import attribution_channel
+from pipelines.assets.ml_signals import campaign_anomalies, campaign_forecast, creative_fatigue, lead_scores
 from pipelines.assets.serving import build_serving_snapshot
 from pipelines.dbt import TRANSLATOR, dbt_project, prepare_manifest
 from pipelines.resources import WarehouseResource, resources_from_settings
@@ -92,6 +93,10 @@ def build_definitions(
         channel_forecast,
         media_mix_model,
         attribution_channel,
+        campaign_forecast,
+        campaign_anomalies,
+        creative_fatigue,
+        lead_scores,
         pause_high_cpa_decisions,
         build_serving_snapshot(settings.serving),
     ]

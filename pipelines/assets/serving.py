@@ -19,6 +19,12 @@ SNAPSHOT_DEPS = [
     ["ml", "forecast_channel_daily"],
     ["ml", "forecast_backtest"],
     ["ml", "attribution_channel"],
+    ["ml", "forecast_campaign_daily"],
+    ["ml", "forecast_campaign_backtest"],
+    ["ml", "anomalies"],
+    ["ml", "creative_fatigue"],
+    ["ml", "lead_scores"],
+    ["ml", "lead_model"],
     ["activation", "decisions"],
     *(
         ["ml", name]

@@ -64,6 +64,12 @@ def test_assets_by_group(defs) -> None:
         "ml/response_curves",
         "ml/budget_plan",
         "ml/attribution_channel",
+        "ml/forecast_campaign_daily",
+        "ml/forecast_campaign_backtest",
+        "ml/anomalies",
+        "ml/creative_fatigue",
+        "ml/lead_scores",
+        "ml/lead_model",
     }
     assert groups["activation"] == {"activation/decisions"}
     assert groups["serving"] == {"serving/snapshot"}
