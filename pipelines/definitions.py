@@ -16,8 +16,8 @@ from pipelines.assets.ingest import build_ingest_assets
 from pipelines.assets.ingest_files import build_file_ingest_assets
 from pipelines.assets.ingest_owned import build_owned_ingest_assets
 from pipelines.assets.ml import channel_forecast
-from pipelines.assets.ml_mmm import media_mix_model
 from pipelines.assets.ml_attribution import attribution_channel
+from pipelines.assets.ml_mmm import media_mix_model
 from pipelines.assets.ml_signals import campaign_anomalies, campaign_forecast, creative_fatigue, lead_scores
 from pipelines.assets.serving import build_serving_snapshot
 from pipelines.dbt import TRANSLATOR, dbt_project, prepare_manifest
