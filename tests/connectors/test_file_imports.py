@@ -138,7 +138,7 @@ def test_sandbox_drops_round_trip_to_the_world(tmp_path: Path) -> None:
         assert reports.messages() == []
         truth = world.delivery.filter(
             (pl.col("tenant_id") == tenant)
-            & (pl.col("platform") == "meta")
+            & (pl.col("platform") == "linkedin")  # the export is of LinkedIn delivery
             & pl.col("date").is_between(start, end)
         )
         assert reports.rows.height == truth.height

@@ -518,6 +518,9 @@ def test_singular_tests_with_several_parents_name_their_dagster_asset(built: tup
         "assert_ad_currency_is_tenant_currency": "fct_ad_performance_daily",
         "assert_channel_daily_matches_ad_performance": "fct_channel_daily",
         "assert_attributed_conversions_match_raw_deals": "fct_channel_daily",
+        "assert_attribution_path_counts_balance": "fct_attribution_transitions",
+        "assert_last_touch_models_agree": "fct_attribution_rule_based",
+        "assert_rule_based_attribution_matches_conversions": "fct_attribution_rule_based",
     }
 
 
