@@ -64,6 +64,8 @@ OPS_DDL: dict[str, str] = {
         reason varchar, _source varchar, _run_id varchar, _loaded_at timestamp""",
     "cursors": """tenant_id varchar not null, source varchar not null, cursor_value varchar,
         updated_at timestamp, primary key (tenant_id, source)""",
+    "schema_drift": """tenant_id varchar, source varchar, partition varchar, kind varchar, column_name varchar,
+        detail varchar, _source varchar, _run_id varchar, _loaded_at timestamp""",
 }
 
 
@@ -259,6 +261,39 @@ def log_load(con: duckdb.DuckDBPyConnection, rows: Iterable[dict]) -> None:
         },
     )
     _insert(con, "ops.load_log", frame)
+
+
+DRIFT_SCHEMA = {
+    "tenant_id": pl.Utf8,
+    "source": pl.Utf8,
+    "partition": pl.Utf8,
+    "kind": pl.Utf8,
+    "column_name": pl.Utf8,
+    "detail": pl.Utf8,
+    "_source": pl.Utf8,
+    "_run_id": pl.Utf8,
+    "_loaded_at": pl.Datetime("us"),
+}
+
+
+def record_drift(
+    con: duckdb.DuckDBPyConnection,
+    rows: Sequence[dict],
+    *,
+    tenant_id: str,
+    source: str,
+    partition: str,
+) -> int:
+    """What a load of (tenant, source, partition) noticed about the platform's schema replaces what an
+    earlier load of the same slice noticed (a re-run reports the same drift once, not twice)."""
+    frame = pl.DataFrame(list(rows), schema=DRIFT_SCHEMA)
+    return replace_table_rows(
+        con,
+        "ops.schema_drift",
+        frame,
+        where="tenant_id = ? and source = ? and partition = ?",
+        params=[tenant_id, source, partition],
+    )
 
 
 def get_cursor(con: duckdb.DuckDBPyConnection, tenant_id: str, source: str) -> str | None:
