@@ -351,7 +351,14 @@ def merge_records(
         run_id=run_id,
         source_ref=source_ref,
     )
-    loaded = merge_on_keys(con, table, checked.good, ["tenant_id", "id"], quarantine=checked.quarantined)
+    loaded = merge_on_keys(
+        con,
+        table,
+        checked.good,
+        ["tenant_id", "id"],
+        quarantine=checked.quarantined,
+        quarantine_source=source,
+    )
     return _log_and_report(
         con,
         checked,

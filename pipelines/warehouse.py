@@ -193,8 +193,11 @@ def merge_on_keys(
     keys: Sequence[str],
     *,
     quarantine: pl.DataFrame | None = None,
+    quarantine_source: str | None = None,
 ) -> int:
-    """Upsert by key (CRM records change in place): delete matching keys, insert the new versions."""
+    """Upsert by key (CRM records change in place): delete matching keys, insert the new versions.
+    With `quarantine_source`, earlier quarantined versions of the merged records (matched on the
+    record's `id`) are cleared: a record that now loads is no longer a failure."""
     if frame.height == 0 and (quarantine is None or quarantine.height == 0):
         return 0
     con.execute("begin transaction")
@@ -202,6 +205,12 @@ def merge_on_keys(
         con.register("_keys", frame.select(keys).unique().to_arrow())
         cond = " and ".join(f"t.{k} = k.{k}" for k in keys)
         con.execute(f"delete from raw.{table} t where exists (select 1 from _keys k where {cond})")
+        if quarantine_source is not None and {"tenant_id", "id"} <= set(keys):
+            con.execute(
+                "delete from ops.quarantine q where q.source = ? and exists (select 1 from _keys k "
+                "where k.tenant_id = q.tenant_id and k.id = json_extract_string(q.record, '$.id'))",
+                [quarantine_source],
+            )
         con.unregister("_keys")
         inserted = _insert(con, f"raw.{table}", frame)
         if quarantine is not None and quarantine.height:
