@@ -19,6 +19,10 @@ SNAPSHOT_DEPS = [
     ["ml", "forecast_channel_daily"],
     ["ml", "forecast_backtest"],
     ["activation", "decisions"],
+    *(
+        ["ml", name]
+        for name in ("mmm_channel", "mmm_fit", "mmm_decomposition", "response_curves", "budget_plan")
+    ),
 ]
 
 

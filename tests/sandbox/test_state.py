@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from connectors.sandbox.channels import PLATFORMS
 from connectors.sandbox.response import incremental_conversions
 from connectors.sandbox.state import EntityNotFoundError, InvalidMutationError, SandboxState
 from connectors.sandbox.world import WORLD_TABLES, World
@@ -94,7 +95,7 @@ def test_invalid_writes_are_rejected_and_not_logged(state_dir: Path) -> None:
     with pytest.raises(InvalidMutationError, match="positive"):
         state.set_daily_budget("google_ads", "campaign", camp["campaign_id"], -5)
     with pytest.raises(InvalidMutationError, match="platform"):
-        state.set_status("tiktok", "ad", "1", "PAUSED")
+        state.set_status("snapchat", "ad", "1", "PAUSED")
     with pytest.raises(EntityNotFoundError):
         state.set_status("meta", "ad", "123", "PAUSED")
     with pytest.raises(ValueError):
@@ -144,9 +145,8 @@ def test_advanced_days_keep_the_truth_consistent(state_dir: Path) -> None:
         rows = daily.filter(
             (pl.col("tenant_id") == p["tenant_id"]) & (pl.col("channel") == p["channel"])
         ).sort("date")
-        expected = incremental_conversions(
-            rows["spend"].to_numpy(), p["adstock_decay"], p["hill_k"], p["hill_alpha"], p["beta"]
-        )
+        x = rows["spend" if p["channel"] in PLATFORMS else "volume"].to_numpy()
+        expected = incremental_conversions(x, p["adstock_decay"], p["hill_k"], p["hill_alpha"], p["beta"])
         np.testing.assert_allclose(rows["incremental_conversions"].to_numpy(), expected, rtol=1e-9)
     # realised conversions are the closedwon deals of each new day
     new_days = truth["baseline_daily"].filter(pl.col("date") > END)

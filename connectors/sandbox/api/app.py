@@ -20,6 +20,7 @@ from connectors.sandbox.api.access import WorldAccess
 from connectors.sandbox.api.common import (
     IDEMPOTENCY_HEADER,
     LOOPBACK_PREFIXES,
+    MAILCHIMP_HOST_SUFFIX,
     REAL_HOSTS,
     ApiError,
     Call,
@@ -37,7 +38,9 @@ from connectors.sandbox.api.faults import (
 from connectors.sandbox.api.google_ads import GoogleAdsAPI, ads_error, invalid_argument
 from connectors.sandbox.api.hubspot import HubSpotAPI
 from connectors.sandbox.api.idempotency import IdempotencyStore
+from connectors.sandbox.api.mailchimp import MailchimpAPI
 from connectors.sandbox.api.meta import MetaAPI, MetaError
+from connectors.sandbox.api.social import SocialAPI
 
 
 class PlatformHandler(Protocol):
@@ -96,10 +99,14 @@ class SandboxAPI:
         self.meta = MetaAPI(self)
         self.google_ads = GoogleAdsAPI(self)
         self.hubspot = HubSpotAPI(self, clock)
+        self.mailchimp = MailchimpAPI(self)
+        self.social = SocialAPI(self)
         self._handlers: dict[str, PlatformHandler] = {
             "meta": self.meta,
             "google_ads": self.google_ads,
             "hubspot": self.hubspot,
+            "mailchimp": self.mailchimp,
+            "social": self.social,
         }
 
     # ---- entry points ----------------------------------------------------------------------------
@@ -209,6 +216,8 @@ def _route(request: httpx.Request) -> Call | None:
     origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
     path = url.path
     platform = REAL_HOSTS.get(url.host)
+    if platform is None and url.host.endswith(MAILCHIMP_HOST_SUFFIX):
+        platform = "mailchimp"
     base = origin
     if platform is None:
         for name, prefix in LOOPBACK_PREFIXES.items():

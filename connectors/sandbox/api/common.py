@@ -25,27 +25,40 @@ try:  # optional accelerator: writes the same bytes as json.dumps for the payloa
 except ImportError:  # pragma: no cover - depends on the environment
     _orjson = None
 
-PLATFORMS: tuple[str, ...] = ("meta", "google_ads", "hubspot")
+PLATFORMS: tuple[str, ...] = ("meta", "google_ads", "hubspot", "mailchimp", "social")
 
 # In-process the fake APIs answer on the real hosts, so a connector only swaps its transport.
 REAL_HOSTS: dict[str, str] = {
     "graph.facebook.com": "meta",
     "googleads.googleapis.com": "google_ads",
     "api.hubapi.com": "hubspot",
+    "api.social.sandbox": "social",
 }
+# Mailchimp's host names the account's data centre: <dc>.api.mailchimp.com (app.py routes any dc).
+MAILCHIMP_HOST_SUFFIX = ".api.mailchimp.com"
 # On loopback every platform lives under a path prefix of one server.
-LOOPBACK_PREFIXES: dict[str, str] = {"meta": "/meta", "google_ads": "/google-ads", "hubspot": "/hubspot"}
+LOOPBACK_PREFIXES: dict[str, str] = {
+    "meta": "/meta",
+    "google_ads": "/google-ads",
+    "hubspot": "/hubspot",
+    "mailchimp": "/mailchimp",
+    "social": "/social",
+}
 META_API_VERSION = "v21.0"
 GOOGLE_ADS_API_VERSION = "v18"
 BASE_URLS: dict[str, str] = {
     "meta": f"https://graph.facebook.com/{META_API_VERSION}",
     "google_ads": f"https://googleads.googleapis.com/{GOOGLE_ADS_API_VERSION}",
     "hubspot": "https://api.hubapi.com",
+    "mailchimp": "https://us21.api.mailchimp.com/3.0",
+    "social": "https://api.social.sandbox/v1",
 }
 _LOOPBACK_VERSIONED = {
     "meta": f"/{META_API_VERSION}",
     "google_ads": f"/{GOOGLE_ADS_API_VERSION}",
     "hubspot": "",
+    "mailchimp": "/3.0",
+    "social": "/v1",
 }
 
 # Token `sandbox-<tenant_id>` confines a caller to that tenant (and picks the HubSpot portal).
@@ -90,6 +103,12 @@ class SandboxLimits:
     hubspot_rate_interval_ms: int = 10_000
     hubspot_daily: int = 500_000
     hubspot_batch_max: int = 1_000  # inputs per v4 association batch read
+    mailchimp_max_count: int = 1_000  # reports per page (`count`)
+    # Mailchimp allows 10 simultaneous connections per API key (429 beyond): the sandbox serves one
+    # request at a time, so it only reports the limit; a connector must not open more.
+    mailchimp_max_connections: int = 10
+    social_default_limit: int = 25
+    social_max_limit: int = 100
 
 
 class ApiError(Exception):
