@@ -132,6 +132,10 @@ RAW_COLUMNS: dict[str, dict[str, pl.DataType]] = {
         "opportunity_date": TS,
         "customer_date": TS,
         "archived": pl.Boolean(),
+        "marketing_opt_in": pl.Boolean(),
+        "opt_in_date": TS,
+        "opt_out_date": TS,
+        "archived_at": TS,
     },
     "hubspot_deals": {
         "tenant_id": pl.String(),

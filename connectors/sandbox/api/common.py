@@ -87,6 +87,13 @@ class SandboxLimits:
     meta_max_limit: int = 500
     meta_min_daily_budget_minor: int = 100  # 1.00 in the account currency
     meta_async_polls: int = 0  # polls answered "Job Running" before an async report completes
+    meta_async_failures: int = 0  # the first N async report jobs end "Job Failed" (a retry succeeds)
+    # A sync insights call over more rows than this answers code 1 / subcode 1487534 ("Please reduce
+    # the amount of data you're asking for"): use an async report.
+    meta_sync_max_rows: int = 100_000
+    # Platforms restate recent days as attribution windows mature (see `maturity`): days restated.
+    meta_restatement_days: int = 28
+    google_restatement_days: int = 7
     google_batch_size: int = 10_000  # searchStream results per batch
     google_page_size: int = 10_000  # googleAds:search page size (fixed, as in v17+)
     hubspot_list_max_limit: int = 100
@@ -308,6 +315,16 @@ def to_minor_units(amount: float, currency: str) -> int:
 
 def from_minor_units(minor: int, currency: str) -> float:
     return float(Decimal(int(minor)).scaleb(-MINOR_UNIT_EXPONENT.get(currency.upper(), 2)))
+
+
+def maturity(age_days: pl.Expr, window: int) -> pl.Expr:
+    """Share of a day's final platform conversions reported `age_days` after it: attribution windows
+    mature, so platforms restate recent days. 0.55 + 0.45 x (age + 1) / window, reaching 1.0 at
+    `window - 1` days and staying there (1.0 everywhere when window <= 0)."""
+    if window <= 0:
+        return pl.lit(1.0)
+    age = age_days.cast(pl.Float64).clip(lower_bound=0.0)
+    return pl.min_horizontal(pl.lit(1.0), 0.55 + 0.45 * (age + 1.0) / window)
 
 
 def as_utc_naive(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
