@@ -31,6 +31,7 @@ from connectors.contracts import (
     to_float,
     to_int,
 )
+from connectors.drift import ParseReport, RowIssues, missing_fields, new_fields, number_column, row_keys
 from connectors.errors import AuthError, PermanentError, RateLimitedError, TransientError
 from connectors.http import (
     DEFAULT_TIMEOUT,
@@ -267,10 +268,39 @@ def _last_segment(resource_name: Any) -> str | None:
     return resource_name.rsplit("/", 1)[1].split("~")[-1]
 
 
-def parse_ad_stats(batches: Iterable[Any], tenant_id: str, customer_id: str) -> pl.DataFrame:
+# What AD_DAILY_STATS_GAQL rows hold (resource.field, one level down), and what they cannot do without:
+# Google leaves out zero metrics, so only these identify a missing column.
+AD_STATS_FIELDS = frozenset(
+    {"campaign.resourceName", "campaign.id", "campaign.name", "adGroup.resourceName", "adGroup.id",
+     "adGroup.name", "adGroupAd.resourceName", "adGroupAd.ad", "customer.resourceName",
+     "customer.currencyCode", "metrics.costMicros", "metrics.impressions", "metrics.clicks",
+     "metrics.conversions", "metrics.conversionsValue", "segments.date"}
+)  # fmt: skip
+AD_STATS_REQUIRED: tuple[tuple[str, ...], ...] = (
+    ("segments", "date"),
+    ("campaign", "id"),
+    ("campaign", "name"),
+    ("adGroup", "id"),
+    ("adGroupAd", "ad", "id"),
+    ("customer", "currencyCode"),
+)
+_RESOURCES = ("campaign", "adGroup", "adGroupAd", "customer", "metrics", "segments")
+
+
+def parse_ad_stats(
+    batches: Iterable[Any], tenant_id: str, customer_id: str, *, report: ParseReport | None = None
+) -> pl.DataFrame:
     """searchStream batches of AD_DAILY_STATS_GAQL -> raw.google_ads_ad_stats. cost_micros is the exact
-    Int64 of the string; metrics Google omits (zero) come back as 0. Built column by column."""
+    Int64 of the string; metrics Google omits (zero) come back as 0. Built column by column.
+
+    Drift (connectors/drift.py): unexpected fields and metrics sent as text are reported to `report`;
+    rows without a required field, or with a number that reads two ways, are marked for quarantine."""
     rows = list(_results(batches))
+    source = "google_ads_ad_stats"
+    issues = RowIssues()
+    keys = {k for k in row_keys(rows, _RESOURCES) if "." in k}
+    new_fields(keys, AD_STATS_FIELDS, source=source, report=report)
+    missing_fields(rows, AD_STATS_REQUIRED, source=source, report=report, issues=issues)
     customers = [_node(r, "customer") for r in rows]
     campaigns = [_node(r, "campaign") for r in rows]
     groups = [_node(r, "adGroup") for r in rows]
@@ -285,13 +315,30 @@ def parse_ad_stats(batches: Iterable[Any], tenant_id: str, customer_id: str) -> 
         "ad_group_name": [_field(g, "name") for g in groups],
         "ad_id": [_id(_get(r, "adGroupAd", "ad", "id")) for r in rows],
         "currency_code": [_field(c, "currencyCode") for c in customers],
-        "cost_micros": _metric_ints(metrics, "costMicros"),
-        "impressions": _metric_ints(metrics, "impressions"),
-        "clicks": _metric_ints(metrics, "clicks"),
-        "conversions": _metric_floats(metrics, "conversions"),
-        "conversions_value": _metric_floats(metrics, "conversionsValue"),
+        "cost_micros": _metric(metrics, "costMicros", "int", issues, report),
+        "impressions": _metric(metrics, "impressions", "int", issues, report),
+        "clicks": _metric(metrics, "clicks", "int", issues, report),
+        "conversions": _metric(metrics, "conversions", "float", issues, report),
+        "conversions_value": _metric(metrics, "conversionsValue", "float", issues, report),
     }
-    return frame_from_columns("google_ads_ad_stats", columns)
+    return issues.mark(frame_from_columns("google_ads_ad_stats", columns))
+
+
+def _metric(
+    metrics: list[Mapping[str, Any]],
+    name: str,
+    kind: Any,
+    issues: RowIssues,
+    report: ParseReport | None,
+) -> pl.Series:
+    """A metric per row, exact (0 where Google left it out: zero); text read by `read_number`."""
+    zero = "0" if kind == "int" else 0.0
+    # `in` then `[]`, not .get(): the row's "metrics" is used as sent, whatever its type.
+    values = [m[name] if name in m else zero for m in metrics]  # noqa: SIM401
+    return number_column(
+        name, values, kind, source="google_ads_ad_stats", report=report, issues=issues,
+        field_name=f"metrics.{name}",
+    )  # fmt: skip
 
 
 _NOT_A_NODE: Any = object()
@@ -466,6 +513,7 @@ class GoogleAdsClient:
         self.customer_id = _customer(customer_id)
         self.tenant_id = tenant_id
         self.landing = landing
+        self.report = ParseReport()  # drift the parsers noticed (pipelines/ drains it)
         headers = {
             "Authorization": f"Bearer {access_token}",
             "developer-token": developer_token,
@@ -572,7 +620,9 @@ class GoogleAdsClient:
         return [self.search_stream_page(query, source="google_ads_ad_stats", partition=_partition(s, u))]
 
     def fetch_ad_stats(self, since: date | str, until: date | str) -> pl.DataFrame:
-        return parse_ad_stats(self.ad_stats_pages(since, until), self._tenant(), self.customer_id)
+        return parse_ad_stats(
+            self.ad_stats_pages(since, until), self._tenant(), self.customer_id, report=self.report
+        )
 
     def list_campaigns(self) -> pl.DataFrame:
         page = self.search_stream_page(CAMPAIGNS_GAQL, source="google_ads_campaigns", partition="snapshot")

@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 import polars as pl
 
-from connectors.contracts import decimal_column, frame_from_columns, to_int
+from connectors.contracts import frame_from_columns, to_int
+from connectors.drift import ParseReport, RowIssues, missing_fields, new_fields, number_column
 from connectors.errors import AuthError, PermanentError, RateLimitedError, TransientError
 from connectors.http import (
     DEFAULT_TIMEOUT,
@@ -49,6 +50,10 @@ CONTACT_PROPERTIES: tuple[str, ...] = (
     "hs_lifecyclestage_salesqualifiedlead_date",
     "hs_lifecyclestage_opportunity_date",
     "hs_lifecyclestage_customer_date",
+    "hs_email_optout",
+    "hs_legal_basis",
+    "marketing_opt_in_date",
+    "marketing_opt_out_date",
 )
 DEAL_PROPERTIES: tuple[str, ...] = (
     "dealname",
@@ -87,6 +92,23 @@ class HubSpotPacing:
 
 
 @dataclass(frozen=True)
+class ConsentMapping:
+    """Which portal properties carry marketing consent (raw marketing_opt_in, opt_in_date, opt_out_date).
+
+    `hs_email_optout` and `hs_legal_basis` are HubSpot's own; the dates are custom properties in most
+    portals, so their names are settings. Opted in = a consenting legal basis and not opted out; unknown
+    (null) when the portal sends neither property."""
+
+    opt_out: str = "hs_email_optout"
+    legal_basis: str = "hs_legal_basis"
+    consenting_bases: frozenset[str] = frozenset(
+        {"Freely given consent from contact", "Performance of a contract"}
+    )
+    opt_in_date: str = "marketing_opt_in_date"
+    opt_out_date: str = "marketing_opt_out_date"
+
+
+@dataclass(frozen=True)
 class HubSpotSettings:
     page_size: int = 100
     search_page_size: int = 100
@@ -97,6 +119,14 @@ class HubSpotSettings:
     )
     default_modified_property: str = "hs_lastmodifieddate"
     association_batch_size: int = 100
+    consent: ConsentMapping = field(default_factory=ConsentMapping)
+    #: Properties a record cannot do without: absent (not null) ones quarantine the record.
+    required_properties: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: {
+            "contacts": ("email", "lifecyclestage", "createdate"),
+            "deals": ("amount", "dealstage", "createdate"),
+        }
+    )
     non_retry_policies: frozenset[str] = frozenset({"DAILY"})
     pacing: HubSpotPacing = field(default_factory=HubSpotPacing)
 
@@ -164,24 +194,74 @@ def _results(pages: Iterable[Page | Mapping[str, Any]]) -> Iterator[Mapping[str,
         yield from body.get("results", [])
 
 
-def _latest_per_id(frame: pl.DataFrame) -> pl.DataFrame:
-    """An id can appear twice when it was modified during the sync: keep its latest version."""
+def _latest_per_id(frame: pl.DataFrame, report: ParseReport | None = None) -> pl.DataFrame:
+    """An id can appear twice (modified during the sync, or a page repeating rows when data shifted
+    under offset paging): keep its latest version, and count the repeats in `report`."""
     if frame.height == 0 or frame["id"].is_unique().all():
         return frame
-    return (
+    latest = (
         frame.with_row_index("__i")
         .sort(["lastmodifieddate", "__i"], nulls_last=False)
         .unique(subset=["tenant_id", "id"], keep="last", maintain_order=True)
         .sort("__i")
         .drop("__i")
     )
+    if report is not None:
+        report.duplicates += frame.height - latest.height
+    return latest
 
 
-def parse_contacts(pages: Iterable[Page | Mapping[str, Any]], tenant_id: str) -> pl.DataFrame:
+_KNOWN_KEYS = frozenset(
+    {"id", "properties", "createdAt", "updatedAt", "archived", "archivedAt", "associations", "url"}
+)
+_DEFAULT_PROPERTIES = frozenset({"hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate"})
+
+
+def _drift(
+    records: list[Mapping[str, Any]],
+    props: list[Mapping[str, Any]],
+    asked: Sequence[str] | None,
+    required: Sequence[str],
+    source: str,
+    report: ParseReport | None,
+    issues: RowIssues,
+) -> None:
+    """Unexpected keys and properties are reported; records without a required property are marked."""
+    keys: set[str] = set()
+    for record in records:
+        keys.update(record.keys())
+    new_fields(keys, _KNOWN_KEYS, source=source, report=report)
+    if asked is None:
+        return
+    names: set[str] = set()
+    for p in props:
+        names.update(p.keys())
+    expected = {f"properties.{n}" for n in {*asked, *_DEFAULT_PROPERTIES}}
+    new_fields({f"properties.{n}" for n in names}, expected, source=source, report=report)
+    wanted = [("properties", name) for name in required if name in asked]
+    missing_fields(records, wanted, source=source, report=report, issues=issues)
+
+
+def parse_contacts(
+    pages: Iterable[Page | Mapping[str, Any]],
+    tenant_id: str,
+    *,
+    properties: Sequence[str] | None = None,
+    settings: HubSpotSettings | None = None,
+    report: ParseReport | None = None,
+) -> pl.DataFrame:
     """-> raw.hubspot_contacts. Timestamps parsed from ISO strings to naive UTC; one row per id (the
-    latest version when a record was yielded twice). Built column by column (same frame as row by row)."""
+    latest version when a record was yielded twice). Consent from `settings.consent`; `archived` and
+    `archived_at` as HubSpot sends them (archived records come from `archived=true` listings).
+    With `properties` (what was asked), drift is reported and incomplete records marked for quarantine.
+    Built column by column (same frame as row by row)."""
+    settings = settings or HubSpotSettings()
+    consent = settings.consent
     records = list(_results(pages))
     props = [r.get("properties") or {} for r in records]
+    issues = RowIssues()
+    required = settings.required_properties.get("contacts", ())
+    _drift(records, props, properties, required, "hubspot_contacts", report, issues)
     columns: dict[str, list[Any]] = {
         "tenant_id": [tenant_id] * len(records),
         "id": [_str(r.get("id")) for r in records],
@@ -193,11 +273,25 @@ def parse_contacts(pages: Iterable[Page | Mapping[str, Any]], tenant_id: str) ->
         "createdate": _with_fallback(props, "createdate", records, "createdAt"),
         "lastmodifieddate": _with_fallback(props, "lastmodifieddate", records, "updatedAt"),
         "archived": [bool(r.get("archived", False)) for r in records],
+        "marketing_opt_in": [_opted_in(p, consent) for p in props],
+        "opt_in_date": [p.get(consent.opt_in_date) for p in props],
+        "opt_out_date": [p.get(consent.opt_out_date) for p in props],
+        "archived_at": [r.get("archivedAt") for r in records],
     }
     for col, prop in _LIFECYCLE_DATES.items():
         columns[col] = [p.get(prop) for p in props]
-    ts = ("createdate", "lastmodifieddate", *_LIFECYCLE_DATES)
-    return _latest_per_id(frame_from_columns("hubspot_contacts", columns, timestamp_strings=ts))
+    ts = ("createdate", "lastmodifieddate", *_LIFECYCLE_DATES, "opt_in_date", "opt_out_date", "archived_at")
+    frame = issues.mark(frame_from_columns("hubspot_contacts", columns, timestamp_strings=ts))
+    return _latest_per_id(frame, report)
+
+
+def _opted_in(props: Mapping[str, Any], consent: ConsentMapping) -> bool | None:
+    opt_out, basis = props.get(consent.opt_out), props.get(consent.legal_basis)
+    if opt_out is None and basis is None:
+        return None
+    if str(opt_out).strip().lower() == "true":
+        return False
+    return basis in consent.consenting_bases
 
 
 def _with_fallback(
@@ -218,10 +312,22 @@ def associated_ids(record: Mapping[str, Any], to_type: str = "contacts") -> list
     return out
 
 
-def parse_deals(pages: Iterable[Page | Mapping[str, Any]], tenant_id: str) -> pl.DataFrame:
-    """-> raw.hubspot_deals. amount exact Decimal(18,2); contact_id = the first associated contact."""
+def parse_deals(
+    pages: Iterable[Page | Mapping[str, Any]],
+    tenant_id: str,
+    *,
+    properties: Sequence[str] | None = None,
+    settings: HubSpotSettings | None = None,
+    report: ParseReport | None = None,
+) -> pl.DataFrame:
+    """-> raw.hubspot_deals. amount exact Decimal(18,2) (text such as "1,234.50" read exactly, or the
+    record marked for quarantine); contact_id = the first associated contact."""
+    settings = settings or HubSpotSettings()
     records = list(_results(pages))
     props = [r.get("properties") or {} for r in records]
+    issues = RowIssues()
+    required = settings.required_properties.get("deals", ())
+    _drift(records, props, properties, required, "hubspot_deals", report, issues)
     contact_ids = []
     for r in records:
         contacts = associated_ids(r, "contacts")
@@ -231,7 +337,14 @@ def parse_deals(pages: Iterable[Page | Mapping[str, Any]], tenant_id: str) -> pl
         "id": [_str(r.get("id")) for r in records],
         "contact_id": contact_ids,
         "dealname": [p.get("dealname") for p in props],
-        "amount": decimal_column("amount", [p.get("amount") for p in props]),
+        "amount": number_column(
+            "amount",
+            [p.get("amount") for p in props],
+            "money",
+            source="hubspot_deals",
+            report=report,
+            issues=issues,
+        ),
         "dealstage": [p.get("dealstage") for p in props],
         "pipeline": [p.get("pipeline") for p in props],
         "createdate": _with_fallback(props, "createdate", records, "createdAt"),
@@ -240,7 +353,8 @@ def parse_deals(pages: Iterable[Page | Mapping[str, Any]], tenant_id: str) -> pl
         "archived": [bool(r.get("archived", False)) for r in records],
     }
     ts = ("createdate", "closedate", "lastmodifieddate")
-    return _latest_per_id(frame_from_columns("hubspot_deals", columns, timestamp_strings=ts))
+    frame = issues.mark(frame_from_columns("hubspot_deals", columns, timestamp_strings=ts))
+    return _latest_per_id(frame, report)
 
 
 def _str(value: Any) -> str | None:
@@ -295,6 +409,7 @@ class HubSpotClient:
         self.settings = settings
         self.tenant_id = tenant_id
         self.landing = landing
+        self.report = ParseReport()  # drift and duplicates the parsers noticed (pipelines/ drains it)
         self.http = HttpClient(
             base_url,
             headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
@@ -501,11 +616,28 @@ class HubSpotClient:
         return out
 
     # -- convenience ----------------------------------------------------------------------------------------
-    def fetch_contacts(self, properties: Sequence[str] = CONTACT_PROPERTIES) -> pl.DataFrame:
-        return parse_contacts(self.iter_objects("contacts", properties), self._tenant())
+    def _parse(self, object_type: str, pages: Iterable[Page], properties: Sequence[str]) -> pl.DataFrame:
+        parser = parse_contacts if object_type == "contacts" else parse_deals
+        return parser(
+            pages, self._tenant(), properties=properties, settings=self.settings, report=self.report
+        )
 
-    def fetch_deals(self, properties: Sequence[str] = DEAL_PROPERTIES) -> pl.DataFrame:
-        return parse_deals(self.iter_objects("deals", properties, associations=("contacts",)), self._tenant())
+    def fetch_contacts(
+        self, properties: Sequence[str] = CONTACT_PROPERTIES, *, archived: bool = False
+    ) -> pl.DataFrame:
+        """Every contact (or, with `archived=True`, every archived one: they are not deleted)."""
+        partition = "archived" if archived else "full"
+        pages = self.iter_objects("contacts", properties, archived=archived, partition=partition)
+        return self._parse("contacts", pages, properties)
+
+    def fetch_deals(
+        self, properties: Sequence[str] = DEAL_PROPERTIES, *, archived: bool = False
+    ) -> pl.DataFrame:
+        partition = "archived" if archived else "full"
+        pages = self.iter_objects(
+            "deals", properties, associations=("contacts",), archived=archived, partition=partition
+        )
+        return self._parse("deals", pages, properties)
 
     def fetch_contacts_modified_since(
         self,
@@ -514,9 +646,8 @@ class HubSpotClient:
         *,
         until: datetime | None = None,
     ) -> pl.DataFrame:
-        return parse_contacts(
-            self.search_modified_since("contacts", since, properties, until=until), self._tenant()
-        )
+        pages = self.search_modified_since("contacts", since, properties, until=until)
+        return self._parse("contacts", pages, properties)
 
     def fetch_deals_modified_since(
         self, since: datetime, properties: Sequence[str] = DEAL_PROPERTIES, *, until: datetime | None = None
@@ -540,7 +671,7 @@ class HubSpotClient:
                     for r in p.data.get("results", [])
                 ],
             }
-        return parse_deals(pages, self._tenant())
+        return self._parse("deals", pages, properties)
 
 
 def _next_after(page: Page) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import random
 import re
 import time
@@ -22,15 +23,14 @@ import httpx
 import polars as pl
 
 from connectors.contracts import (
-    decimal_column,
     frame_from_columns,
     frame_from_rows,
-    int_column,
     to_dates,
     to_decimal,
     to_float,
     to_int,
 )
+from connectors.drift import ParseReport, RowIssues, missing_fields, new_fields, number_column, row_keys
 from connectors.errors import AuthError, PermanentError, RateLimitedError, TransientError
 from connectors.http import (
     DEFAULT_TIMEOUT,
@@ -46,6 +46,7 @@ from connectors.http import (
 from connectors.landing import LandingZone
 
 PLATFORM = "meta"
+log = logging.getLogger("connectors.meta_ads")
 USAGE_HEADERS = (
     "x-business-use-case-usage",
     "x-app-usage",
@@ -79,6 +80,15 @@ ADSET_FIELDS: tuple[str, ...] = (
     "daily_budget",
     "bid_strategy",
     "bid_amount",
+)
+# Insights fields a row cannot do without (when asked for): absent ones quarantine the row.
+INSIGHTS_REQUIRED: tuple[str, ...] = (
+    "date_start",
+    "ad_id",
+    "spend",
+    "impressions",
+    "clicks",
+    "account_currency",
 )
 AD_FIELDS: tuple[str, ...] = ("id", "adset_id", "campaign_id", "name", "status", "created_time")
 WRITABLE_STATUSES = frozenset({"ACTIVE", "PAUSED", "ARCHIVED"})
@@ -116,8 +126,19 @@ class MetaSettings:
     transient_codes: frozenset[int] = frozenset({1, 2})
     auth_codes: frozenset[int] = frozenset({10, 102, 190, *range(200, 300)})
     pacing: MetaPacing = field(default_factory=MetaPacing)
-    async_poll_interval: float = 5.0
+    #: Ranges longer than this many days go through an async report job (so does any sync call Meta
+    #: answers "Please reduce the amount of data", code 1 / subcode 1487534).
+    async_min_days: int = 93
+    async_poll_interval: float = 5.0  # first wait between polls; grows by `async_poll_backoff`
+    async_poll_backoff: float = 1.5
+    async_poll_max_interval: float = 60.0
     async_max_polls: int = 120
+    async_max_jobs: int = 3  # a job that ends "Job Failed"/"Job Skipped" is started again, this often
+    too_much_data_subcodes: frozenset[int] = frozenset({1487534})
+
+
+class MetaTooMuchDataError(PermanentError):
+    """Meta refused a sync insights call as too large: ask again through an async report job."""
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -191,6 +212,10 @@ def classify_meta(response: httpx.Response, settings: MetaSettings | None = None
     message = str(err.get("error_user_msg") or err.get("message") or "")
     request_id = err.get("fbtrace_id") or request_id_from(response)
     common = {"code": code_text, "message": message, "request_id": request_id}
+    if code == 1 and (
+        subcode in settings.too_much_data_subcodes or "reduce the amount of data" in message.lower()
+    ):
+        return RetryDecision(False, MetaTooMuchDataError, "Meta: too much data for a sync call", **common)
     if code in settings.throttle_codes or response.status_code == 429:
         usage = parse_usage(response.headers)
         delay = usage.regain_seconds
@@ -264,8 +289,13 @@ def parse_insights(
     *,
     account_id: str | None = None,
     settings: MetaSettings | None = None,
+    report: ParseReport | None = None,
 ) -> pl.DataFrame:
     """Insights pages -> raw.meta_ads_insights (without `_` metadata columns).
+
+    Drift (connectors/drift.py): fields nobody asked for and numbers sent as formatted text are
+    reported to `report`; a row without a required field, or with a number that reads two ways, is
+    marked for quarantine with the reason (never loaded as a silent null).
 
     spend/conversion_value are exact Decimal(18,2) from the strings; impressions/clicks Int64;
     conversions = the configured purchase action_types (Float64); actions kept as JSON text as sent.
@@ -281,6 +311,17 @@ def parse_insights(
     if not rows:
         return frame_from_rows("meta_ads_insights", [])
     fallback_account = _digits(account_id)
+    source = "meta_ads_insights"
+    issues = RowIssues()
+    asked = set(settings.insights_fields) | {"date_start", "date_stop"}
+    new_fields(row_keys(rows), asked, source=source, report=report)
+    required = [(f,) for f in INSIGHTS_REQUIRED if f in asked]
+    missing_fields(rows, required, source=source, report=report, issues=issues)
+
+    def number(name: str, kind: Any) -> pl.Series:
+        values = [r.get(name) for r in rows]
+        return number_column(name, values, kind, source=source, report=report, issues=issues)
+
     actions = [r.get("actions") for r in rows]
     conv = _action_totals(actions, types, agg)
     conv_value = _action_totals([r.get("action_values") for r in rows], types, agg)
@@ -296,14 +337,14 @@ def parse_insights(
         "ad_id": _strs(rows, "ad_id"),
         "ad_name": _strs(rows, "ad_name"),
         "account_currency": _strs(rows, "account_currency"),
-        "spend": decimal_column("spend", [r.get("spend") for r in rows]),
-        "impressions": int_column("impressions", [r.get("impressions") for r in rows]),
-        "clicks": int_column("clicks", [r.get("clicks") for r in rows]),
+        "spend": number("spend", "money"),
+        "impressions": number("impressions", "int"),
+        "clicks": number("clicks", "int"),
         "conversions": [float(c) if c is not None else 0.0 for c in conv],
         "conversion_value": [to_decimal(v) if v is not None else zero for v in conv_value],
         "actions": [_ACTIONS_JSON(a) if a is not None else None for a in actions],
     }
-    return frame_from_columns("meta_ads_insights", columns)
+    return issues.mark(frame_from_columns("meta_ads_insights", columns))
 
 
 # json.dumps(actions, separators=(",", ":")) without building an encoder per row.
@@ -464,6 +505,7 @@ class MetaAdsClient:
             raise ValueError(f"Meta account id must be digits (optionally act_-prefixed): {account_id!r}")
         self.tenant_id = tenant_id
         self.landing = landing
+        self.report = ParseReport()  # drift and duplicates the parsers noticed (pipelines/ drains it)
         self.http = HttpClient(
             base_url or f"https://graph.facebook.com/{settings.api_version}",
             headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
@@ -537,8 +579,41 @@ class MetaAdsClient:
         partition: str | None = None,
     ) -> Iterator[Page]:
         """Daily insights (time_increment=1) for [since, until], one page at a time, following
-        `paging.next` until it is absent."""
+        `paging.next` until it is absent. Ranges longer than `settings.async_min_days`, and ranges
+        Meta refuses as too much data for a sync call, run as an async report job instead."""
         since_s, until_s = _iso(since), _iso(until)
+        days = (date.fromisoformat(until_s) - date.fromisoformat(since_s)).days + 1
+        if days > self.settings.async_min_days:
+            yield from self.iter_async_insights_pages(
+                since_s, until_s, level, fields, limit, partition=partition
+            )
+            return
+        pages = self._sync_insights_pages(since_s, until_s, level, fields, limit, partition=partition)
+        try:
+            first = next(pages)
+        except StopIteration:
+            return
+        except MetaTooMuchDataError:
+            log.info(
+                "Meta: %s..%s is too much data for a sync call; running an async report", since_s, until_s
+            )
+            yield from self.iter_async_insights_pages(
+                since_s, until_s, level, fields, limit, partition=partition
+            )
+            return
+        yield first
+        yield from pages
+
+    def _sync_insights_pages(
+        self,
+        since_s: str,
+        until_s: str,
+        level: str,
+        fields: Sequence[str] | None,
+        limit: int | None,
+        *,
+        partition: str | None,
+    ) -> Iterator[Page]:
         params = {
             "level": level,
             "time_increment": 1,
@@ -559,36 +634,55 @@ class MetaAdsClient:
         *,
         partition: str | None = None,
     ) -> Iterator[Page]:
-        """Large reports: POST .../insights to start an async job, poll `async_status` until
-        "Job Completed", then page through /{report_run_id}/insights."""
+        """Large reports: POST .../insights starts an async job (`report_run_id`); poll GET /{id} with
+        a growing interval until `async_status` is "Job Completed", then page through
+        /{id}/insights. A job that ends "Job Failed" or "Job Skipped" is started again (at most
+        `settings.async_max_jobs` jobs); one that never completes is a TransientError."""
         since_s, until_s = _iso(since), _iso(until)
-        started = self.http.post_json(
-            f"act_{self.account_id}/insights",
-            data={
-                "level": level,
-                "time_increment": 1,
-                "time_range": json.dumps({"since": since_s, "until": until_s}, separators=(",", ":")),
-                "fields": ",".join(fields or self.settings.insights_fields),
-            },
-            idempotent=True,  # starting a report twice is harmless
-        )
-        run_id = str((started.data or {}).get("report_run_id") or "")
-        if not _ID_RE.match(run_id):
-            raise PermanentError("Meta async report: no report_run_id in the answer", platform=PLATFORM)
-        for _ in range(self.settings.async_max_polls):
-            status = self.http.get_json(run_id).data or {}
-            state = status.get("async_status")
-            if state == "Job Completed":
-                break
-            if state in {"Job Failed", "Job Skipped"}:
-                raise TransientError(f"Meta async report {run_id}: {state}", platform=PLATFORM)
-            self.http.sleep(self.settings.async_poll_interval)
-        else:
-            raise TransientError(f"Meta async report {run_id} not complete in time", platform=PLATFORM)
+        run_id = self._completed_report(since_s, until_s, level, fields)
         part = partition or (since_s if since_s == until_s else f"{since_s}_{until_s}")
-        return self._paged(
+        yield from self._paged(
             f"{run_id}/insights", {"limit": limit or self.settings.page_size}, "meta_ads_insights", part
         )
+
+    def _completed_report(self, since_s: str, until_s: str, level: str, fields: Sequence[str] | None) -> str:
+        settings = self.settings
+        outcomes: list[str] = []
+        for _ in range(settings.async_max_jobs):
+            started = self.http.post_json(
+                f"act_{self.account_id}/insights",
+                data={
+                    "level": level,
+                    "time_increment": 1,
+                    "time_range": json.dumps({"since": since_s, "until": until_s}, separators=(",", ":")),
+                    "fields": ",".join(fields or settings.insights_fields),
+                },
+                idempotent=True,  # starting a report twice is harmless
+            )
+            run_id = str((started.data or {}).get("report_run_id") or "")
+            if not _ID_RE.match(run_id):
+                raise PermanentError("Meta async report: no report_run_id in the answer", platform=PLATFORM)
+            state = self._poll_report(run_id)
+            if state == "Job Completed":
+                return run_id
+            outcomes.append(f"{run_id}: {state}")
+            log.warning("Meta async report %s ended %r; starting it again", run_id, state)
+        raise TransientError(
+            f"Meta async report for {since_s}..{until_s} did not complete: {'; '.join(outcomes)}",
+            platform=PLATFORM,
+        )
+
+    def _poll_report(self, run_id: str) -> str:
+        settings = self.settings
+        wait = settings.async_poll_interval
+        for _ in range(settings.async_max_polls):
+            status = self.http.get_json(run_id).data or {}
+            state = str(status.get("async_status") or "")
+            if state in {"Job Completed", "Job Failed", "Job Skipped"}:
+                return state
+            self.http.sleep(wait)
+            wait = min(settings.async_poll_max_interval, wait * settings.async_poll_backoff)
+        return "not complete after polling"
 
     def iter_entity_pages(
         self, kind: Literal["campaigns", "adsets", "ads"], fields: Sequence[str] | None = None
@@ -603,7 +697,11 @@ class MetaAdsClient:
         self, pages: Iterable[Page | Mapping[str, Any]], tenant_id: str | None = None
     ) -> pl.DataFrame:
         return parse_insights(
-            pages, self._tenant(tenant_id), account_id=self.account_id, settings=self.settings
+            pages,
+            self._tenant(tenant_id),
+            account_id=self.account_id,
+            settings=self.settings,
+            report=self.report,
         )
 
     def fetch_insights(self, since: date | str, until: date | str, *, level: str = "ad") -> pl.DataFrame:

@@ -13,8 +13,12 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from pipelines.assets.activation import pause_high_cpa_decisions
 from pipelines.assets.ingest import build_ingest_assets
+from pipelines.assets.ingest_files import build_file_ingest_assets
+from pipelines.assets.ingest_owned import build_owned_ingest_assets
 from pipelines.assets.ml import channel_forecast
 from pipelines.assets.ml_attribution import attribution_channel
+from pipelines.assets.ml_mmm import media_mix_model
+from pipelines.assets.ml_signals import campaign_anomalies, campaign_forecast, creative_fatigue, lead_scores
 from pipelines.assets.serving import build_serving_snapshot
 from pipelines.dbt import TRANSLATOR, dbt_project, prepare_manifest
 from pipelines.resources import WarehouseResource, resources_from_settings
@@ -27,17 +31,36 @@ LOOKBACK_DAYS = 7  # platforms restate recent days; the daily run re-pulls this 
 
 
 def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
-    """Sandbox: the world's days. Live: from MOS_START_DATE (default two years back) to yesterday."""
+    """Sandbox: the world's days, including days simulated since (`SandboxState.advance`). Live: from
+    MOS_START_DATE (default two years back) to yesterday."""
     if settings.mode == "sandbox":
         from connectors.sandbox.presets import get_preset
 
         preset = get_preset(settings.preset)
-        first, last = preset.start_date, preset.end_date
+        first, last = preset.start_date, _sandbox_today(settings, preset.end_date)
         return dg.DailyPartitionsDefinition(
             start_date=first.isoformat(), end_date=(last + timedelta(days=1)).isoformat()
         )
     start = os.environ.get("MOS_START_DATE") or (date.today() - timedelta(days=730)).isoformat()
     return dg.DailyPartitionsDefinition(start_date=start)
+
+
+def _sandbox_today(settings: Settings, generated_end: date) -> date:
+    """The last simulated day: the generated world's end, or the last `advance` in its mutation log
+    (read without loading the world)."""
+    import json
+
+    from connectors.sandbox.world import world_dir
+
+    log = world_dir(settings.sandbox_dir, settings.preset, settings.seed) / "state" / "mutations.jsonl"
+    today = generated_end
+    if log.exists():
+        for line in log.read_text().splitlines():
+            if '"advance"' in line:
+                entry = json.loads(line)
+                if entry.get("op") == "advance":
+                    today = max(today, date.fromisoformat(entry["to"]))
+    return today
 
 
 def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
@@ -83,9 +106,16 @@ def build_definitions(
     partitions = daily_partitions(settings)
     assets = [
         *build_ingest_assets(partitions),
+        *build_file_ingest_assets(partitions),
+        *build_owned_ingest_assets(),
         build_dbt_assets(settings),
         channel_forecast,
+        media_mix_model,
         attribution_channel,
+        campaign_forecast,
+        campaign_anomalies,
+        creative_fatigue,
+        lead_scores,
         pause_high_cpa_decisions,
         build_serving_snapshot(settings.serving),
     ]

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import duckdb
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from pipelines import warehouse as wh
-from pipelines.settings import Settings
+from pipelines.settings import DEFAULT_LOOKBACK_DAYS, Settings
 from pipelines.tenants import Tenant, tenants_from_file, tenants_from_world, token_for
 
 
@@ -47,7 +48,9 @@ class PlatformsResource(dg.ConfigurableResource):
     fault_rate: float = 0.0
     fault_seed: int = 0
     fault_timeout_mode: str = "before"  # "after": a write is applied, then its answer is lost
+    fault_kinds: str = ""  # comma-separated; empty = the transient kinds (429, throttle, 5xx, timeout)
     retry_base_delay: float = 0.5
+    lookback_days: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_LOOKBACK_DAYS))
 
     _state: Any = PrivateAttr(default=None)
     _transport: Any = PrivateAttr(default=None)
@@ -75,8 +78,14 @@ class PlatformsResource(dg.ConfigurableResource):
         if self._transport is None:
             from connectors.sandbox.api import FaultConfig, SandboxAPI
 
+            kinds = tuple(k.strip() for k in self.fault_kinds.split(",") if k.strip())
             faults = (
-                FaultConfig(rate=self.fault_rate, seed=self.fault_seed, timeout_mode=self.fault_timeout_mode)
+                FaultConfig(
+                    rate=self.fault_rate,
+                    seed=self.fault_seed,
+                    timeout_mode=self.fault_timeout_mode,
+                    **({"kinds": kinds} if kinds else {}),
+                )
                 if self.fault_rate > 0
                 else None
             )
@@ -97,6 +106,14 @@ class PlatformsResource(dg.ConfigurableResource):
     def world_range(self) -> tuple[date, date]:
         world = self.state().world
         return world.meta.start_date, self.state().today
+
+    def lookback_for(self, source: str) -> int:
+        """Days a daily run of `source` re-pulls (settings: MOS_LOOKBACK_DAYS)."""
+        return self.lookback_days.get(source, self.lookback_days.get("default", 7))
+
+    def newest_day(self) -> date:
+        """The newest day a platform can report: the sandbox's today, else yesterday."""
+        return self.state().today if self.sandbox else date.today() - timedelta(days=1)
 
     # -- tenants and clients -----------------------------------------------------------------------
     def tenants(self) -> list[Tenant]:
@@ -167,6 +184,35 @@ class PlatformsResource(dg.ConfigurableResource):
             tenant_id=tenant.tenant_id,
         )
 
+    def mailchimp(self, tenant: Tenant) -> Any:
+        from connectors.mailchimp import MailchimpClient
+
+        # Sandbox keys are `sandbox-<tenant>-us21` (the data centre is the key's suffix).
+        key = token_for(tenant, "mailchimp", sandbox=self.sandbox)
+        return MailchimpClient(
+            f"{key}-us21" if self.sandbox else key,
+            transport=self.transport(),
+            retry=self.retry_policy(),
+            landing=self.landing(),
+            sleep=self._sleep(),
+            tenant_id=tenant.tenant_id,
+        )
+
+    def social(self, tenant: Tenant) -> Any:
+        from connectors.social import SocialClient
+
+        # Live: the listening vendor's endpoint (the sandbox's API mirrors its shape).
+        base_url = None if self.sandbox else os.environ.get("MOS_SOCIAL_BASE_URL")
+        return SocialClient(
+            token_for(tenant, "social", sandbox=self.sandbox),
+            **({"base_url": base_url} if base_url else {}),
+            transport=self.transport(),
+            retry=self.retry_policy(),
+            landing=self.landing(),
+            sleep=self._sleep(),
+            tenant_id=tenant.tenant_id,
+        )
+
 
 def resources_from_settings(settings: Settings) -> dict[str, Any]:
     from dagster_dbt import DbtCliResource
@@ -186,6 +232,8 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
             inbox_dir=str(settings.inbox),
             fault_rate=settings.fault_rate,
             fault_timeout_mode=settings.fault_timeout_mode,
+            fault_kinds=settings.fault_kinds,
+            lookback_days=dict(settings.lookback_days),
         ),
         # The dbt next to this interpreter: PATH may not include the virtual environment.
         "dbt": DbtCliResource(

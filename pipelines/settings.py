@@ -7,11 +7,28 @@ Secrets are not settings: platform tokens are read where a client is built (see 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+
+# Days each daily run re-pulls, per source: platforms restate recent days (Meta up to 28).
+DEFAULT_LOOKBACK_DAYS: dict[str, int] = {"meta_ads": 28, "google_ads": 7, "default": 7}
+
+
+def _lookback(raw: str | None) -> dict[str, int]:
+    """MOS_LOOKBACK_DAYS="meta_ads=28,google_ads=7" over the defaults."""
+    days = dict(DEFAULT_LOOKBACK_DAYS)
+    for part in (raw or "").split(","):
+        if not part.strip():
+            continue
+        name, sep, value = part.partition("=")
+        if not sep or not value.strip().isdigit():
+            raise ValueError(f"MOS_LOOKBACK_DAYS: expected source=days, got {part!r}")
+        days[name.strip()] = int(value)
+    return days
 
 
 def _flag(value: str | None, default: bool) -> bool:
@@ -34,6 +51,8 @@ class Settings:
     dry_run: bool
     fault_rate: float
     fault_timeout_mode: str = "before"
+    fault_kinds: str = ""  # comma-separated sandbox fault kinds; empty = the transient ones
+    lookback_days: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_LOOKBACK_DAYS))
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -62,6 +81,8 @@ class Settings:
             dry_run=_flag(env.get("MOS_DRY_RUN"), default=True),
             fault_rate=float(env.get("MOS_FAULT_RATE", "0") or 0),
             fault_timeout_mode=env.get("MOS_FAULT_TIMEOUT_MODE", "before"),
+            fault_kinds=env.get("MOS_FAULT_KINDS", ""),
+            lookback_days=_lookback(env.get("MOS_LOOKBACK_DAYS")),
         )
 
     def as_env(self) -> dict[str, str]:
@@ -79,4 +100,6 @@ class Settings:
             "MOS_DRY_RUN": "1" if self.dry_run else "0",
             "MOS_FAULT_RATE": str(self.fault_rate),
             "MOS_FAULT_TIMEOUT_MODE": self.fault_timeout_mode,
+            "MOS_FAULT_KINDS": self.fault_kinds,
+            "MOS_LOOKBACK_DAYS": ",".join(f"{k}={v}" for k, v in sorted(self.lookback_days.items())),
         }

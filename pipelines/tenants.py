@@ -23,6 +23,9 @@ class Tenant:
     meta_accounts: tuple[str, ...] = ()
     google_ads_customers: tuple[str, ...] = ()
     has_hubspot: bool = False
+    has_mailchimp: bool = False
+    has_social: bool = False
+    listening_keyword: str = ""  # what the social-listening API searches mentions for (the brand)
     token_env: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
 
@@ -47,6 +50,10 @@ def tenants_from_world(tenants: pl.DataFrame, accounts: pl.DataFrame) -> list[Te
                 meta_accounts=ids("meta"),
                 google_ads_customers=ids("google_ads"),
                 has_hubspot=bool(ids("hubspot")),
+                # Every sandbox brand emails and posts (connectors/sandbox/owned.py).
+                has_mailchimp=True,
+                has_social=True,
+                listening_keyword=row["tenant_id"],
             )
         )
     return out
@@ -72,6 +79,8 @@ def tenants_from_file(path: Path) -> list[Tenant]:
             "google_ads": f"MOS_{tid.upper()}_GOOGLE_ADS_TOKEN",
             "google_ads_developer": "GOOGLE_ADS_DEVELOPER_TOKEN",
             "hubspot": f"MOS_{tid.upper()}_HUBSPOT_TOKEN",
+            "mailchimp": f"MOS_{tid.upper()}_MAILCHIMP_TOKEN",
+            "social": f"MOS_{tid.upper()}_SOCIAL_TOKEN",
         }
         default_env.update({k: str(v) for k, v in (entry.get("token_env") or {}).items()})
         out.append(
@@ -85,6 +94,9 @@ def tenants_from_file(path: Path) -> list[Tenant]:
                     str(c).replace("-", "") for c in entry.get("google_ads_customers", [])
                 ),
                 has_hubspot=bool(entry.get("hubspot", False)),
+                has_mailchimp=bool(entry.get("mailchimp", False)),
+                has_social=bool(entry.get("social", False)),
+                listening_keyword=str(entry.get("listening_keyword", entry.get("name", tid))),
                 token_env=default_env,
             )
         )

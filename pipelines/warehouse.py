@@ -45,7 +45,8 @@ RAW_DDL: dict[str, str] = {
     "hubspot_contacts": """tenant_id varchar not null, id varchar not null, email varchar, firstname varchar,
         lastname varchar, lifecyclestage varchar, anonymous_id varchar, createdate timestamp,
         lastmodifieddate timestamp, lead_date timestamp, mql_date timestamp, sql_date timestamp,
-        opportunity_date timestamp, customer_date timestamp, archived boolean""",
+        opportunity_date timestamp, customer_date timestamp, archived boolean, marketing_opt_in boolean,
+        opt_in_date timestamp, opt_out_date timestamp, archived_at timestamp""",
     "hubspot_deals": """tenant_id varchar not null, id varchar not null, contact_id varchar, dealname varchar,
         amount decimal(18,2), dealstage varchar, pipeline varchar, createdate timestamp,
         closedate timestamp, lastmodifieddate timestamp, archived boolean""",
@@ -53,6 +54,33 @@ RAW_DDL: dict[str, str] = {
         event_ts timestamp not null, event_type varchar, utm_source varchar, utm_medium varchar,
         utm_campaign varchar, landing_page varchar""",
     "fx_rates": """date date not null, currency varchar not null, rate_to_usd double not null""",
+    # ---- files (issue 3): drops partitioned by drop day; emails only as SHA-256 ----
+    "offline_conversions": """tenant_id varchar not null, order_id varchar not null, email_sha256 varchar,
+        contact_id varchar, conversion_ts timestamp not null, value decimal(18,2), currency varchar,
+        location varchar""",
+    "erasure_requests": """tenant_id varchar not null, request_id varchar not null, email_sha256 varchar,
+        contact_id varchar, requested_at timestamp""",
+    "imported_ad_reports": """tenant_id varchar not null, platform varchar not null, account_id varchar,
+        date date not null, campaign_id varchar, campaign_name varchar, ad_group_id varchar,
+        ad_group_name varchar, ad_id varchar, ad_name varchar, currency varchar, spend decimal(18,2),
+        impressions bigint, clicks bigint, conversions double, conversion_value decimal(18,2),
+        mapping varchar""",
+    # ---- owned media (mailchimp, social): merged on their ids, influencers a snapshot ----
+    "mailchimp_email_reports": """tenant_id varchar not null, account_id varchar not null,
+        campaign_id varchar not null, campaign_title varchar, type varchar, list_id varchar,
+        send_time timestamp, emails_sent bigint, hard_bounces bigint, soft_bounces bigint,
+        unsubscribed bigint, abuse_reports bigint, opens_total bigint, unique_opens bigint,
+        clicks_total bigint, unique_clicks bigint""",
+    "social_posts": """tenant_id varchar not null, platform varchar not null, account_id varchar,
+        post_id varchar not null, created_at timestamp, post_type varchar, message varchar,
+        permalink varchar, reach bigint, impressions bigint, likes bigint, comments bigint,
+        shares bigint, saves bigint, link_clicks bigint""",
+    "social_mentions": """tenant_id varchar not null, platform varchar not null, mention_id varchar not null,
+        created_at timestamp, author_handle varchar, author_followers bigint, text varchar, url varchar,
+        likes bigint, reposts bigint, language varchar""",
+    "social_influencers": """tenant_id varchar not null, platform varchar not null,
+        influencer_id varchar not null, handle varchar, display_name varchar, followers bigint,
+        engagement_rate double, avg_reach bigint, category varchar, country varchar""",
 }
 
 OPS_DDL: dict[str, str] = {
@@ -63,6 +91,12 @@ OPS_DDL: dict[str, str] = {
         reason varchar, _source varchar, _run_id varchar, _loaded_at timestamp""",
     "cursors": """tenant_id varchar not null, source varchar not null, cursor_value varchar,
         updated_at timestamp, primary key (tenant_id, source)""",
+    "schema_drift": """tenant_id varchar, source varchar, partition varchar, kind varchar, column_name varchar,
+        detail varchar, _source varchar, _run_id varchar, _loaded_at timestamp""",
+    # Who was erased (pipelines/privacy.py): hashes only, so re-imported touchpoints can be erased again.
+    "erasure_suppression": """tenant_id varchar not null, request_id varchar not null,
+        contact_id varchar not null, anonymous_id_sha256 varchar, first_applied_at timestamp,
+        primary key (tenant_id, request_id, contact_id)""",
 }
 
 
@@ -190,8 +224,11 @@ def merge_on_keys(
     keys: Sequence[str],
     *,
     quarantine: pl.DataFrame | None = None,
+    quarantine_source: str | None = None,
 ) -> int:
-    """Upsert by key (CRM records change in place): delete matching keys, insert the new versions."""
+    """Upsert by key (CRM records change in place): delete matching keys, insert the new versions.
+    With `quarantine_source`, earlier quarantined versions of the merged records (matched on the
+    record's `id`) are cleared: a record that now loads is no longer a failure."""
     if frame.height == 0 and (quarantine is None or quarantine.height == 0):
         return 0
     con.execute("begin transaction")
@@ -199,6 +236,12 @@ def merge_on_keys(
         con.register("_keys", frame.select(keys).unique().to_arrow())
         cond = " and ".join(f"t.{k} = k.{k}" for k in keys)
         con.execute(f"delete from raw.{table} t where exists (select 1 from _keys k where {cond})")
+        if quarantine_source is not None and {"tenant_id", "id"} <= set(keys):
+            con.execute(
+                "delete from ops.quarantine q where q.source = ? and exists (select 1 from _keys k "
+                "where k.tenant_id = q.tenant_id and k.id = json_extract_string(q.record, '$.id'))",
+                [quarantine_source],
+            )
         con.unregister("_keys")
         inserted = _insert(con, f"raw.{table}", frame)
         if quarantine is not None and quarantine.height:
@@ -258,6 +301,39 @@ def log_load(con: duckdb.DuckDBPyConnection, rows: Iterable[dict]) -> None:
         },
     )
     _insert(con, "ops.load_log", frame)
+
+
+DRIFT_SCHEMA = {
+    "tenant_id": pl.Utf8,
+    "source": pl.Utf8,
+    "partition": pl.Utf8,
+    "kind": pl.Utf8,
+    "column_name": pl.Utf8,
+    "detail": pl.Utf8,
+    "_source": pl.Utf8,
+    "_run_id": pl.Utf8,
+    "_loaded_at": pl.Datetime("us"),
+}
+
+
+def record_drift(
+    con: duckdb.DuckDBPyConnection,
+    rows: Sequence[dict],
+    *,
+    tenant_id: str,
+    source: str,
+    partition: str,
+) -> int:
+    """What a load of (tenant, source, partition) noticed about the platform's schema replaces what an
+    earlier load of the same slice noticed (a re-run reports the same drift once, not twice)."""
+    frame = pl.DataFrame(list(rows), schema=DRIFT_SCHEMA)
+    return replace_table_rows(
+        con,
+        "ops.schema_drift",
+        frame,
+        where="tenant_id = ? and source = ? and partition = ?",
+        params=[tenant_id, source, partition],
+    )
 
 
 def get_cursor(con: duckdb.DuckDBPyConnection, tenant_id: str, source: str) -> str | None:

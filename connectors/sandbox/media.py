@@ -182,7 +182,7 @@ def build_default_owned_media(
 
     # ---- email: the list grows; newsletters go out on two fixed weekdays, now and then skipped
     list_size = (
-        preset.conversions_per_day * 650.0 * rng.lognormal(0.0, 0.1) * (1 + rng.uniform(0.15, 0.35) * years)
+        preset.conversions_per_day * 500.0 * rng.lognormal(0.0, 0.1) * (1 + rng.uniform(0.15, 0.35) * years)
     )
     dow = (dates.astype("datetime64[D]").astype(np.int64) + 3) % 7
     weekdays = rng.choice([1, 2, 3, 4], 2, replace=False)

@@ -2,9 +2,11 @@
 
 Everything here is decided before a single impression is served: which campaigns run when (always-on,
 launched mid-way, stopped, seasonal bursts), which creative is live on which day (rotation: a new ad
-every few weeks, each ad lives for two launch gaps), and each budget owner's daily budget (Meta: ad set,
-Google: campaign) as a step function driven by a shared marketing calendar (Q4 and Black Friday pushes,
+every few weeks, each ad lives for two launch gaps; about half the creatives wear out after an onset),
+and each budget owner's daily budget (Meta ad set, LinkedIn campaign = world ad group, TikTok ad group,
+Google campaign) as a step function driven by a shared marketing calendar (Q4 and Black Friday pushes,
 a January dip, a common random factor) so spend is correlated across channels, as in real accounts.
+Also the incidents injected into delivery (`plan_anomalies`).
 """
 
 from __future__ import annotations
@@ -92,10 +94,10 @@ KINDS: dict[str, Kind] = {
     "linkedin_retargeting": Kind(
         55.0, 0.0080, ("Single Image Ad", "Conversation Ad"), ("Matched - Website Visitors 90d",)
     ),
-    "tiktok_spark": Kind(6.5, 0.0095, ("Spark Ad - Creator", "Spark Ad - Brand Post"), _TIKTOK_AUDIENCES),
-    "tiktok_prospecting": Kind(5.2, 0.0075, _TIKTOK_FORMATS, _TIKTOK_AUDIENCES),
+    "tiktok_spark": Kind(6.5, 0.0080, ("Spark Ad - Creator", "Spark Ad - Brand Post"), _TIKTOK_AUDIENCES),
+    "tiktok_prospecting": Kind(5.2, 0.0062, _TIKTOK_FORMATS, _TIKTOK_AUDIENCES),
     "tiktok_retargeting": Kind(
-        8.5, 0.0120, _TIKTOK_FORMATS, ("Custom Audience - Video Viewers 15d", "Custom Audience - Site 30d")
+        8.5, 0.0100, _TIKTOK_FORMATS, ("Custom Audience - Video Viewers 15d", "Custom Audience - Site 30d")
     ),
     "tiktok_seasonal": Kind(
         7.8, 0.0105, ("UGC Video 15s - Offer", "Spark Ad - Creator Offer"), _TIKTOK_AUDIENCES

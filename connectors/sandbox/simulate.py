@@ -7,16 +7,19 @@ vectorised over rows; the only Python loops run over the (few) channels.
 
 Order of events inside a window:
   1. delivery: each budget owner's daily budget * pacing noise, split over its live ads (weight x creative
-     fatigue), in whole cents; impressions from CPM, clicks from the ad's CTR.
-  2. truth: channel spend -> adstock -> Hill -> expected incremental conversions; baseline demand.
+     fatigue), in whole cents, times any injected anomaly; impressions from CPM, clicks from the CTR.
+  2. truth: channel input (spend; emails delivered / organic reach for the non-paid channels) ->
+     adstock -> Hill -> expected incremental conversions; baseline demand.
   3. realised conversions ~ Poisson(baseline + incremental), each with a cause (baseline or a channel).
   4. CRM: every conversion is a customer (lead -> MQL -> SQL -> opportunity -> customer, closedwon deal);
-     more leads stop earlier (some opportunities get a closedlost deal).
-  5. journeys: sessions of each contact (a converter caused by a channel has a click from it; google
-     search is often the last touch); the rest of the clicks and organic/direct/referral traffic become
-     anonymous visitors' sessions.
+     more leads stop earlier (some opportunities get a closedlost deal). Lead features are drawn per
+     class, so the true lead propensity is exact.
+  5. journeys: first visit, extra visits and lead session before each lead (the lead features), then for
+     customers the causal click of their channel, more visits and the last visit (google search is often
+     the last touch); the rest of the clicks (ads, newsletters, posts) and organic/direct/referral
+     traffic become anonymous visitors' sessions.
   6. platform-reported conversions: converters who clicked the platform + view-through extras, allocated
-     to ads by clicks (Meta integers, Google fractions).
+     to ads by clicks (integers; Google fractions), cut by tracking anomalies.
 """
 
 from __future__ import annotations
@@ -68,8 +71,8 @@ EVENT_TYPES = ["session", "lead"]
 #   lead form (the lead event's landing page), marketing opt-in ~ Bernoulli(OPT_IN).
 FIRST_TOUCH = np.array(
     [
-        [0.22, 0.12, 0.012, 0.18, 0.0, 0.02, 0.26, 0.108, 0.08],
-        [0.2, 0.26, 0.006, 0.084, 0.0, 0.01, 0.23, 0.15, 0.06],
+        [0.22, 0.12, 0.004, 0.18, 0.0, 0.02, 0.268, 0.108, 0.08],
+        [0.2, 0.26, 0.002, 0.084, 0.0, 0.01, 0.234, 0.15, 0.06],
     ]
 )
 PRE_SESSIONS = np.array([0.5, 1.5])

@@ -3,17 +3,31 @@
 Daily-partitioned sources run a whole partition range in one step (single-run backfill) and replace
 each (tenant, source, day) slice; CRM is incremental by its modified-date cursor with merge on id;
 entity snapshots and FX rates are replaced whole per tenant.
+
+Ad platforms restate recent days: a run that reaches the newest day also re-pulls the source's look-back
+window (settings: MOS_LOOKBACK_DAYS; Meta 28 days, others 7). Each request window is fetched and loaded
+on its own: a window that still fails after the client's retries is logged in `ops.load_log` as
+`failed`, keeps its previous rows, and fails the step loudly once the other windows are loaded.
 """
 
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import polars as pl
 
-from pipelines.ingest import LoadOutcome, chunked, day_range, load_daily_slices, load_snapshot, merge_records
+from pipelines.ingest import (
+    LoadOutcome,
+    chunked,
+    day_range,
+    load_daily_slices,
+    load_snapshot,
+    log_failed_load,
+    merge_records,
+    window_with_lookback,
+)
 from pipelines.resources import PlatformsResource, WarehouseResource
 from pipelines.tenants import Tenant
 
@@ -42,13 +56,17 @@ def _outcome_result(
     total = LoadOutcome(source=outcomes[0].source if outcomes else "", tenant_id="*")
     for outcome in outcomes:
         total.merge(outcome)
-    metadata = {
+    metadata: dict[str, Any] = {
         "rows_loaded": total.rows_loaded,
         "rows_quarantined": total.rows_quarantined,
         "pages": total.pages,
         "partitions": total.partitions,
         "tenants": len(outcomes),
+        "duplicates_dropped": total.duplicates,
+        "schema_drift": len(total.drift),
     }
+    if total.drift:
+        metadata["schema_drift_columns"] = ", ".join(total.drift)
     return [
         dg.MaterializeResult(asset_key=key, metadata=metadata),
         dg.AssetCheckResult(
@@ -316,7 +334,7 @@ def build_ingest_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDe
     ):
         from pipelines.warehouse import get_cursor, set_cursor
 
-        totals = {"hubspot_contacts": 0, "hubspot_deals": 0}
+        outcomes: dict[str, list[LoadOutcome]] = {"hubspot_contacts": [], "hubspot_deals": []}
         for tenant in platforms.tenants():
             if not tenant.has_hubspot:
                 continue
@@ -324,8 +342,12 @@ def build_ingest_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDe
                 with warehouse.connect() as con:
                     cursor = get_cursor(con, tenant.tenant_id, table)
                 with platforms.hubspot(tenant) as client:
-                    frame = _fetch_crm(client, object_type, cursor)
-                pages = 0
+                    live = _fetch_crm(client, object_type, cursor)
+                    # Archived records leave every search and list: read them on their own, so the
+                    # warehouse marks them archived instead of keeping a stale live version.
+                    archived = _fetch_archived(client, object_type)
+                    drift, duplicates = client.report.take()
+                frame = pl.concat([live, archived], how="diagonal_relaxed")
                 if frame.height == 0:
                     continue
                 label = f"since {cursor or 'the beginning'}"
@@ -339,14 +361,28 @@ def build_ingest_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDe
                         run_id=context.run_id,
                         source_ref=f"landing/hubspot_{object_type}/{tenant.tenant_id}",
                         cursor_label=label,
-                        pages=pages,
+                        drift=drift,
+                        duplicates=duplicates,
                     )
-                    # Overlap the next window a little: records modified in the same millisecond.
-                    newest = frame["lastmodifieddate"].max()
-                    set_cursor(con, tenant.tenant_id, table, (newest - timedelta(seconds=1)).isoformat())
-                totals[table] += outcome.rows_loaded
-        for table, rows in totals.items():
-            yield dg.MaterializeResult(asset_key=["raw", table], metadata={"rows_merged": rows})
+                    if live.height:
+                        # Overlap the next window a little: records modified in the same millisecond.
+                        newest = live["lastmodifieddate"].max()
+                        set_cursor(con, tenant.tenant_id, table, (newest - timedelta(seconds=1)).isoformat())
+                outcomes[table].append(outcome)
+        for table, outs in outcomes.items():
+            total = LoadOutcome(source=table, tenant_id="*")
+            for outcome in outs:
+                total.merge(outcome)
+            yield dg.MaterializeResult(
+                asset_key=["raw", table],
+                metadata={
+                    "rows_merged": total.rows_loaded,
+                    "rows_quarantined": total.rows_quarantined,
+                    "duplicates_dropped": total.duplicates,
+                    "schema_drift": len(total.drift),
+                    **({"schema_drift_columns": ", ".join(total.drift)} if total.drift else {}),
+                },
+            )
 
     @dg.asset(
         key=["raw", "fx_rates"],
@@ -403,40 +439,91 @@ def _load_ad_platform_daily(
     fetch: Callable[[Any, date, date], tuple[pl.DataFrame, int]],
     day_column: str,
 ) -> list[LoadOutcome]:
-    """Every tenant's accounts, in bounded request windows, then one slice replacement per tenant.
+    """Every tenant's accounts, one bounded request window at a time, each window one slice replacement.
 
-    All of a tenant's accounts are gathered first: the slice is (tenant, source, day), so loading
-    one account at a time would delete the others' rows.
+    All of a tenant's accounts are gathered for a window first: the slice is (tenant, source, day), so
+    loading one account at a time would delete the others' rows. A window that fails is logged and
+    left as it was; the others load; then the step fails naming every failed window.
     """
-    days = partition_days(context)
-    outcomes = []
+    days = _days_with_lookback(context, platforms, source)
+    outcomes, failed = [], []
     for tenant in platforms.tenants():
         if not accounts(tenant):
             continue
-        frames, pages = [], 0
-        for account in accounts(tenant):
-            with client_for(tenant, account) as client:
-                for first, last in chunked(days, REQUEST_WINDOW_DAYS):
-                    frame, n_pages = fetch(client, first, last)
+        tenant_outcome = LoadOutcome(source=source, tenant_id=tenant.tenant_id)
+        for first, last in chunked(days, REQUEST_WINDOW_DAYS):
+            window = day_range(first, last)
+            label = f"{first.isoformat()}..{last.isoformat()}"
+            started = datetime.now(UTC).replace(tzinfo=None)
+            try:
+                frames, pages, drift, duplicates = [], 0, [], 0
+                for account in accounts(tenant):
+                    with client_for(tenant, account) as client:
+                        frame, n_pages = fetch(client, first, last)
+                        events, repeated = client.report.take()
                     frames.append(frame)
                     pages += n_pages
-        with warehouse.connect() as con:
-            outcomes.append(
-                load_daily_slices(
-                    con,
-                    table=table,
-                    source=source,
-                    tenant_id=tenant.tenant_id,
-                    days=days,
-                    frame=pl.concat(frames, how="diagonal_relaxed"),
-                    partition=pl.col(day_column),
-                    run_id=context.run_id,
-                    source_ref=f"landing/{table}/{tenant.tenant_id}",
-                    pages=pages,
-                    as_of=days[-1],
-                )
-            )
+                    drift += [e for e in events if e not in drift]
+                    duplicates += repeated
+                with warehouse.connect() as con:
+                    outcome = load_daily_slices(
+                        con,
+                        table=table,
+                        source=source,
+                        tenant_id=tenant.tenant_id,
+                        days=window,
+                        frame=pl.concat(frames, how="diagonal_relaxed"),
+                        partition=pl.col(day_column),
+                        run_id=context.run_id,
+                        source_ref=f"landing/{table}/{tenant.tenant_id}",
+                        pages=pages,
+                        as_of=last,
+                        drift=drift,
+                        duplicates=duplicates,
+                    )
+            except Exception as exc:  # this window only: the others still load
+                context.log.error(f"{source} {tenant.tenant_id} {label} failed: {exc}")
+                with warehouse.connect() as con:
+                    log_failed_load(
+                        con,
+                        run_id=context.run_id,
+                        tenant_id=tenant.tenant_id,
+                        source=source,
+                        label=label,
+                        error=exc,
+                        started_at=started,
+                    )
+                failed.append(f"{tenant.tenant_id} {label}: {type(exc).__name__}: {exc}")
+                continue
+            tenant_outcome.merge(outcome)
+        outcomes.append(tenant_outcome)
+    if failed:
+        raise dg.Failure(
+            description=f"{source}: {len(failed)} window(s) failed and kept their previous rows",
+            metadata={"failed_windows": "\n".join(failed)[:4000]},
+        )
     return outcomes
+
+
+def _days_with_lookback(
+    context: dg.AssetExecutionContext, platforms: PlatformsResource, source: str
+) -> list[date]:
+    """The partition range, widened by the source's look-back when it reaches the newest day."""
+    days = partition_days(context)
+    partitions_def = context.assets_def.partitions_def
+    start = getattr(partitions_def, "start", None)
+    widened = window_with_lookback(
+        days,
+        newest=platforms.newest_day(),
+        lookback_days=platforms.lookback_for(source),
+        earliest=start.date() if start is not None else None,
+    )
+    if len(widened) > len(days):
+        context.log.info(
+            f"{source}: re-pulling {widened[0]}..{days[0] - timedelta(days=1)} too "
+            f"(look-back {platforms.lookback_for(source)} days: platforms restate recent days)"
+        )
+    return widened
 
 
 def _today(platforms: PlatformsResource) -> date:
@@ -454,6 +541,12 @@ def _export_sandbox_touchpoints(
     from connectors.sandbox.files import export_touchpoint_range
 
     export_touchpoint_range(platforms.state(), inbox, days[0], days[-1], tenants=[tenant_id])
+
+
+def _fetch_archived(client, object_type: str) -> pl.DataFrame:
+    if object_type == "contacts":
+        return client.fetch_contacts(archived=True)
+    return client.fetch_deals(archived=True)
 
 
 def _fetch_crm(client, object_type: str, cursor: str | None) -> pl.DataFrame:

@@ -1,5 +1,9 @@
 """The parsers build their frames column by column; here each is checked against the row-by-row parse
-it replaced (kept below as the reference), on rows with every odd value the platforms could send."""
+it replaced (kept below as the reference), on rows with every odd value the platforms could send.
+
+Numbers go through `connectors.drift.read_number` (text read exactly or the row marked for quarantine
+with its reason) and rows without a required field are marked: the references do the same, row by row.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,63 @@ import json
 from decimal import Decimal
 from itertools import cycle, islice
 
+import polars as pl
 import pytest
 
-from connectors.contracts import frame_from_rows, to_date, to_decimal, to_float, to_int
+from connectors.contracts import frame_from_rows, to_date, to_decimal
+from connectors.drift import QUARANTINE_FIELD, QUARANTINE_REASON, read_number
 from connectors.google_ads import parse_ad_stats
 from connectors.hubspot import _LIFECYCLE_DATES, _latest_per_id, associated_ids, parse_contacts, parse_deals
-from connectors.meta_ads import MetaSettings, parse_insights, sum_actions
+from connectors.meta_ads import INSIGHTS_REQUIRED, MetaSettings, parse_insights, sum_actions
 
 
 # ---- references: the row-by-row parsers ------------------------------------------------------------
+class _Marks:
+    """The first problem of each row (field, reason), as the parsers record it."""
+
+    def __init__(self, n):
+        self.n, self.first = n, {}
+
+    def add(self, i, field, reason):
+        self.first.setdefault(i, (field, reason))
+
+    def missing(self, rows, paths, source):
+        for path in paths:
+            name = ".".join(path)
+            for i, row in enumerate(rows):
+                if not _has(row, path):
+                    self.add(
+                        i, name, f"{source}: field {name} absent from the platform's answer (schema drift)"
+                    )
+
+    def number(self, i, value, kind, label, source):
+        if value is None or value == "":
+            return None
+        number, reason = read_number(value, kind)
+        if reason is not None:
+            self.add(i, label, f"{source}: {label} {reason}")
+            return None
+        return {"int": int, "money": lambda d: to_decimal(str(d)), "float": float}[kind](number)
+
+    def apply(self, frame):
+        if not self.first:
+            return frame
+        fields = [self.first.get(i, (None, None))[0] for i in range(self.n)]
+        reasons = [self.first.get(i, (None, None))[1] for i in range(self.n)]
+        return frame.with_columns(
+            pl.Series(QUARANTINE_FIELD, fields, dtype=pl.String),
+            pl.Series(QUARANTINE_REASON, reasons, dtype=pl.String),
+        )
+
+
+def _has(row, path):
+    for key in path:
+        if not isinstance(row, dict) or key not in row:
+            return False
+        row = row[key]
+    return True
+
+
 def _s(value):
     return None if value is None else str(value)
 
@@ -30,8 +82,10 @@ def _digits(value):
 def reference_insights(rows, tenant_id, account_id=None, settings=None):
     settings = settings or MetaSettings()
     types, agg = settings.conversion_action_types, settings.conversion_aggregation
+    marks, source = _Marks(len(rows)), "meta_ads_insights"
+    marks.missing(rows, [(f,) for f in INSIGHTS_REQUIRED], source)
     out = []
-    for row in rows:
+    for i, row in enumerate(rows):
         actions = row.get("actions")
         conv = sum_actions(actions, types, agg)
         conv_value = sum_actions(row.get("action_values"), types, agg)
@@ -42,15 +96,15 @@ def reference_insights(rows, tenant_id, account_id=None, settings=None):
                 "date_start": to_date(row.get("date_start")),
                 **{k: _s(row.get(k)) for k in ("campaign_id", "campaign_name", "adset_id", "adset_name")},
                 **{k: _s(row.get(k)) for k in ("ad_id", "ad_name", "account_currency")},
-                "spend": to_decimal(row.get("spend")),
-                "impressions": to_int(row.get("impressions")),
-                "clicks": to_int(row.get("clicks")),
+                "spend": marks.number(i, row.get("spend"), "money", "spend", source),
+                "impressions": marks.number(i, row.get("impressions"), "int", "impressions", source),
+                "clicks": marks.number(i, row.get("clicks"), "int", "clicks", source),
                 "conversions": float(conv) if conv is not None else 0.0,
                 "conversion_value": to_decimal(conv_value) if conv_value is not None else Decimal("0.00"),
                 "actions": json.dumps(actions, separators=(",", ":")) if actions is not None else None,
             }
         )
-    return frame_from_rows("meta_ads_insights", out)
+    return marks.apply(frame_from_rows("meta_ads_insights", out))
 
 
 def _get(row, *path):
@@ -63,9 +117,20 @@ def _get(row, *path):
 
 
 def reference_ad_stats(results, tenant_id, customer_id):
-    def metric(r, name, convert, missing):
+    marks, source = _Marks(len(results)), "google_ads_ad_stats"
+    marks.missing(
+        results,
+        [("segments", "date"), ("campaign", "id"), ("campaign", "name"), ("adGroup", "id"),
+         ("adGroupAd", "ad", "id"), ("customer", "currencyCode")],
+        source,
+    )  # fmt: skip
+    index = {id(r): i for i, r in enumerate(results)}
+
+    def metric(r, name, kind):
         metrics = r.get("metrics") or {}
-        return convert(metrics[name]) if name in metrics else missing
+        if name not in metrics:
+            return 0 if kind == "int" else 0.0
+        return marks.number(index[id(r)], metrics[name], kind, f"metrics.{name}", source)
 
     rows = [
         {
@@ -78,15 +143,15 @@ def reference_ad_stats(results, tenant_id, customer_id):
             "ad_group_name": _get(r, "adGroup", "name"),
             "ad_id": _s(_get(r, "adGroupAd", "ad", "id")),
             "currency_code": _get(r, "customer", "currencyCode"),
-            "cost_micros": metric(r, "costMicros", to_int, 0),
-            "impressions": metric(r, "impressions", to_int, 0),
-            "clicks": metric(r, "clicks", to_int, 0),
-            "conversions": metric(r, "conversions", to_float, 0.0),
-            "conversions_value": metric(r, "conversionsValue", to_float, 0.0),
+            "cost_micros": metric(r, "costMicros", "int"),
+            "impressions": metric(r, "impressions", "int"),
+            "clicks": metric(r, "clicks", "int"),
+            "conversions": metric(r, "conversions", "float"),
+            "conversions_value": metric(r, "conversionsValue", "float"),
         }
         for r in results
     ]
-    return frame_from_rows("google_ads_ad_stats", rows)
+    return marks.apply(frame_from_rows("google_ads_ad_stats", rows))
 
 
 def reference_contacts(records, tenant_id):
@@ -100,16 +165,19 @@ def reference_contacts(records, tenant_id):
             "createdate": p.get("createdate") or r.get("createdAt"),
             "lastmodifieddate": p.get("lastmodifieddate") or r.get("updatedAt"),
             "archived": bool(r.get("archived", False)),
+            "marketing_opt_in": None,  # neither consent property sent
+            "archived_at": r.get("archivedAt"),
         }
         row.update({col: p.get(prop) for col, prop in _LIFECYCLE_DATES.items()})
         rows.append(row)
-    ts = ("createdate", "lastmodifieddate", *_LIFECYCLE_DATES)
+    ts = ("createdate", "lastmodifieddate", *_LIFECYCLE_DATES, "archived_at")
     return _latest_per_id(frame_from_rows("hubspot_contacts", rows, timestamp_strings=ts))
 
 
 def reference_deals(records, tenant_id):
+    marks = _Marks(len(records))
     rows = []
-    for r in records:
+    for i, r in enumerate(records):
         p = r.get("properties") or {}
         contacts = associated_ids(r, "contacts")
         rows.append(
@@ -118,7 +186,7 @@ def reference_deals(records, tenant_id):
                 "id": _s(r.get("id")),
                 "contact_id": contacts[0] if contacts else None,
                 "dealname": p.get("dealname"),
-                "amount": to_decimal(p.get("amount")),
+                "amount": marks.number(i, p.get("amount"), "money", "amount", "hubspot_deals"),
                 "dealstage": p.get("dealstage"),
                 "pipeline": p.get("pipeline"),
                 "createdate": p.get("createdate") or r.get("createdAt"),
@@ -128,7 +196,7 @@ def reference_deals(records, tenant_id):
             }
         )
     ts = ("createdate", "closedate", "lastmodifieddate")
-    return _latest_per_id(frame_from_rows("hubspot_deals", rows, timestamp_strings=ts))
+    return _latest_per_id(marks.apply(frame_from_rows("hubspot_deals", rows, timestamp_strings=ts)))
 
 
 # ---- odd values ----------------------------------------------------------------------------------------

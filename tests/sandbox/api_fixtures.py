@@ -15,7 +15,7 @@ import httpx
 import numpy as np
 import polars as pl
 
-from connectors.sandbox.api import FaultConfig, SandboxAPI
+from connectors.sandbox.api import FaultConfig, SandboxAPI, SandboxLimits
 from connectors.sandbox.world import World, WorldMeta
 
 START = date(2026, 1, 1)
@@ -27,6 +27,9 @@ GOOGLE_NW, GOOGLE_BV = "1234567890", "2345678901"
 
 N_CONTACTS = {"northwind": 250, "bellavista": 30}
 N_DEALS = {"northwind": 40, "bellavista": 6}
+
+# Final numbers: no restatement of recent days (tests comparing served conversions to the world's).
+FINAL = SandboxLimits(meta_restatement_days=0, google_restatement_days=0)
 
 _TABLE_ID = (("campaigns", "campaign_id"), ("ad_groups", "ad_group_id"), ("ads", "ad_id"))
 

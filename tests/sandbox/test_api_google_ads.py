@@ -46,7 +46,8 @@ def _budget_op(budget_id, micros, cid=GOOGLE_NW):
 
 def test_ad_stats_stream_in_batches_with_exact_micros():
     state = FixtureState()
-    client = make_client(make_api(state, limits=SandboxLimits(google_batch_size=25)))
+    limits = SandboxLimits(google_batch_size=25, google_restatement_days=0)
+    client = make_client(make_api(state, limits=limits))
     a, b = DAYS[2], DAYS[11]
     response = _stream(client, STATS.format(a=a, b=b))
     assert response.status_code == 200

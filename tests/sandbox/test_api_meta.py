@@ -10,7 +10,16 @@ import polars as pl
 import pytest
 
 from connectors.sandbox.api import BASE_URLS, sandbox_token
-from tests.sandbox.api_fixtures import DAYS, META_BV, META_NW, META_TOKEN, FixtureState, make_api, make_client
+from tests.sandbox.api_fixtures import (
+    DAYS,
+    FINAL,
+    META_BV,
+    META_NW,
+    META_TOKEN,
+    FixtureState,
+    make_api,
+    make_client,
+)
 
 BASE = BASE_URLS["meta"]
 RANGE = json.dumps({"since": DAYS[0].isoformat(), "until": DAYS[-1].isoformat()})
@@ -36,7 +45,7 @@ def _purchases(row, key="actions"):
 
 def test_insights_paging_reaches_every_ad_day_once_with_exact_units():
     state = FixtureState()
-    client = make_client(make_api(state))
+    client = make_client(make_api(state, limits=FINAL))
     params = {
         "level": "ad",
         "time_increment": "1",

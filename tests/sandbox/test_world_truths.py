@@ -41,8 +41,13 @@ def _journey_channel() -> pl.Expr:
 
 def _lead_features(world: World) -> pl.DataFrame:
     """Per contact, the features at lead time exactly as the warehouse can compute them."""
+    # Consent given at creation is the feature (a later opt-out, from the CRM extras, is not).
     contacts = world.contacts.select(
-        "tenant_id", "contact_id", "anonymous_id", "created_at", "marketing_opt_in"
+        "tenant_id",
+        "contact_id",
+        "anonymous_id",
+        "created_at",
+        pl.col("opt_in_date").is_not_null().alias("marketing_opt_in"),
     )
     events = world.touchpoints.join(contacts, on=["tenant_id", "anonymous_id"])
     before = events.filter((pl.col("event_type") == "session") & (pl.col("event_ts") < pl.col("created_at")))
@@ -96,12 +101,20 @@ def test_lead_propensity_follows_from_the_visible_features(tiny_world: World) ->
 
 def test_consent_columns(tiny_world: World) -> None:
     c = tiny_world.contacts
-    opted = c.filter(pl.col("marketing_opt_in"))
+    opted = c.filter(pl.col("opt_in_date").is_not_null())  # consent at creation
     assert 0.3 < opted.height / c.height < 0.8
     assert (opted["opt_in_date"] == opted["created_at"]).all()
-    assert c.filter(~pl.col("marketing_opt_in"))["opt_in_date"].null_count() == c.height - opted.height
-    assert not c["archived"].any() and c["archived_at"].null_count() == c.height
-    assert not tiny_world.deals["archived"].any()
+    # Current consent = opted in and not opted out since (the CRM extras add opt-outs and archiving).
+    opted_out = pl.col("opt_out_date").is_not_null()
+    assert c.filter(pl.col("marketing_opt_in") & opted_out).height == 0
+    assert (
+        c.filter(~pl.col("marketing_opt_in"))["opt_in_date"].null_count()
+        == c.filter(~pl.col("marketing_opt_in") & ~opted_out).height
+    )
+    assert c.filter(pl.col("archived"))["customer_date"].null_count() == c["archived"].sum()
+    assert (c["archived"] == c["archived_at"].is_not_null()).all()
+    deals = tiny_world.deals
+    assert deals.filter(pl.col("archived") & (pl.col("dealstage") == "closedwon")).height == 0
 
 
 # ---------------------------------------------------------------------------------------- attribution

@@ -20,17 +20,27 @@ from connectors.sandbox.api.access import WorldAccess
 from connectors.sandbox.api.common import (
     IDEMPOTENCY_HEADER,
     LOOPBACK_PREFIXES,
+    MAILCHIMP_HOST_SUFFIX,
     REAL_HOSTS,
     ApiError,
     Call,
     SandboxLimits,
     json_response,
 )
-from connectors.sandbox.api.faults import Fault, FaultConfig, FaultInjector
+from connectors.sandbox.api.faults import (
+    RESTATE_SHIFT_DAYS,
+    Fault,
+    FaultConfig,
+    FaultInjector,
+    RowFaultTarget,
+    truncated,
+)
 from connectors.sandbox.api.google_ads import GoogleAdsAPI, ads_error, invalid_argument
 from connectors.sandbox.api.hubspot import HubSpotAPI
 from connectors.sandbox.api.idempotency import IdempotencyStore
+from connectors.sandbox.api.mailchimp import MailchimpAPI
 from connectors.sandbox.api.meta import MetaAPI, MetaError
+from connectors.sandbox.api.social import SocialAPI
 
 
 class PlatformHandler(Protocol):
@@ -62,6 +72,7 @@ class Outcome:
     response: httpx.Response
     timed_out: bool = False  # a "timeout" fault: the caller must not see `response` in time
     fault: str | None = None
+    dropped: bool = False  # a "drop" fault: the connection closes mid-body (in-process: an exception)
 
 
 class SandboxAPI:
@@ -79,6 +90,8 @@ class SandboxAPI:
         self.faults = faults
         self.applied_writes: list[AppliedWrite] = []
         self.injected_faults: list[tuple[str, str]] = []  # (platform, kind), in order
+        # Days added to "today" when maturing restated numbers (a "restate" fault serves a later pull).
+        self.restate_shift = 0
         self._injector = FaultInjector(faults) if faults is not None else None
         world_dir = self.access.world_dir
         self.idempotency = IdempotencyStore(world_dir / "state" / "idempotency.jsonl" if world_dir else None)
@@ -86,10 +99,14 @@ class SandboxAPI:
         self.meta = MetaAPI(self)
         self.google_ads = GoogleAdsAPI(self)
         self.hubspot = HubSpotAPI(self, clock)
+        self.mailchimp = MailchimpAPI(self)
+        self.social = SocialAPI(self)
         self._handlers: dict[str, PlatformHandler] = {
             "meta": self.meta,
             "google_ads": self.google_ads,
             "hubspot": self.hubspot,
+            "mailchimp": self.mailchimp,
+            "social": self.social,
         }
 
     # ---- entry points ----------------------------------------------------------------------------
@@ -98,6 +115,11 @@ class SandboxAPI:
         outcome = self.dispatch(request)
         if outcome.timed_out:
             raise httpx.ReadTimeout("sandbox fault: the platform did not answer in time", request=request)
+        if outcome.dropped:
+            raise httpx.RemoteProtocolError(
+                "sandbox fault: peer closed connection without sending complete message body",
+                request=request,
+            )
         return outcome.response
 
     def transport(self) -> httpx.MockTransport:
@@ -113,9 +135,14 @@ class SandboxAPI:
             injector = self._injector
             fault = injector.draw(call) if injector is not None else None
             if injector is None or fault is None:
-                return Outcome(self._serve(call))
+                response = self._serve(call)
+                if injector is not None:
+                    injector.remember(self._fault_rows(call), response)
+                return Outcome(response)
             self.injected_faults.append((call.platform, fault.kind))
             handler = self._handlers[call.platform]
+            if fault.changes_body:
+                return self._body_fault(injector, fault, call)
             if fault.kind != "timeout":
                 return Outcome(injector.response(fault, call, handler), fault=fault.kind)
             if injector.config.timeout_mode == "before":  # nothing processed
@@ -127,6 +154,31 @@ class SandboxAPI:
         self.applied_writes.append(AppliedWrite(call.platform, entity_type, entity_id, field, value, key))
 
     # ---- internals -------------------------------------------------------------------------------
+    def _fault_rows(self, call: Call) -> RowFaultTarget | None:
+        hook = getattr(self._handlers[call.platform], "fault_rows", None)
+        if hook is None:
+            return None
+        try:
+            return hook(call)
+        except Exception:  # a request the handler cannot place (it answered an error anyway)
+            return None
+
+    def _body_fault(self, injector: FaultInjector, fault: Fault, call: Call) -> Outcome:
+        """Serve the request, then drop, repeat, restate or drift its answer."""
+        if fault.kind == "restate":
+            self.restate_shift = RESTATE_SHIFT_DAYS * (fault.variant + 1)
+            try:
+                return Outcome(self._serve(call), fault=fault.kind)
+            finally:
+                self.restate_shift = 0
+        response = self._serve(call)
+        if fault.kind == "drop":
+            if fault.variant % 2:  # the body stops half way, the connection closes
+                return Outcome(truncated(response), fault=fault.kind)
+            return Outcome(response, fault=fault.kind, dropped=True)
+        target = self._fault_rows(call)
+        return Outcome(injector.alter(fault, target, response), fault=fault.kind)
+
     def _serve(self, call: Call) -> httpx.Response:
         handler = self._handlers[call.platform]
         denied = handler.authenticate(call)
@@ -164,6 +216,8 @@ def _route(request: httpx.Request) -> Call | None:
     origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
     path = url.path
     platform = REAL_HOSTS.get(url.host)
+    if platform is None and url.host.endswith(MAILCHIMP_HOST_SUFFIX):
+        platform = "mailchimp"
     base = origin
     if platform is None:
         for name, prefix in LOOPBACK_PREFIXES.items():

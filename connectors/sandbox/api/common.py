@@ -25,27 +25,40 @@ try:  # optional accelerator: writes the same bytes as json.dumps for the payloa
 except ImportError:  # pragma: no cover - depends on the environment
     _orjson = None
 
-PLATFORMS: tuple[str, ...] = ("meta", "google_ads", "hubspot")
+PLATFORMS: tuple[str, ...] = ("meta", "google_ads", "hubspot", "mailchimp", "social")
 
 # In-process the fake APIs answer on the real hosts, so a connector only swaps its transport.
 REAL_HOSTS: dict[str, str] = {
     "graph.facebook.com": "meta",
     "googleads.googleapis.com": "google_ads",
     "api.hubapi.com": "hubspot",
+    "api.social.sandbox": "social",
 }
+# Mailchimp's host names the account's data centre: <dc>.api.mailchimp.com (app.py routes any dc).
+MAILCHIMP_HOST_SUFFIX = ".api.mailchimp.com"
 # On loopback every platform lives under a path prefix of one server.
-LOOPBACK_PREFIXES: dict[str, str] = {"meta": "/meta", "google_ads": "/google-ads", "hubspot": "/hubspot"}
+LOOPBACK_PREFIXES: dict[str, str] = {
+    "meta": "/meta",
+    "google_ads": "/google-ads",
+    "hubspot": "/hubspot",
+    "mailchimp": "/mailchimp",
+    "social": "/social",
+}
 META_API_VERSION = "v21.0"
 GOOGLE_ADS_API_VERSION = "v18"
 BASE_URLS: dict[str, str] = {
     "meta": f"https://graph.facebook.com/{META_API_VERSION}",
     "google_ads": f"https://googleads.googleapis.com/{GOOGLE_ADS_API_VERSION}",
     "hubspot": "https://api.hubapi.com",
+    "mailchimp": "https://us21.api.mailchimp.com/3.0",
+    "social": "https://api.social.sandbox/v1",
 }
 _LOOPBACK_VERSIONED = {
     "meta": f"/{META_API_VERSION}",
     "google_ads": f"/{GOOGLE_ADS_API_VERSION}",
     "hubspot": "",
+    "mailchimp": "/3.0",
+    "social": "/v1",
 }
 
 # Token `sandbox-<tenant_id>` confines a caller to that tenant (and picks the HubSpot portal).
@@ -74,6 +87,13 @@ class SandboxLimits:
     meta_max_limit: int = 500
     meta_min_daily_budget_minor: int = 100  # 1.00 in the account currency
     meta_async_polls: int = 0  # polls answered "Job Running" before an async report completes
+    meta_async_failures: int = 0  # the first N async report jobs end "Job Failed" (a retry succeeds)
+    # A sync insights call over more rows than this answers code 1 / subcode 1487534 ("Please reduce
+    # the amount of data you're asking for"): use an async report.
+    meta_sync_max_rows: int = 100_000
+    # Platforms restate recent days as attribution windows mature (see `maturity`): days restated.
+    meta_restatement_days: int = 28
+    google_restatement_days: int = 7
     google_batch_size: int = 10_000  # searchStream results per batch
     google_page_size: int = 10_000  # googleAds:search page size (fixed, as in v17+)
     hubspot_list_max_limit: int = 100
@@ -83,6 +103,12 @@ class SandboxLimits:
     hubspot_rate_interval_ms: int = 10_000
     hubspot_daily: int = 500_000
     hubspot_batch_max: int = 1_000  # inputs per v4 association batch read
+    mailchimp_max_count: int = 1_000  # reports per page (`count`)
+    # Mailchimp allows 10 simultaneous connections per API key (429 beyond): the sandbox serves one
+    # request at a time, so it only reports the limit; a connector must not open more.
+    mailchimp_max_connections: int = 10
+    social_default_limit: int = 25
+    social_max_limit: int = 100
 
 
 class ApiError(Exception):
@@ -289,6 +315,16 @@ def to_minor_units(amount: float, currency: str) -> int:
 
 def from_minor_units(minor: int, currency: str) -> float:
     return float(Decimal(int(minor)).scaleb(-MINOR_UNIT_EXPONENT.get(currency.upper(), 2)))
+
+
+def maturity(age_days: pl.Expr, window: int) -> pl.Expr:
+    """Share of a day's final platform conversions reported `age_days` after it: attribution windows
+    mature, so platforms restate recent days. 0.55 + 0.45 x (age + 1) / window, reaching 1.0 at
+    `window - 1` days and staying there (1.0 everywhere when window <= 0)."""
+    if window <= 0:
+        return pl.lit(1.0)
+    age = age_days.cast(pl.Float64).clip(lower_bound=0.0)
+    return pl.min_horizontal(pl.lit(1.0), 0.55 + 0.45 * (age + 1.0) / window)
 
 
 def as_utc_naive(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:

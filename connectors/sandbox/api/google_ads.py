@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -36,7 +36,9 @@ from connectors.sandbox.api.common import (
     encode_cursor,
     json_float,
     json_response,
+    maturity,
 )
+from connectors.sandbox.api.faults import RowFaultTarget
 
 if TYPE_CHECKING:
     from connectors.sandbox.api.app import SandboxAPI
@@ -52,6 +54,7 @@ _DOUBLE_FIELDS = {"metrics.conversions", "metrics.conversions_value"}
 _GRAIN = {"customer": None, "campaign": "_campaign_id", "ad_group": "_ad_group_id", "ad_group_ad": "_ad_id"}
 _MICROS = 1_000_000
 _MIN_CURRENCY_UNIT_MICROS = 10_000  # budgets must be whole cents
+_METRICS_CAMEL = ("costMicros", "impressions", "clicks", "conversions", "conversionsValue")
 
 
 class GoogleError(ApiError):
@@ -164,6 +167,26 @@ class GoogleAdsAPI:
     def is_write(self, call: Call) -> bool:
         match = _ROUTE.match(call.path)
         return call.method == "POST" and match is not None and match["method"] == "mutate"
+
+    def fault_rows(self, call: Call) -> RowFaultTarget | None:
+        """Body faults act on the results of searchStream batches and search pages."""
+        match = _ROUTE.match(call.path)
+        if match is None or match["service"] != "googleAds":
+            return None
+        rows = ("*", "results") if match["method"] == "searchStream" else ("results",)
+        return RowFaultTarget(
+            rows=rows,
+            # Metrics equal to zero are left out by Google itself: only these are always sent.
+            required=(
+                ("segments", "date"),
+                ("adGroupAd", "ad", "id"),
+                ("customer", "currencyCode"),
+                ("campaign", "name"),
+            ),
+            numeric=tuple(("metrics", m) for m in _METRICS_CAMEL),
+            new_field=(("metrics", "allConversions"), 1.0),
+            stream=f"google:{match['cid']}:{match['method']}",
+        )
 
     def limit_response(self, fault: Fault, call: Call, retry_after: int) -> httpx.Response:
         error = ads_error(
@@ -328,7 +351,14 @@ class GoogleAdsAPI:
         )
         frame = entities
         if query.has_metrics:
-            metrics = _metrics(self.access.table("delivery"), account.account_id, query, self.access.today)
+            metrics = _metrics(
+                self.access.table("delivery"),
+                account.account_id,
+                query,
+                self.access.today,
+                as_of=self.access.today + timedelta(days=self.app.restate_shift),
+                window=self.limits.google_restatement_days,
+            )
             grain = _GRAIN[query.resource]
             frame = metrics.join(entities, how="cross") if grain is None else metrics.join(entities, on=grain)
         for cond in query.conditions:
@@ -567,9 +597,24 @@ def _entity_frame(
     )
 
 
-def _metrics(delivery: pl.DataFrame, cid: str, query: gaql.Query, today: date) -> pl.DataFrame:
-    """Delivery summed to the resource's grain (and day when segments.date is selected)."""
+def _metrics(
+    delivery: pl.DataFrame,
+    cid: str,
+    query: gaql.Query,
+    today: date,
+    *,
+    as_of: date | None = None,
+    window: int = 0,
+) -> pl.DataFrame:
+    """Delivery summed to the resource's grain (and day when segments.date is selected). Conversions
+    are those reported by `as_of`: recent days are still maturing and are restated on later pulls."""
     rows = delivery.filter((pl.col("platform") == "google_ads") & (pl.col("account_id") == cid))
+    if as_of is not None and window > 0:
+        share = maturity((pl.lit(as_of) - pl.col("date")).dt.total_days(), window)
+        rows = rows.with_columns(
+            platform_conversions=(pl.col("platform_conversions") * share).round(2),
+            platform_conversion_value=(pl.col("platform_conversion_value") * share).round(2),
+        )
     rows = rows.rename({"campaign_id": "_campaign_id", "ad_group_id": "_ad_group_id", "ad_id": "_ad_id"})
     rows = rows.with_columns(pl.col("date").alias("segments.date"))
     for cond in query.conditions:

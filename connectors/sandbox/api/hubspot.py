@@ -8,6 +8,10 @@ tokens belong to one portal). Routes:
   POST /crm/v4/associations/{deals|contacts}/{contacts|deals}/batch/read  {"inputs": [{"id"}]}
 
 Every property value is a string (or null when unset); timestamps are ISO 8601 UTC with milliseconds.
+Consent: `hs_email_optout` ("true"/"false"), `hs_legal_basis` (CONSENT_BASIS when the contact opted in to
+marketing) and the portal's custom date properties `marketing_opt_in_date` / `marketing_opt_out_date`.
+Archived records (world `archived`) are listed only with `archived=true` (with `archivedAt`), never by
+search or by id; a world without consent/archive columns serves every contact opted in, none archived.
 List paging is keyset by object id (`paging.next.after` is opaque); search paging is an offset that may
 not reach `SandboxLimits.hubspot_search_window` (10,000): move the lastmodifieddate window instead.
 """
@@ -34,6 +38,7 @@ from connectors.sandbox.api.common import (
     json_response,
     parse_instant_ms,
 )
+from connectors.sandbox.api.faults import RowFaultTarget
 
 if TYPE_CHECKING:
     from connectors.sandbox.api.app import SandboxAPI
@@ -64,6 +69,9 @@ _OPERATORS = {
 }
 _OPERATORS |= {"CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"}
 _MAX_GROUPS, _MAX_FILTERS_PER_GROUP, _MAX_FILTERS = 5, 6, 18
+CONSENT_BASIS = "Freely given consent from contact"
+NO_CONSENT_BASIS = "Legitimate interest – prospect/lead"
+_CONSENT_PROPERTIES = ("hs_email_optout", "hs_legal_basis", "marketing_opt_in_date", "marketing_opt_out_date")
 
 
 @dataclass(frozen=True)
@@ -82,7 +90,15 @@ CONTACTS = ObjectType(
     name="contacts",
     modified="lastmodifieddate",
     defaults=("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"),
-    dates=frozenset({"createdate", "lastmodifieddate", *_LIFECYCLE_DATES}),
+    dates=frozenset(
+        {
+            "createdate",
+            "lastmodifieddate",
+            "marketing_opt_in_date",
+            "marketing_opt_out_date",
+            *_LIFECYCLE_DATES,
+        }
+    ),
     numbers=frozenset({"hs_object_id"}),
     text_search=("email", "firstname", "lastname"),
     association="deals",
@@ -191,6 +207,30 @@ class HubSpotAPI:
     def is_write(self, call: Call) -> bool:
         return False
 
+    def fault_rows(self, call: Call) -> RowFaultTarget | None:
+        """Body faults act on `results` of object listings and searches."""
+        match = _ROUTE.match(call.path)
+        kind = OBJECT_TYPES.get(match["type"]) if match is not None else None
+        if kind is None or match["rest"] not in (None, "search"):
+            return None
+        if kind is CONTACTS:
+            required = (
+                ("properties", "lifecyclestage"),
+                ("properties", "email"),
+                ("properties", "createdate"),
+            )
+            numeric: tuple[tuple[str, ...], ...] = ()
+        else:
+            required = (("properties", "amount"), ("properties", "dealstage"), ("properties", "createdate"))
+            numeric = (("properties", "amount"),)
+        return RowFaultTarget(
+            rows=("results",),
+            required=required,
+            numeric=numeric,
+            new_field=(("properties", "hs_sandbox_new_property"), "surprise"),
+            stream=f"hubspot:{call.tenant_scope}:{kind.name}:{match['rest'] or 'list'}",
+        )
+
     def limit_response(self, fault: Fault, call: Call, retry_after: int) -> httpx.Response:
         body = {
             "status": "error",
@@ -298,8 +338,8 @@ class HubSpotAPI:
         if not 1 <= limit <= self.limits.hubspot_list_max_limit:
             raise HubSpotError(400, f"limit must be between 1 and {self.limits.hubspot_list_max_limit}")
         frame = self._frame(call.tenant_scope or "", kind)
-        if call.query.get("archived", "false").lower() == "true":
-            frame = frame.clear()
+        archived = call.query.get("archived", "false").lower() == "true"
+        frame = frame.filter(pl.col("_archived") == archived)
         start = 0
         if call.query.get("after"):
             after = _int_param(call.query["after"], "after")
@@ -314,7 +354,7 @@ class HubSpotAPI:
 
     def _read(self, call: Call, kind: ObjectType, object_id: str) -> dict[str, Any]:
         frame = self._frame(call.tenant_scope or "", kind)
-        row = frame.filter(pl.col("id") == object_id)
+        row = frame.filter((pl.col("id") == object_id) & ~pl.col("_archived"))
         if row.height == 0:
             raise HubSpotError(404, "resource not found", "OBJECT_NOT_FOUND")
         return self._render(call, kind, row, _properties(call), _associations_param(call))[0]
@@ -335,7 +375,7 @@ class HubSpotAPI:
                 f"e.g. move the {kind.modified} GTE cursor forward, instead of paging further.",
             )
         frame = self._frame(call.tenant_scope or "", kind)
-        matched = frame.filter(self._filter_expr(kind, body))
+        matched = frame.filter(~pl.col("_archived")).filter(self._filter_expr(kind, body))
         columns, descending = self._sort_keys(kind, body.get("sorts"))
         matched = matched.sort(columns, descending=descending, nulls_last=True)
         page = matched.slice(after, limit)
@@ -511,6 +551,7 @@ class HubSpotAPI:
             links = self._associations(call.tenant_scope or "", kind)
         # Column lists, not iter_rows: the same values, a fraction of the cost on a page of 100.
         ids, created, updated = (page[c].to_list() for c in ("id", "createdAt", "updatedAt"))
+        archived, archived_at = page["_archived"].to_list(), page["archivedAt"].to_list()
         values = [page[p].to_list() for p in wanted]
         results = []
         for i, object_id in enumerate(ids):
@@ -519,8 +560,10 @@ class HubSpotAPI:
                 "properties": {p: column[i] for p, column in zip(wanted, values, strict=True)},
                 "createdAt": created[i],
                 "updatedAt": updated[i],
-                "archived": False,
+                "archived": archived[i],
             }
+            if archived[i]:
+                result["archivedAt"] = archived_at[i]
             linked = links.get(object_id)
             if linked:
                 result["associations"] = {
@@ -539,8 +582,32 @@ def _stamp(frame: pl.DataFrame, column: str, prop: str) -> list[pl.Expr]:
     return [iso_ms_z(naive).alias(prop), naive.dt.epoch("ms").alias(f"_ms:{prop}")]
 
 
+def _with_defaults(rows: pl.DataFrame, defaults: dict[str, pl.Expr]) -> pl.DataFrame:
+    """World columns a newer generator adds (consent, archive), with their defaults when absent."""
+    missing = {name: expr for name, expr in defaults.items() if name not in rows.columns}
+    return rows.with_columns(**missing) if missing else rows
+
+
+def _archive_columns(rows: pl.DataFrame) -> list[pl.Expr]:
+    archived = pl.col("archived").fill_null(False)
+    stamp = iso_ms_z(as_utc_naive(pl.col("archived_at"), rows.schema["archived_at"]))
+    return [archived.alias("_archived"), pl.when(archived).then(stamp).alias("archivedAt")]
+
+
 def _contacts_frame(contacts: pl.DataFrame, tenant: str) -> pl.DataFrame:
     rows = contacts.filter(pl.col("tenant_id") == tenant)
+    rows = _with_defaults(
+        rows,
+        {
+            "marketing_opt_in": pl.lit(True),
+            "opt_in_date": pl.col("created_at"),
+            "opt_out_date": pl.lit(None, dtype=pl.Datetime("us")),
+            "archived": pl.lit(False),
+            "archived_at": pl.lit(None, dtype=pl.Datetime("us")),
+        },
+    )
+    opted_out = pl.col("opt_out_date").is_not_null()
+    consent = pl.col("marketing_opt_in").fill_null(False) & ~opted_out
     out = rows.select(
         pl.col("contact_id").cast(pl.String).alias("id"),
         pl.col("contact_id").cast(pl.Int64).alias("_id"),
@@ -552,6 +619,14 @@ def _contacts_frame(contacts: pl.DataFrame, tenant: str) -> pl.DataFrame:
         *_stamp(rows, "created_at", "createdate"),
         *_stamp(rows, "updated_at", "lastmodifieddate"),
         *(e for prop, col in _LIFECYCLE_DATES.items() for e in _stamp(rows, col, prop)),
+        pl.when(opted_out).then(pl.lit("true")).otherwise(pl.lit("false")).alias("hs_email_optout"),
+        pl.when(consent)
+        .then(pl.lit(CONSENT_BASIS))
+        .otherwise(pl.lit(NO_CONSENT_BASIS))
+        .alias("hs_legal_basis"),
+        *_stamp(rows, "opt_in_date", "marketing_opt_in_date"),
+        *_stamp(rows, "opt_out_date", "marketing_opt_out_date"),
+        *_archive_columns(rows),
     )
     out = out.with_columns(
         pl.col("createdate").alias("createdAt"), pl.col("lastmodifieddate").alias("updatedAt")
@@ -561,6 +636,9 @@ def _contacts_frame(contacts: pl.DataFrame, tenant: str) -> pl.DataFrame:
 
 def _deals_frame(deals: pl.DataFrame, tenant: str) -> pl.DataFrame:
     rows = deals.filter(pl.col("tenant_id") == tenant)
+    rows = _with_defaults(rows, {"archived": pl.lit(False)})
+    if "archived_at" not in rows.columns:  # deals carry no archive time: their last change is when
+        rows = rows.with_columns(archived_at=pl.col("updated_at"))
     cents = (pl.col("amount") * 100).round(0).cast(pl.Int64)
     amount = pl.format("{}.{}", cents // 100, (cents % 100).cast(pl.String).str.zfill(2))
     out = rows.select(
@@ -573,6 +651,7 @@ def _deals_frame(deals: pl.DataFrame, tenant: str) -> pl.DataFrame:
         *_stamp(rows, "createdate", "createdate"),
         *_stamp(rows, "closedate", "closedate"),
         *_stamp(rows, "updated_at", "hs_lastmodifieddate"),
+        *_archive_columns(rows),
     )
     out = out.with_columns(
         pl.col("createdate").alias("createdAt"), pl.col("hs_lastmodifieddate").alias("updatedAt")
@@ -589,6 +668,7 @@ def _known_properties(kind: ObjectType) -> set[str]:
             "lifecyclestage",
             "anonymous_id",
             "hs_object_id",
+            *_CONSENT_PROPERTIES,
         } | kind.dates
     return {"dealname", "amount", "dealstage", "pipeline", "hs_object_id"} | kind.dates
 

@@ -36,10 +36,12 @@ from connectors.sandbox.api.common import (
     encode_cursor,
     from_minor_units,
     json_response,
+    maturity,
     micros_to_str,
     money_str,
     to_minor_units,
 )
+from connectors.sandbox.api.faults import RowFaultTarget
 
 if TYPE_CHECKING:
     from connectors.sandbox.api.app import SandboxAPI
@@ -133,6 +135,10 @@ _EDGE_KIND = {"campaigns": "campaign", "adsets": "ad_group", "ads": "ad"}
 _WRITE_PARAMS = {"status", "daily_budget", "access_token", "execution_options"}
 _WRITE_STATUSES = ("ACTIVE", "PAUSED")
 _REPORT_ID_BASE = 9_100_000_000_000_000
+TOO_MUCH_DATA_SUBCODE = 1487534
+TOO_MUCH_DATA = "Please reduce the amount of data you're asking for, then retry your request"
+_INSIGHTS_REQUIRED = ("date_start", "ad_id", "spend", "impressions", "clicks", "account_currency")
+_INSIGHTS_NUMERIC = ("spend", "impressions", "clicks")
 _PRESET = re.compile(r"^last_(\d+)d$")
 
 
@@ -207,6 +213,33 @@ class MetaAPI:
         parts = _split(call.path)
         return call.method == "POST" and parts is not None and len(parts) == 1
 
+    def fault_rows(self, call: Call) -> RowFaultTarget | None:
+        """Body faults act on `data` of insights pages (sync or report) and entity listings."""
+        parts = _split(call.path)
+        if call.method != "GET" or parts is None or len(parts) != 2:
+            return None
+        stream = f"meta:{call.tenant_scope}:{parts[0]}/{parts[1]}"
+        if parts[1] == "insights":
+            fields = set(_parse_fields(call.query.get("fields")) or _DEFAULT_INSIGHTS_FIELDS)
+            if parts[0] in self._reports:
+                fields = set(self._reports[parts[0]]["query"].fields)
+            return RowFaultTarget(
+                rows=("data",),
+                required=tuple((f,) for f in _INSIGHTS_REQUIRED if f in fields),
+                numeric=tuple((f,) for f in _INSIGHTS_NUMERIC if f in fields),
+                new_field=(("quality_ranking",), "ABOVE_AVERAGE_35"),
+                stream=stream,
+            )
+        if parts[1] in _EDGE_KIND:
+            return RowFaultTarget(
+                rows=("data",),
+                required=(("status",), ("name",)),
+                numeric=(("daily_budget",), ("bid_amount",)),
+                new_field=(("special_ad_categories",), []),
+                stream=stream,
+            )
+        return None
+
     def limit_response(self, fault: Fault, call: Call, retry_after: int) -> httpx.Response:
         trace = call.request_id("fbtrace")[:11]
         if fault.kind == "429":
@@ -266,7 +299,7 @@ class MetaAPI:
             if edge is None and get:
                 return self._account_node(call, account)
             if edge == "insights" and get:
-                return self._insights_page(call, self._insights_query(call, account, None))
+                return self._insights_page(call, self._insights_query(call, account, None), sync=True)
             if edge == "insights" and post:
                 return self._start_report(call, account)
             if edge in _EDGE_KIND and get:
@@ -370,10 +403,19 @@ class MetaAPI:
 
     def _insights_frame(self, query: InsightsQuery) -> pl.DataFrame:
         tables = [self.access.table(n) for n in ("delivery", "campaigns", "ad_groups", "ads")]
-        return self.access.cache.get(("meta_insights", query), tables, lambda: _aggregate(query, *tables))
+        # Conversions as reported today: recent days are still maturing (restated on later pulls).
+        as_of = self.access.today + timedelta(days=self.app.restate_shift)
+        window = self.limits.meta_restatement_days
+        return self.access.cache.get(
+            ("meta_insights", query, as_of, window),
+            tables,
+            lambda: _aggregate(query, *tables, as_of=as_of, window=window),
+        )
 
-    def _insights_page(self, call: Call, query: InsightsQuery) -> dict[str, Any]:
+    def _insights_page(self, call: Call, query: InsightsQuery, *, sync: bool = False) -> dict[str, Any]:
         frame = self._insights_frame(query)
+        if sync and frame.height > self.limits.meta_sync_max_rows:
+            raise MetaError(TOO_MUCH_DATA, code=1, subcode=TOO_MUCH_DATA_SUBCODE, status=500)
         rows, paging = self._page(call, frame)
         account = self.access.account("meta", query.account_id)
         assert account is not None
@@ -383,8 +425,15 @@ class MetaAPI:
 
     def _start_report(self, call: Call, account: Account) -> dict[str, Any]:
         query = self._insights_query(call, account, None)
-        report_id = str(_REPORT_ID_BASE + len(self._reports) + 1)
-        self._reports[report_id] = {"tenant_id": account.tenant_id, "query": query, "polls": 0}
+        number = len(self._reports) + 1
+        report_id = str(_REPORT_ID_BASE + number)
+        failed = number <= self.limits.meta_async_failures
+        self._reports[report_id] = {
+            "tenant_id": account.tenant_id,
+            "query": query,
+            "polls": 0,
+            "failed": failed,
+        }
         return {"report_run_id": report_id}
 
     def _report_status(self, report_id: str) -> dict[str, Any]:
@@ -392,17 +441,20 @@ class MetaAPI:
         report["polls"] += 1
         done = report["polls"] > self.limits.meta_async_polls
         query: InsightsQuery = report["query"]
+        state = "Job Completed" if done else "Job Running"
+        if done and report["failed"]:
+            state = "Job Failed"
         stamp = int(datetime.combine(self.access.today, time()).timestamp())
         status: dict[str, Any] = {
             "id": report_id,
             "account_id": query.account_id,
             "time_ref": stamp,
-            "async_status": "Job Completed" if done else "Job Running",
-            "async_percent_completion": 100 if done else 50,
+            "async_status": state,
+            "async_percent_completion": 100 if state == "Job Completed" else 50 if not done else 0,
             "date_start": query.since.isoformat(),
             "date_stop": query.until.isoformat(),
         }
-        if done:
+        if state == "Job Completed":
             status["time_completed"] = stamp
         return status
 
@@ -583,6 +635,9 @@ def _aggregate(
     campaigns: pl.DataFrame,
     ad_groups: pl.DataFrame,
     ads: pl.DataFrame,
+    *,
+    as_of: date | None = None,
+    window: int = 0,
 ) -> pl.DataFrame:
     since, until = query.since, query.until
     rows = delivery.filter(
@@ -590,6 +645,16 @@ def _aggregate(
         & (pl.col("account_id") == query.account_id)
         & pl.col("date").is_between(since, until)
     )
+    if as_of is not None and window > 0:
+        # Purchases reported so far: whole purchases, their value at the day's average order value.
+        final = pl.col("platform_conversions")
+        served = (final * maturity((pl.lit(as_of) - pl.col("date")).dt.total_days(), window) + 1e-9).floor()
+        rows = rows.with_columns(
+            platform_conversions=served,
+            platform_conversion_value=pl.when(final > 0)
+            .then((pl.col("platform_conversion_value") * served / final).round(2))
+            .otherwise(pl.col("platform_conversion_value")),
+        )
     if query.node is not None:
         rows = rows.filter(pl.col(query.node[0]) == query.node[1])
     if query.increment == "all_days":

@@ -2,7 +2,8 @@
 
 Each HTTP request becomes an `httpx.Request` for the same `SandboxAPI.dispatch` the in-process transport
 uses, so both paths answer the same bytes. Platforms live under `/meta`, `/google-ads`, `/hubspot`
-(see `loopback_base_urls`). A timeout fault stalls the answer for `FaultConfig.timeout_delay` seconds.
+(see `loopback_base_urls`). A timeout fault stalls the answer for `FaultConfig.timeout_delay` seconds;
+a drop fault closes the connection half way through the body.
 """
 
 from __future__ import annotations
@@ -95,6 +96,11 @@ class _Handler(BaseHTTPRequestHandler):
                     self.send_header(key, value)
             self.send_header("Content-Length", str(len(response.content)))
             self.end_headers()
+            if outcome.dropped:  # a "drop" fault: half the body, then the connection closes
+                self.wfile.write(response.content[: len(response.content) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
             self.wfile.write(response.content)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (e.g. after a timeout fault)
             self.close_connection = True
