@@ -48,7 +48,9 @@ ENTITY_TABLES: dict[str, tuple[str, str]] = {
     "ad": ("ads", "ad_id"),
 }
 STATUSES = ("ACTIVE", "PAUSED")
-BUDGET_OWNER = {"meta": "ad_group", "google_ads": "campaign"}
+# LinkedIn campaigns and TikTok ad groups (world `ad_groups`) own status and daily budget, like Meta ad sets.
+BUDGET_OWNER = {"meta": "ad_group", "google_ads": "campaign", "linkedin": "ad_group", "tiktok": "ad_group"}
+WRITABLE_PLATFORMS = tuple(dict.fromkeys((*PLATFORMS, *BUDGET_OWNER)))
 HISTORY_DAYS = 60  # delivery rows before a new window that a lagged causal click may point to
 
 
@@ -138,8 +140,8 @@ class SandboxState:
 
     # ------------------------------------------------------------------ internals
     def _write(self, op: str, platform: str, entity_type: str, entity_id: str, value) -> dict:
-        if platform not in PLATFORMS:
-            raise InvalidMutationError(f"platform must be one of {PLATFORMS}, got {platform!r}")
+        if platform not in WRITABLE_PLATFORMS:
+            raise InvalidMutationError(f"platform must be one of {WRITABLE_PLATFORMS}, got {platform!r}")
         if entity_type not in ENTITY_TABLES:
             raise InvalidMutationError(
                 f"entity_type must be one of {tuple(ENTITY_TABLES)}, got {entity_type!r}"

@@ -94,7 +94,7 @@ def test_invalid_writes_are_rejected_and_not_logged(state_dir: Path) -> None:
     with pytest.raises(InvalidMutationError, match="positive"):
         state.set_daily_budget("google_ads", "campaign", camp["campaign_id"], -5)
     with pytest.raises(InvalidMutationError, match="platform"):
-        state.set_status("tiktok", "ad", "1", "PAUSED")
+        state.set_status("snapchat", "ad", "1", "PAUSED")
     with pytest.raises(EntityNotFoundError):
         state.set_status("meta", "ad", "123", "PAUSED")
     with pytest.raises(ValueError):
