@@ -8,6 +8,7 @@ values (`List(...)`, `(key:value)`) need `X-Restli-Protocol-Version: 2.0.0`. Rou
 
   GET  /adAnalytics?q=analytics&pivot=CREATIVE&timeGranularity=DAILY&dateRange=(...)&accounts=List(...)
        &fields=...                    no paging: at most `linkedin_analytics_max_elements`, cut silently
+  GET  /adAccounts/{a}                  the ad account (currency)
   GET  /adAccounts/{a}/adCampaignGroups?q=search[&search=(...)]&pageSize=&pageToken=
   GET  /adAccounts/{a}/adCampaigns?q=search[&search=(...)]&pageSize=&pageToken=
   GET  /adAccounts/{a}/creatives?q=criteria[&campaigns=List(...)]&pageSize=&pageToken=
@@ -87,6 +88,7 @@ _THROTTLES = (
 )
 _COLLECTIONS = {"adCampaignGroups": "campaign", "adCampaigns": "ad_group", "creatives": "ad"}
 _ACCOUNT_PATH = re.compile(r"^/rest/adAccounts/(?P<account>[^/]+)/(?P<collection>\w+)(?:/(?P<key>[^/]+))?/?$")
+_ACCOUNT_NODE = re.compile(r"^/rest/adAccounts/(?P<account>[^/]+)/?$")
 _LEGACY_CAMPAIGN = re.compile(r"^/rest/adCampaigns/(?P<key>\d+)/?$")
 
 
@@ -207,6 +209,16 @@ class LinkedInAPI:
         params = self._params(call)
         if call.path.rstrip("/") == "/rest/adAnalytics":
             return self._analytics(call, params)
+        node = _ACCOUNT_NODE.match(call.path)
+        if node is not None:
+            account = self._account(call, node["account"])
+            return {
+                "id": int(account.account_id),
+                "name": account.name,
+                "currency": account.currency,
+                "status": "ACTIVE",
+                "type": "BUSINESS",
+            }
         match = _ACCOUNT_PATH.match(call.path)
         if match is None or match["collection"] not in _COLLECTIONS:
             raise LinkedInError(404, "NOT_FOUND", f"No resource at {call.path}")
