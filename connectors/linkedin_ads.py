@@ -409,7 +409,6 @@ class LinkedInAdsClient:
             clock=clock,
             platform=PLATFORM,
             classify=classify_linkedin,
-            pacer=lambda _response: settings.pacing.wait_for(self.budget.used),
         )
         self._currency: str | None = None
         self._parents: CreativeParents | None = None
@@ -445,7 +444,10 @@ class LinkedInAdsClient:
         try:
             return self.http.request_json(method, url, **kwargs)
         finally:
-            self.budget.add(self.http.requests_sent - before)
+            used = self.budget.add(self.http.requests_sent - before)
+            wait = self.settings.pacing.wait_for(used)
+            if wait > 0:  # spread what is left of the day's calls instead of hitting the quota
+                self.http.sleep(wait)
 
     def _land(self, source: str, partition: str, seq: int, result: JsonResponse) -> Any:
         if self.landing is None:

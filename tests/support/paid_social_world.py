@@ -71,3 +71,14 @@ def with_paid_social(world: World) -> World:
 def save_paid_social_world(source_dir: Path, target_dir: Path) -> Path:
     """Load the world at `source_dir`, add LinkedIn and TikTok, save it at `target_dir`."""
     return with_paid_social(World.load(Path(source_dir))).save(Path(target_dir))
+
+
+def paid_social_state(tiny_world_root: Path, scratch: Path):
+    """A fresh `SandboxState` on the tiny world with LinkedIn and TikTok (its own copy: writes persist)."""
+    from connectors.sandbox.state import SandboxState
+    from connectors.sandbox.world import world_dir
+
+    target = Path(scratch) / "paid-world"
+    if not target.exists():
+        save_paid_social_world(world_dir(tiny_world_root, "tiny", 7), target)
+    return SandboxState(target)
