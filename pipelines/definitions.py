@@ -13,6 +13,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from pipelines.assets.activation import pause_high_cpa_decisions
 from pipelines.assets.ingest import build_ingest_assets
+from pipelines.assets.ingest_paid_social import build_paid_social_assets
 from pipelines.assets.ml import channel_forecast
 from pipelines.assets.serving import build_serving_snapshot
 from pipelines.dbt import TRANSLATOR, dbt_project, prepare_manifest
@@ -82,6 +83,7 @@ def build_definitions(
     partitions = daily_partitions(settings)
     assets = [
         *build_ingest_assets(partitions),
+        *build_paid_social_assets(partitions),
         build_dbt_assets(settings),
         channel_forecast,
         pause_high_cpa_decisions,

@@ -23,6 +23,8 @@ class Tenant:
     meta_accounts: tuple[str, ...] = ()
     google_ads_customers: tuple[str, ...] = ()
     has_hubspot: bool = False
+    linkedin_accounts: tuple[str, ...] = ()
+    tiktok_advertisers: tuple[str, ...] = ()
     token_env: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
 
@@ -47,6 +49,8 @@ def tenants_from_world(tenants: pl.DataFrame, accounts: pl.DataFrame) -> list[Te
                 meta_accounts=ids("meta"),
                 google_ads_customers=ids("google_ads"),
                 has_hubspot=bool(ids("hubspot")),
+                linkedin_accounts=ids("linkedin"),
+                tiktok_advertisers=ids("tiktok"),
             )
         )
     return out
@@ -72,6 +76,8 @@ def tenants_from_file(path: Path) -> list[Tenant]:
             "google_ads": f"MOS_{tid.upper()}_GOOGLE_ADS_TOKEN",
             "google_ads_developer": "GOOGLE_ADS_DEVELOPER_TOKEN",
             "hubspot": f"MOS_{tid.upper()}_HUBSPOT_TOKEN",
+            "linkedin": f"MOS_{tid.upper()}_LINKEDIN_TOKEN",
+            "tiktok": f"MOS_{tid.upper()}_TIKTOK_TOKEN",
         }
         default_env.update({k: str(v) for k, v in (entry.get("token_env") or {}).items()})
         out.append(
@@ -85,6 +91,11 @@ def tenants_from_file(path: Path) -> list[Tenant]:
                     str(c).replace("-", "") for c in entry.get("google_ads_customers", [])
                 ),
                 has_hubspot=bool(entry.get("hubspot", False)),
+                linkedin_accounts=tuple(
+                    str(a).removeprefix("urn:li:sponsoredAccount:")
+                    for a in entry.get("linkedin_accounts", [])
+                ),
+                tiktok_advertisers=tuple(str(a) for a in entry.get("tiktok_advertisers", [])),
                 token_env=default_env,
             )
         )

@@ -82,3 +82,14 @@ def paid_social_state(tiny_world_root: Path, scratch: Path):
     if not target.exists():
         save_paid_social_world(world_dir(tiny_world_root, "tiny", 7), target)
     return SandboxState(target)
+
+
+def add_paid_social_to_home(home: Path, preset: str = "tiny", seed: int = 7) -> Path:
+    """Rewrite the world under `<home>/sandbox` with LinkedIn and TikTok rows (a no-op once it has them)."""
+    from connectors.sandbox.world import world_dir
+
+    target = world_dir(Path(home) / "sandbox", preset, seed)
+    world = World.load(target)
+    if not set(PAID_SOCIAL) <= set(world.accounts["platform"].unique().to_list()):
+        with_paid_social(world).save(target)
+    return target
