@@ -25,7 +25,9 @@ examples as (
         ('newsletter', 'weekly', 'email'),
         ('partner', 'newsletter', 'email'),
         ('facebook', 'social', 'other'),
-        ('tiktok', 'cpc', 'other'),
+        ('tiktok', 'cpc', 'tiktok'),
+        ('LinkedIn', 'paid_social', 'linkedin'),
+        ('snapchat', 'cpc', 'other'),
         ('google', none, 'other'),
     ] %}
     {% for source, medium, expected in examples %}

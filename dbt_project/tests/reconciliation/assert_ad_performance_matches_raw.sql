@@ -1,7 +1,7 @@
 {#
     Mart totals equal raw totals per tenant and day (DESIGN §6): spend, impressions, clicks,
-    platform conversions and row counts of fct_ad_performance_daily against raw Meta insights +
-    raw Google ad stats. Raw Google spend is the exact sum(cost_micros) / 1e6; the mart rounds each
+    platform conversions and row counts of fct_ad_performance_daily against raw Meta insights, raw
+    Google ad stats, raw LinkedIn creative stats and raw TikTok ad stats. Raw Google spend is the exact sum(cost_micros) / 1e6; the mart rounds each
     row to the cent (half away from zero), so a day may differ by at most half a cent per Google
     row. Returns the disagreeing tenant-days; no rows = pass.
 #}
@@ -44,11 +44,49 @@ raw_google as (
 
 ),
 
+raw_linkedin as (
+
+    select
+        tenant_id,
+        date,
+        sum(cost_in_local_currency) as spend,
+        sum(impressions) as impressions,
+        sum(clicks) as clicks,
+        sum(external_website_conversions) as platform_conversions,
+        count(*) as n_rows,
+        0 as n_rounded_rows
+
+    from {{ source('raw', 'linkedin_ads_creative_stats') }}
+    group by tenant_id, date
+
+),
+
+raw_tiktok as (
+
+    select
+        tenant_id,
+        stat_time_day as date,
+        sum(spend) as spend,
+        sum(impressions) as impressions,
+        sum(clicks) as clicks,
+        sum(conversion) as platform_conversions,
+        count(*) as n_rows,
+        0 as n_rounded_rows
+
+    from {{ source('raw', 'tiktok_ads_ad_stats') }}
+    group by tenant_id, stat_time_day
+
+),
+
 raw_unioned as (
 
     select * from raw_meta
     union all
     select * from raw_google
+    union all
+    select * from raw_linkedin
+    union all
+    select * from raw_tiktok
 
 ),
 
