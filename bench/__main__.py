@@ -9,6 +9,7 @@ SUITES = [
     ("sandbox generation (tiny, demo)", ["bench/bench_sandbox.py", "--repeat", "3"]),
     ("forecast model (demo-size input)", ["bench/bench_forecast.py"]),
     ("connectors (rows/s, in-process and loopback)", ["bench/bench_connectors.py", "--repeat", "3"]),
+    ("LinkedIn and TikTok connectors (rows/s)", ["bench/bench_connectors_paid.py", "--repeat", "3"]),
     ("mos demo stages and peak memory", ["-m", "bench.bench_demo", "--repeat", "3"]),
 ]
 
