@@ -15,6 +15,22 @@ answer landed, then parsed:
 Modes as in bench_connectors.py: `inprocess` (httpx MockTransport) and `loopback` (stdlib HTTP server).
 If the world has no LinkedIn/TikTok rows yet, they are made from its Meta rows (tests/support/
 paid_social_world.py) and the figures say so: same rows and volumes as Meta, new ids.
+
+Figures (demo preset seed 7, LinkedIn/TikTok relabelled from Meta: 47,406 rows each; 2-core box shared
+with seven other jobs, load average 11-13, so absolute times are 3-4x those of bench_connectors.py's
+quiet-box figures; the ratio to Meta in the same process is the figure to read; median of 3, seconds):
+
+    in-process            rows     median   rows/s   s/row vs Meta
+    meta_insights        47,406     5.22     9,100       1.00
+    linkedin_creative    47,406     5.53     8,600       1.06
+    tiktok_ad_stats      47,406     6.10     7,800       1.17
+
+    loopback
+    meta_insights        47,406    10.33     4,600       1.00
+    linkedin_creative    47,406     5.68     8,400       0.55
+    tiktok_ad_stats      47,406    20.95     2,300       2.03   (runs 8.4 / 25.9 / 21.0: load spikes;
+                                                                 a rerun, median of 2: Meta 7.40 s,
+                                                                 TikTok 6.53 s = 0.88x)
 """
 
 from __future__ import annotations
