@@ -395,6 +395,222 @@ _CURRENCY.update(
 
 EVENT_TYPES: tuple[str, ...] = ("session", "lead")
 EARLIEST_DATE = date(2000, 1, 1)
+# Columns that must match a pattern / take one of a few values (table -> column -> rule).
+_MATCHES: dict[str, dict[str, tuple[str, str]]] = {}
+_ALLOWED: dict[str, dict[str, tuple[str, ...]]] = {}
+
+# ---- files ----
+# File imports (issue 3): offline conversions, erasure requests, mapped ad-report exports (§7.3).
+# Emails arrive hashed (SHA-256 of the trimmed, lower-cased address): raw emails are never stored.
+SHA256_HEX = r"^[0-9a-f]{64}$"
+OFFLINE_LOCATIONS: tuple[str, ...] = ("store", "phone")
+RAW_COLUMNS.update(
+    {
+        "offline_conversions": {
+            "tenant_id": pl.String(),
+            "order_id": pl.String(),
+            "email_sha256": pl.String(),
+            "contact_id": pl.String(),
+            "conversion_ts": TS,
+            "value": MONEY,
+            "currency": pl.String(),
+            "location": pl.String(),
+        },
+        "erasure_requests": {
+            "tenant_id": pl.String(),
+            "request_id": pl.String(),
+            "email_sha256": pl.String(),
+            "contact_id": pl.String(),
+            "requested_at": TS,
+        },
+        "imported_ad_reports": {
+            "tenant_id": pl.String(),
+            "platform": pl.String(),
+            "account_id": pl.String(),
+            "date": pl.Date(),
+            "campaign_id": pl.String(),
+            "campaign_name": pl.String(),
+            "ad_group_id": pl.String(),
+            "ad_group_name": pl.String(),
+            "ad_id": pl.String(),
+            "ad_name": pl.String(),
+            "currency": pl.String(),
+            "spend": MONEY,
+            "impressions": pl.Int64(),
+            "clicks": pl.Int64(),
+            "conversions": pl.Float64(),
+            "conversion_value": MONEY,
+            "mapping": pl.String(),
+        },
+    }
+)
+UNIQUE_KEYS.update(
+    {
+        "offline_conversions": ("tenant_id", "order_id"),
+        "erasure_requests": ("tenant_id", "request_id"),
+        "imported_ad_reports": (
+            "tenant_id",
+            "platform",
+            "account_id",
+            "date",
+            "campaign_id",
+            "ad_group_id",
+            "ad_id",
+        ),
+    }
+)
+_DIGIT_IDS.update({"offline_conversions": (), "erasure_requests": (), "imported_ad_reports": ()})
+_REQUIRED.update(
+    {
+        "offline_conversions": ("tenant_id", "order_id", "conversion_ts", "value", "currency"),
+        "erasure_requests": ("tenant_id", "request_id", "requested_at"),
+        "imported_ad_reports": (
+            "tenant_id",
+            "platform",
+            "account_id",
+            "date",
+            "campaign_id",
+            "currency",
+            "spend",
+            "impressions",
+            "clicks",
+            "mapping",
+        ),
+    }
+)
+_NON_NEGATIVE.update(
+    {
+        "offline_conversions": ("value",),
+        "imported_ad_reports": ("spend", "impressions", "clicks", "conversions", "conversion_value"),
+    }
+)
+_NOT_FUTURE.update(
+    {
+        "offline_conversions": ("conversion_ts",),
+        "erasure_requests": ("requested_at",),
+        "imported_ad_reports": ("date",),
+    }
+)
+_CURRENCY.update({"offline_conversions": "currency", "imported_ad_reports": "currency"})
+_MATCHES.update(
+    {
+        "offline_conversions": {
+            "email_sha256": (SHA256_HEX, "must be a SHA-256 hex digest"),
+            "contact_id": (r"^\d+$", "must be a string of digits"),
+        },
+        "erasure_requests": {
+            "email_sha256": (SHA256_HEX, "must be a SHA-256 hex digest"),
+            "contact_id": (r"^\d+$", "must be a string of digits"),
+        },
+    }
+)
+_ALLOWED.update({"offline_conversions": {"location": OFFLINE_LOCATIONS}})
+# ---- end files ----
+
+# ---- owned media (mailchimp, social) ---------------------------------------------------------------
+_OWNED_COUNTS = ("emails_sent", "hard_bounces", "soft_bounces", "unsubscribed", "abuse_reports",
+                 "opens_total", "unique_opens", "clicks_total", "unique_clicks")  # fmt: skip
+_POST_COUNTS = ("reach", "impressions", "likes", "comments", "shares", "saves", "link_clicks")
+SOCIAL_PLATFORMS: tuple[str, ...] = ("instagram", "facebook", "tiktok", "linkedin")
+MAILCHIMP_TYPES: tuple[str, ...] = ("regular", "plaintext", "absplit", "rss", "variate", "automation")
+RAW_COLUMNS.update(
+    {
+        "mailchimp_email_reports": {
+            "tenant_id": pl.String(),
+            "account_id": pl.String(),
+            "campaign_id": pl.String(),
+            "campaign_title": pl.String(),
+            "type": pl.String(),
+            "list_id": pl.String(),
+            "send_time": TS,
+            **{c: pl.Int64() for c in _OWNED_COUNTS},
+        },
+        "social_posts": {
+            "tenant_id": pl.String(),
+            "platform": pl.String(),
+            "account_id": pl.String(),
+            "post_id": pl.String(),
+            "created_at": TS,
+            "post_type": pl.String(),
+            "message": pl.String(),
+            "permalink": pl.String(),
+            **{c: pl.Int64() for c in _POST_COUNTS},
+        },
+        "social_mentions": {
+            "tenant_id": pl.String(),
+            "platform": pl.String(),
+            "mention_id": pl.String(),
+            "created_at": TS,
+            "author_handle": pl.String(),
+            "author_followers": pl.Int64(),
+            "text": pl.String(),
+            "url": pl.String(),
+            "likes": pl.Int64(),
+            "reposts": pl.Int64(),
+            "language": pl.String(),
+        },
+        "social_influencers": {
+            "tenant_id": pl.String(),
+            "platform": pl.String(),
+            "influencer_id": pl.String(),
+            "handle": pl.String(),
+            "display_name": pl.String(),
+            "followers": pl.Int64(),
+            "engagement_rate": pl.Float64(),
+            "avg_reach": pl.Int64(),
+            "category": pl.String(),
+            "country": pl.String(),
+        },
+    }
+)
+UNIQUE_KEYS.update(
+    {
+        "mailchimp_email_reports": ("tenant_id", "campaign_id"),
+        "social_posts": ("tenant_id", "platform", "post_id"),
+        "social_mentions": ("tenant_id", "platform", "mention_id"),
+        "social_influencers": ("tenant_id", "platform", "influencer_id"),
+    }
+)
+_DIGIT_IDS.update({"social_mentions": ("mention_id",), "social_influencers": ("influencer_id",)})
+_REQUIRED.update(
+    {
+        "mailchimp_email_reports": (
+            "tenant_id",
+            "account_id",
+            "campaign_id",
+            "type",
+            "send_time",
+            "emails_sent",
+        ),
+        "social_posts": ("tenant_id", "platform", "account_id", "post_id", "created_at"),
+        "social_mentions": ("tenant_id", "platform", "created_at"),
+        "social_influencers": ("tenant_id", "platform", "followers"),
+    }
+)
+_NON_NEGATIVE.update(
+    {
+        "mailchimp_email_reports": _OWNED_COUNTS,
+        "social_posts": _POST_COUNTS,
+        "social_mentions": ("author_followers", "likes", "reposts"),
+        "social_influencers": ("followers", "engagement_rate", "avg_reach"),
+    }
+)
+_NOT_FUTURE.update(
+    {
+        "mailchimp_email_reports": ("send_time",),
+        "social_posts": ("created_at",),
+        "social_mentions": ("created_at",),
+    }
+)
+_ALLOWED.update(
+    {
+        "mailchimp_email_reports": {"type": MAILCHIMP_TYPES},
+        "social_posts": {"platform": SOCIAL_PLATFORMS, "post_type": ("image", "video", "carousel", "text")},
+        "social_mentions": {"platform": SOCIAL_PLATFORMS},
+        "social_influencers": {"platform": SOCIAL_PLATFORMS},
+    }
+)
+# ---- end owned media -------------------------------------------------------------------------------
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -683,6 +899,12 @@ def schema_for(table: str, as_of: date | datetime | None = None):
             checks.append(pa.Check.ge(0, error="must be >= 0"))
         if col == "event_type":
             checks.append(pa.Check.isin(EVENT_TYPES, error=f"must be one of {list(EVENT_TYPES)}"))
+        if col in _MATCHES.get(name, {}):
+            pattern, message = _MATCHES[name][col]
+            checks.append(pa.Check.str_matches(pattern, error=message))
+        if col in _ALLOWED.get(name, {}):
+            allowed = _ALLOWED[name][col]
+            checks.append(pa.Check.isin(allowed, error=f"must be one of {list(allowed)}"))
         if col == _CURRENCY.get(name):
             checks.append(pa.Check.str_matches(r"^[A-Z]{3}$", error="must be an ISO 4217 code"))
         if col == "rate_to_usd":

@@ -29,6 +29,7 @@ page = st.navigation(
     [
         st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", default=True),
         st.Page("views/channels.py", title="Channels & ROAS", icon=":material/stacked_line_chart:"),
+        st.Page("views/science.py", title="Marketing science", icon=":material/science:"),
     ]
 )
 

@@ -606,3 +606,144 @@ def _decisions(file_key: tuple, tenant: str, status: str | None, limit: int | No
         """,
         [tenant, status, status, limit],
     )
+
+
+# -- marketing science (issue 4: ml.mmm_*, ml.response_curves, ml.budget_plan, ml.attribution_channel) --
+# These tables are optional in a snapshot (older pipelines lack them): `science_tables()` says which
+# are present, and the Marketing science page explains what is missing instead of failing.
+
+SCIENCE_TABLES = (
+    "mmm_channel",
+    "mmm_fit",
+    "mmm_decomposition",
+    "response_curves",
+    "budget_plan",
+    "attribution_channel",
+)
+
+
+def science_tables() -> frozenset[str]:
+    """Which of the marketing-science tables the snapshot has."""
+    return _science_tables(_file_key())
+
+
+@st.cache_data(**CACHE)
+def _science_tables(file_key: tuple) -> frozenset[str]:
+    present = _frame(
+        "select table_name from information_schema.tables"
+        " where table_schema = current_schema() and table_catalog = current_database()"
+    )
+    return frozenset(set(present["table_name"]) & set(SCIENCE_TABLES))
+
+
+def mmm_channel(tenant: str, kpi: str) -> pd.DataFrame:
+    """One row per channel of the tenant's media-mix model of `kpi`: ROI and marginal ROI with
+    intervals, contribution, spend, fitted parameters."""
+    return _mmm_channel(_file_key(), tenant, kpi)
+
+
+@st.cache_data(**CACHE)
+def _mmm_channel(file_key: tuple, tenant: str, kpi: str) -> pd.DataFrame:
+    return _frame(
+        """
+        select channel, roi, roi_lower, roi_upper, mroi, mroi_lower, mroi_upper, contribution_share,
+               spend::double as spend, contribution, decay, hill_k, hill_alpha, beta, fitted_at
+        from mmm_channel
+        where tenant_id = ? and kpi = ?
+        order by spend desc, contribution desc, channel
+        """,
+        [tenant, kpi],
+    )
+
+
+def mmm_fit(tenant: str) -> pd.DataFrame:
+    """The tenant's fit diagnostics, one row per KPI: r2, nrmse, oot_mape, n_days, grain."""
+    return _mmm_fit(_file_key(), tenant)
+
+
+@st.cache_data(**CACHE)
+def _mmm_fit(file_key: tuple, tenant: str) -> pd.DataFrame:
+    return _frame(
+        "select kpi, r2, nrmse, oot_mape, n_days, grain from mmm_fit where tenant_id = ? order by kpi",
+        [tenant],
+    )
+
+
+def mmm_decomposition(tenant: str, kpi: str, start: date, end: date) -> pd.DataFrame:
+    """date, component, value for the tenant's KPI in [start, end] (weekly fits: weeks starting in it)."""
+    return _mmm_decomposition(_file_key(), tenant, kpi, start, end)
+
+
+@st.cache_data(**CACHE)
+def _mmm_decomposition(file_key: tuple, tenant: str, kpi: str, start: date, end: date) -> pd.DataFrame:
+    return _frame(
+        """
+        select date, component, value
+        from mmm_decomposition
+        where tenant_id = ? and kpi = ? and date between ? and ?
+        order by date, component
+        """,
+        [tenant, kpi, start, end],
+    )
+
+
+def response_curves(tenant: str, kpi: str) -> pd.DataFrame:
+    """channel, spend (per day), response (KPI per day), mroi on each paid channel's spend grid."""
+    return _response_curves(_file_key(), tenant, kpi)
+
+
+@st.cache_data(**CACHE)
+def _response_curves(file_key: tuple, tenant: str, kpi: str) -> pd.DataFrame:
+    return _frame(
+        """
+        select channel, spend, response, mroi
+        from response_curves
+        where tenant_id = ? and kpi = ?
+        order by channel, spend
+        """,
+        [tenant, kpi],
+    )
+
+
+def budget_plan(tenant: str) -> pd.DataFrame:
+    """The pipeline's budget recommendation: one row per channel plus a `total` row (per day)."""
+    return _budget_plan(_file_key(), tenant)
+
+
+@st.cache_data(**CACHE)
+def _budget_plan(file_key: tuple, tenant: str) -> pd.DataFrame:
+    return _frame(
+        """
+        select * exclude (tenant_id)
+        from budget_plan
+        where tenant_id = ?
+        order by channel = 'total', recommended_spend desc, channel
+        """,
+        [tenant],
+    )
+
+
+def attribution_channel(tenant: str) -> pd.DataFrame:
+    """Every attribution model's credit per channel (period_start, period_end, model, channel,
+    conversions, revenue, share) for the tenant's latest period."""
+    return _attribution_channel(_file_key(), tenant)
+
+
+@st.cache_data(**CACHE)
+def _attribution_channel(file_key: tuple, tenant: str) -> pd.DataFrame:
+    return _frame(
+        """
+        with latest as (
+            select max(period_end) as period_end from attribution_channel where tenant_id = ?
+        )
+        select period_start, period_end, model, channel, conversions::double as conversions,
+               revenue::double as revenue, share::double as share
+        from attribution_channel
+        where tenant_id = ? and period_end = (select period_end from latest)
+        order by model, channel
+        """,
+        [tenant, tenant],
+    )
+
+
+# -- end marketing science -------------------------------------------------------------------------

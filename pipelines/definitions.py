@@ -13,8 +13,13 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from pipelines.assets.activation import pause_high_cpa_decisions
 from pipelines.assets.ingest import build_ingest_assets
+from pipelines.assets.ingest_files import build_file_ingest_assets
+from pipelines.assets.ingest_owned import build_owned_ingest_assets
 from pipelines.assets.ingest_paid_social import build_paid_social_assets
 from pipelines.assets.ml import channel_forecast
+from pipelines.assets.ml_attribution import attribution_channel
+from pipelines.assets.ml_mmm import media_mix_model
+from pipelines.assets.ml_signals import campaign_anomalies, campaign_forecast, creative_fatigue, lead_scores
 from pipelines.assets.serving import build_serving_snapshot
 from pipelines.dbt import TRANSLATOR, dbt_project, prepare_manifest
 from pipelines.resources import WarehouseResource, resources_from_settings
@@ -84,8 +89,16 @@ def build_definitions(
     assets = [
         *build_ingest_assets(partitions),
         *build_paid_social_assets(partitions),
+        *build_file_ingest_assets(partitions),
+        *build_owned_ingest_assets(),
         build_dbt_assets(settings),
         channel_forecast,
+        media_mix_model,
+        attribution_channel,
+        campaign_forecast,
+        campaign_anomalies,
+        creative_fatigue,
+        lead_scores,
         pause_high_cpa_decisions,
         build_serving_snapshot(settings.serving),
     ]

@@ -268,3 +268,37 @@ def merge_records(
     return _log_and_report(
         con, checked, tenant_id=tenant_id, label=cursor_label, partitions=1, loaded=loaded, pages=pages
     )
+
+
+def merge_keyed(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    table: str,
+    source: str,
+    tenant_id: str,
+    frame: pl.DataFrame,
+    keys: Sequence[str],
+    partition: pl.Expr,
+    run_id: str,
+    source_ref: str,
+    cursor_label: str,
+    pages: int = 0,
+    as_of: date | None = None,
+) -> LoadOutcome:
+    """Records that change in place after they first appear (email reports, posts, mentions): upsert
+    on `keys`; `partition` names each row's day (its send or creation day), so reading the same
+    version again writes the very same row."""
+    checked = _check(
+        frame,
+        table=table,
+        source=source,
+        tenant_id=tenant_id,
+        partition=partition,
+        run_id=run_id,
+        source_ref=source_ref,
+        as_of=as_of,
+    )
+    loaded = merge_on_keys(con, table, checked.good, list(keys), quarantine=checked.quarantined)
+    return _log_and_report(
+        con, checked, tenant_id=tenant_id, label=cursor_label, partitions=1, loaded=loaded, pages=pages
+    )

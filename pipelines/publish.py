@@ -29,7 +29,21 @@ SNAPSHOT_QUERIES: dict[str, str] = {
         group by tenant_id, date, platform, campaign_id""",
     "forecast_channel_daily": "select * from ml.forecast_channel_daily",
     "forecast_backtest": "select * from ml.forecast_backtest",
+    "attribution_channel": "select * from ml.attribution_channel",
+    "forecast_campaign_daily": "select * from ml.forecast_campaign_daily",
+    "forecast_campaign_backtest": "select * from ml.forecast_campaign_backtest",
+    "anomalies": "select * from ml.anomalies",
+    "creative_fatigue": "select * from ml.creative_fatigue",
+    "lead_scores": "select * from ml.lead_scores",
+    "lead_model": "select * from ml.lead_model",
     "decisions": "select * from activation.decisions",
+    # -- marketing science (issue 4, INTERFACES.md §7.4) --
+    "mmm_channel": "select * from ml.mmm_channel",
+    "mmm_fit": "select * from ml.mmm_fit",
+    "mmm_decomposition": "select * from ml.mmm_decomposition",
+    "response_curves": "select * from ml.response_curves",
+    "budget_plan": "select * from ml.budget_plan",
+    # -- end marketing science --
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -190,6 +191,35 @@ class PlatformsResource(dg.ConfigurableResource):
 
         return HubSpotClient(
             token_for(tenant, "hubspot", sandbox=self.sandbox),
+            transport=self.transport(),
+            retry=self.retry_policy(),
+            landing=self.landing(),
+            sleep=self._sleep(),
+            tenant_id=tenant.tenant_id,
+        )
+
+    def mailchimp(self, tenant: Tenant) -> Any:
+        from connectors.mailchimp import MailchimpClient
+
+        # Sandbox keys are `sandbox-<tenant>-us21` (the data centre is the key's suffix).
+        key = token_for(tenant, "mailchimp", sandbox=self.sandbox)
+        return MailchimpClient(
+            f"{key}-us21" if self.sandbox else key,
+            transport=self.transport(),
+            retry=self.retry_policy(),
+            landing=self.landing(),
+            sleep=self._sleep(),
+            tenant_id=tenant.tenant_id,
+        )
+
+    def social(self, tenant: Tenant) -> Any:
+        from connectors.social import SocialClient
+
+        # Live: the listening vendor's endpoint (the sandbox's API mirrors its shape).
+        base_url = None if self.sandbox else os.environ.get("MOS_SOCIAL_BASE_URL")
+        return SocialClient(
+            token_for(tenant, "social", sandbox=self.sandbox),
+            **({"base_url": base_url} if base_url else {}),
             transport=self.transport(),
             retry=self.retry_policy(),
             landing=self.landing(),

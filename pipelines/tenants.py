@@ -25,6 +25,9 @@ class Tenant:
     has_hubspot: bool = False
     linkedin_accounts: tuple[str, ...] = ()
     tiktok_advertisers: tuple[str, ...] = ()
+    has_mailchimp: bool = False
+    has_social: bool = False
+    listening_keyword: str = ""  # what the social-listening API searches mentions for (the brand)
     token_env: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
 
@@ -51,6 +54,10 @@ def tenants_from_world(tenants: pl.DataFrame, accounts: pl.DataFrame) -> list[Te
                 has_hubspot=bool(ids("hubspot")),
                 linkedin_accounts=ids("linkedin"),
                 tiktok_advertisers=ids("tiktok"),
+                # Every sandbox brand emails and posts (connectors/sandbox/owned.py).
+                has_mailchimp=True,
+                has_social=True,
+                listening_keyword=row["tenant_id"],
             )
         )
     return out
@@ -78,6 +85,8 @@ def tenants_from_file(path: Path) -> list[Tenant]:
             "hubspot": f"MOS_{tid.upper()}_HUBSPOT_TOKEN",
             "linkedin": f"MOS_{tid.upper()}_LINKEDIN_TOKEN",
             "tiktok": f"MOS_{tid.upper()}_TIKTOK_TOKEN",
+            "mailchimp": f"MOS_{tid.upper()}_MAILCHIMP_TOKEN",
+            "social": f"MOS_{tid.upper()}_SOCIAL_TOKEN",
         }
         default_env.update({k: str(v) for k, v in (entry.get("token_env") or {}).items()})
         out.append(
@@ -96,6 +105,9 @@ def tenants_from_file(path: Path) -> list[Tenant]:
                     for a in entry.get("linkedin_accounts", [])
                 ),
                 tiktok_advertisers=tuple(str(a) for a in entry.get("tiktok_advertisers", [])),
+                has_mailchimp=bool(entry.get("mailchimp", False)),
+                has_social=bool(entry.get("social", False)),
+                listening_keyword=str(entry.get("listening_keyword", entry.get("name", tid))),
                 token_env=default_env,
             )
         )

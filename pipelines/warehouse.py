@@ -53,6 +53,33 @@ RAW_DDL: dict[str, str] = {
         event_ts timestamp not null, event_type varchar, utm_source varchar, utm_medium varchar,
         utm_campaign varchar, landing_page varchar""",
     "fx_rates": """date date not null, currency varchar not null, rate_to_usd double not null""",
+    # ---- files (issue 3): drops partitioned by drop day; emails only as SHA-256 ----
+    "offline_conversions": """tenant_id varchar not null, order_id varchar not null, email_sha256 varchar,
+        contact_id varchar, conversion_ts timestamp not null, value decimal(18,2), currency varchar,
+        location varchar""",
+    "erasure_requests": """tenant_id varchar not null, request_id varchar not null, email_sha256 varchar,
+        contact_id varchar, requested_at timestamp""",
+    "imported_ad_reports": """tenant_id varchar not null, platform varchar not null, account_id varchar,
+        date date not null, campaign_id varchar, campaign_name varchar, ad_group_id varchar,
+        ad_group_name varchar, ad_id varchar, ad_name varchar, currency varchar, spend decimal(18,2),
+        impressions bigint, clicks bigint, conversions double, conversion_value decimal(18,2),
+        mapping varchar""",
+    # ---- owned media (mailchimp, social): merged on their ids, influencers a snapshot ----
+    "mailchimp_email_reports": """tenant_id varchar not null, account_id varchar not null,
+        campaign_id varchar not null, campaign_title varchar, type varchar, list_id varchar,
+        send_time timestamp, emails_sent bigint, hard_bounces bigint, soft_bounces bigint,
+        unsubscribed bigint, abuse_reports bigint, opens_total bigint, unique_opens bigint,
+        clicks_total bigint, unique_clicks bigint""",
+    "social_posts": """tenant_id varchar not null, platform varchar not null, account_id varchar,
+        post_id varchar not null, created_at timestamp, post_type varchar, message varchar,
+        permalink varchar, reach bigint, impressions bigint, likes bigint, comments bigint,
+        shares bigint, saves bigint, link_clicks bigint""",
+    "social_mentions": """tenant_id varchar not null, platform varchar not null, mention_id varchar not null,
+        created_at timestamp, author_handle varchar, author_followers bigint, text varchar, url varchar,
+        likes bigint, reposts bigint, language varchar""",
+    "social_influencers": """tenant_id varchar not null, platform varchar not null,
+        influencer_id varchar not null, handle varchar, display_name varchar, followers bigint,
+        engagement_rate double, avg_reach bigint, category varchar, country varchar""",
 }
 
 # ---- linkedin_ads, tiktok_ads (paid social; INTERFACES.md §7.3) ----
@@ -95,6 +122,10 @@ OPS_DDL: dict[str, str] = {
         reason varchar, _source varchar, _run_id varchar, _loaded_at timestamp""",
     "cursors": """tenant_id varchar not null, source varchar not null, cursor_value varchar,
         updated_at timestamp, primary key (tenant_id, source)""",
+    # Who was erased (pipelines/privacy.py): hashes only, so re-imported touchpoints can be erased again.
+    "erasure_suppression": """tenant_id varchar not null, request_id varchar not null,
+        contact_id varchar not null, anonymous_id_sha256 varchar, first_applied_at timestamp,
+        primary key (tenant_id, request_id, contact_id)""",
 }
 
 

@@ -2,9 +2,11 @@
 
 Everything here is decided before a single impression is served: which campaigns run when (always-on,
 launched mid-way, stopped, seasonal bursts), which creative is live on which day (rotation: a new ad
-every few weeks, each ad lives for two launch gaps), and each budget owner's daily budget (Meta: ad set,
-Google: campaign) as a step function driven by a shared marketing calendar (Q4 and Black Friday pushes,
+every few weeks, each ad lives for two launch gaps; about half the creatives wear out after an onset),
+and each budget owner's daily budget (Meta ad set, LinkedIn campaign = world ad group, TikTok ad group,
+Google campaign) as a step function driven by a shared marketing calendar (Q4 and Black Friday pushes,
 a January dip, a common random factor) so spend is correlated across channels, as in real accounts.
+Also the incidents injected into delivery (`plan_anomalies`).
 """
 
 from __future__ import annotations
@@ -15,10 +17,20 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from connectors.sandbox.presets import PLATFORMS, Preset, TenantSpec
-from connectors.sandbox.simulate import AdInputs, ids_to_str, month_day
+from connectors.sandbox.channels import GOOGLE, LINKEDIN, META, PLATFORM_MODELS, PLATFORMS, TIKTOK
+from connectors.sandbox.media import slugify
+from connectors.sandbox.presets import Preset, TenantSpec
+from connectors.sandbox.simulate import AdInputs, Anomalies, ids_to_str, month_day
 
-META, GOOGLE = 0, 1
+__all__ = [
+    "KINDS",
+    "TEMPLATES",
+    "TenantPlan",
+    "build_accounts",
+    "build_tenant_plan",
+    "plan_anomalies",
+    "slugify",
+]
 
 
 @dataclass(frozen=True)
@@ -40,6 +52,23 @@ _META_AUDIENCES = (
 )
 _META_FORMATS = ("Single Image", "Carousel", "Video 15s", "Video 6s", "Collection", "Reel")
 
+_LINKEDIN_AUDIENCES = (
+    "Job Function - Procurement",
+    "Company Size 200-5000",
+    "Job Title - Office Manager",
+    "Industry - Hospitality",
+    "Seniority - Director+",
+    "Interest - {cat}",
+)
+_TIKTOK_AUDIENCES = (
+    "Broad 18-44",
+    "Interest - {cat}",
+    "Lookalike - Purchasers",
+    "Behaviour - {cat} Video Viewers",
+    "Broad 25-54",
+)
+_TIKTOK_FORMATS = ("UGC Video 15s", "UGC Video 30s", "Spark Ad - Creator", "Carousel", "Collection Ad")
+
 KINDS: dict[str, Kind] = {
     "meta_prospecting": Kind(14.0, 0.0105, _META_FORMATS, _META_AUDIENCES),
     "meta_retargeting": Kind(
@@ -57,6 +86,22 @@ KINDS: dict[str, Kind] = {
         9.0, 0.0030, ("In-stream 15s", "Bumper 6s"), ("Affinity - {cat}", "In-market - {cat}")
     ),
     "google_seasonal": Kind(100.0, 0.0450, ("RSA",), ("{cat} - Deals", "Sale - Phrase")),
+    "linkedin_sponsored": Kind(
+        38.0, 0.0048, ("Single Image Ad", "Carousel Ad", "Thought Leader Ad"), _LINKEDIN_AUDIENCES
+    ),
+    "linkedin_document": Kind(46.0, 0.0062, ("Document Ad",), _LINKEDIN_AUDIENCES),
+    "linkedin_video": Kind(31.0, 0.0035, ("Video Ad 30s", "Video Ad 15s"), _LINKEDIN_AUDIENCES),
+    "linkedin_retargeting": Kind(
+        55.0, 0.0080, ("Single Image Ad", "Conversation Ad"), ("Matched - Website Visitors 90d",)
+    ),
+    "tiktok_spark": Kind(6.5, 0.0080, ("Spark Ad - Creator", "Spark Ad - Brand Post"), _TIKTOK_AUDIENCES),
+    "tiktok_prospecting": Kind(5.2, 0.0062, _TIKTOK_FORMATS, _TIKTOK_AUDIENCES),
+    "tiktok_retargeting": Kind(
+        8.5, 0.0100, _TIKTOK_FORMATS, ("Custom Audience - Video Viewers 15d", "Custom Audience - Site 30d")
+    ),
+    "tiktok_seasonal": Kind(
+        7.8, 0.0105, ("UGC Video 15s - Offer", "Spark Ad - Creator Offer"), _TIKTOK_AUDIENCES
+    ),
 }
 
 
@@ -202,10 +247,144 @@ TEMPLATES: tuple[Template, ...] = (
         2.5,
         "/lp/gift-guide-{year}",
     ),
+    # LinkedIn: world campaign = campaign group, ad group = LinkedIn campaign (owns the budget).
+    Template(
+        LINKEDIN,
+        "Sponsored Content - Business Gifting",
+        "linkedin_sponsored",
+        "WEBSITE_CONVERSIONS",
+        ("always",),
+        1.2,
+        "/business/gifting",
+        True,
+    ),
+    Template(
+        LINKEDIN,
+        "Document Ads - Buying Guide",
+        "linkedin_document",
+        "LEAD_GENERATION",
+        ("always",),
+        0.8,
+        "/guides/{cat}-buying-guide",
+        True,
+    ),
+    Template(
+        LINKEDIN,
+        "Thought Leadership - Video",
+        "linkedin_video",
+        "BRAND_AWARENESS",
+        ("window", 0.3, 0.7),
+        0.6,
+        "/about",
+    ),
+    Template(
+        LINKEDIN,
+        "Retargeting - Website Visitors",
+        "linkedin_retargeting",
+        "WEBSITE_CONVERSIONS",
+        ("launch", 0.35),
+        0.5,
+        "/business/gifting",
+    ),
+    Template(
+        LINKEDIN,
+        "Corporate Gifts Q4 {year}",
+        "linkedin_sponsored",
+        "WEBSITE_CONVERSIONS",
+        ("seasonal", 10, 20, 45),
+        1.5,
+        "/business/holiday-gifts-{year}",
+    ),
+    # TikTok: campaign -> ad group (owns status and budget) -> ad.
+    Template(
+        TIKTOK,
+        "Spark Ads - Creator UGC",
+        "tiktok_spark",
+        "WEB_CONVERSIONS",
+        ("always",),
+        2.0,
+        "/collections/{cat}",
+        True,
+    ),
+    Template(
+        TIKTOK,
+        "Prospecting - Broad",
+        "tiktok_prospecting",
+        "WEB_CONVERSIONS",
+        ("always",),
+        1.6,
+        "/collections/{cat}",
+        True,
+    ),
+    Template(
+        TIKTOK,
+        "Retargeting - Engagers",
+        "tiktok_retargeting",
+        "WEB_CONVERSIONS",
+        ("launch", 0.25),
+        0.8,
+        "/collections/{cat}",
+    ),
+    Template(
+        TIKTOK,
+        "Smart+ Catalog Sales",
+        "tiktok_prospecting",
+        "PRODUCT_SALES",
+        ("launch", 0.6),
+        1.8,
+        "/collections/{cat}",
+    ),
+    Template(
+        TIKTOK,
+        "Black Friday {year}",
+        "tiktok_seasonal",
+        "WEB_CONVERSIONS",
+        ("seasonal", 11, 17, 17),
+        4.0,
+        "/lp/black-friday-{year}",
+    ),
+    Template(
+        TIKTOK,
+        "Summer Drop {year}",
+        "tiktok_seasonal",
+        "WEB_CONVERSIONS",
+        ("seasonal", 6, 12, 28),
+        2.5,
+        "/lp/summer-sale-{year}",
+    ),
+    Template(
+        TIKTOK,
+        "New Year Reset {year}",
+        "tiktok_seasonal",
+        "WEB_CONVERSIONS",
+        ("seasonal", 1, 2, 21),
+        2.0,
+        "/lp/new-year-{year}",
+    ),
 )
 
-# Average delivered share of a budget (pacing), used to plan budgets that deliver the target spend.
-PACING_MEAN = (0.97, 0.93)
+# Id formats per platform: (first id, largest random offset, largest gap) of campaigns, ad groups, ads.
+# Ids grow with creation time and never repeat inside a platform (the blocks do not overlap).
+ID_BLOCKS: dict[int, tuple[tuple[int, int, int], ...]] = {
+    META: (
+        (120_210_000_000_000_000, 10**14, 10**7),
+        (120_230_000_000_000_000, 10**14, 10**7),
+        (120_250_000_000_000_000, 10**14, 10**7),
+    ),
+    GOOGLE: (
+        (20_000_000_000, 10**9, 10**5),
+        (150_000_000_000, 10**10, 10**6),
+        (680_000_000_000, 10**10, 10**6),
+    ),
+    # LinkedIn: campaign groups and campaigns 9 digits, creatives 10 digits.
+    LINKEDIN: ((610_000_000, 10**7, 10**4), (280_000_000, 10**7, 10**4), (1_200_000_000, 10**8, 10**5)),
+    # TikTok: 19-digit ids (campaign, ad group, ad).
+    TIKTOK: (
+        (1_780_000_000_000_000_000, 10**15, 10**9),
+        (1_781_000_000_000_000_000, 10**15, 10**9),
+        (1_782_000_000_000_000_000, 10**15, 10**9),
+    ),
+}
 
 
 @dataclass
@@ -216,6 +395,7 @@ class TenantPlan:
     inputs: AdInputs
     budgets: np.ndarray  # [n_owner, n_days] daily budget, account currency (0 = not running)
     owner_platform: np.ndarray
+    owner_campaign: np.ndarray  # campaign row of each budget owner
 
 
 def marketing_calendar(dates: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -244,20 +424,72 @@ def _fill(template: str, cat: str, year: int) -> str:
     return template.replace("{cat}", cat).replace("{year}", str(year))
 
 
-def build_accounts(tenant_idx: int, spec: TenantSpec, rng: np.random.Generator) -> pl.DataFrame:
-    meta = int(rng.integers(10**14, 10**15 - 1))
-    google = int(rng.integers(10**9, 10**10 - 1))
-    hubspot = int(rng.integers(10**7, 10**8 - 1))
+ACCOUNT_DIGITS = {"meta": 15, "google_ads": 10, "linkedin": 9, "tiktok": 19, "hubspot": 8}
+ACCOUNT_NAMES = {
+    "meta": "Meta",
+    "google_ads": "Google Ads",
+    "linkedin": "LinkedIn Ads",
+    "tiktok": "TikTok Ads",
+    "hubspot": "HubSpot",
+    "mailchimp": "Mailchimp",
+}
+
+
+def build_accounts(
+    tenant_idx: int, spec: TenantSpec, rng: np.random.Generator, extra: dict[str, str] | None = None
+) -> pl.DataFrame:
+    """One account per platform (ad platforms, HubSpot) plus `extra` platform -> id (e.g. Mailchimp)."""
+    ids = {}
+    for platform, digits in ACCOUNT_DIGITS.items():
+        lo = 7 * 10 ** (digits - 1) if platform == "tiktok" else 10 ** (digits - 1)
+        ids[platform] = str(int(rng.integers(lo, min(10**digits - 1, 2**63 - 1))))
+    ids.update(extra or {})
+    n = len(ids)
     return pl.DataFrame(
         {
-            "tenant_id": [spec.tenant_id] * 3,
-            "platform": ["meta", "google_ads", "hubspot"],
-            "account_id": [str(meta), str(google), str(hubspot)],
-            "name": [f"{spec.name} - Meta", f"{spec.name} - Google Ads", f"{spec.name} - HubSpot"],
-            "currency": [spec.currency] * 3,
-            "timezone": [spec.timezone] * 3,
+            "tenant_id": [spec.tenant_id] * n,
+            "platform": list(ids),
+            "account_id": list(ids.values()),
+            "name": [f"{spec.name} - {ACCOUNT_NAMES.get(p, p)}" for p in ids],
+            "currency": [spec.currency] * n,
+            "timezone": [spec.timezone] * n,
         }
     )
+
+
+def _flight_occurrences(
+    tpl: Template, preset: Preset, rng: np.random.Generator
+) -> list[tuple[int, int | None, int]]:
+    """(first window day, last window day or None = open, year) of each flight of a template."""
+    start, end, n_days = preset.start_date, preset.end_date, preset.n_days
+    kind = tpl.flight[0]
+    if kind == "always":
+        return [(-int(rng.integers(60, 500)), None, start.year)]
+    if kind == "launch":
+        return [(round(tpl.flight[1] * n_days) + int(rng.integers(-10, 11)), None, start.year)]
+    if kind == "until":
+        stop = round(tpl.flight[1] * n_days) + int(rng.integers(-10, 11))
+        return [(-int(rng.integers(60, 300)), stop, start.year)]
+    if kind == "window":
+        return [(round(tpl.flight[1] * n_days), round(tpl.flight[2] * n_days), start.year)]
+    _, month, day_of_month, days = tpl.flight  # seasonal
+    out = []
+    for year in range(start.year, end.year + 1):
+        first = date(year, month, day_of_month).toordinal() - start.toordinal() + int(rng.integers(-3, 4))
+        last = first + days - 1
+        if last >= 0 and first <= n_days - 1:
+            out.append((first, last, year))
+    return out
+
+
+def _ids(rng: np.random.Generator, platform: np.ndarray, level: int) -> np.ndarray:
+    """Ids of one level (0 campaign, 1 ad group, 2 ad) for rows in creation order, per platform."""
+    out = np.zeros(len(platform), dtype=np.int64)
+    for p, blocks in ID_BLOCKS.items():
+        first, offset, gap = blocks[level]
+        sel = np.nonzero(platform == p)[0]
+        out[sel] = _id_block(rng, len(sel), first + int(rng.integers(0, offset)), gap)
+    return out
 
 
 def build_tenant_plan(
@@ -268,38 +500,17 @@ def build_tenant_plan(
     rng: np.random.Generator,
 ) -> TenantPlan:
     """The tenant's account structure and day-by-day budgets over the preset's window."""
-    start, end = preset.start_date, preset.end_date
+    start = preset.start_date
     n_days = preset.n_days
-    dates = np.arange(np.datetime64(start, "D"), np.datetime64(end, "D") + 1)
-    s0 = start.toordinal()
+    dates = np.arange(np.datetime64(start, "D"), np.datetime64(preset.end_date, "D") + 1)
 
     # ---- campaigns: (template, market, year) with flights as window day indexes (may fall outside)
     rows: list[dict] = []
     for tpl in TEMPLATES:
         if preset.core_only and not tpl.core:
             continue
-        kind = tpl.flight[0]
         for market in range(preset.markets):
-            occurrences: list[tuple[int, int | None, int]] = []  # (start idx, end idx or None, year)
-            if kind == "always":
-                occurrences.append((-int(rng.integers(60, 500)), None, start.year))
-            elif kind == "launch":
-                occurrences.append(
-                    (round(tpl.flight[1] * n_days) + int(rng.integers(-10, 11)), None, start.year)
-                )
-            elif kind == "until":
-                stop = round(tpl.flight[1] * n_days) + int(rng.integers(-10, 11))
-                occurrences.append((-int(rng.integers(60, 300)), stop, start.year))
-            elif kind == "window":
-                occurrences.append((round(tpl.flight[1] * n_days), round(tpl.flight[2] * n_days), start.year))
-            else:  # seasonal
-                _, month, day_of_month, days = tpl.flight
-                for year in range(start.year, end.year + 1):
-                    first = date(year, month, day_of_month).toordinal() - s0 + int(rng.integers(-3, 4))
-                    last = first + days - 1
-                    if last >= 0 and first <= n_days - 1:
-                        occurrences.append((first, last, year))
-            for first, last, year in occurrences:
+            for first, last, year in _flight_occurrences(tpl, preset, rng):
                 label = _fill(tpl.label, "", year)
                 if preset.markets > 1:
                     label = f"{label} | R{market + 1:02d}"
@@ -325,11 +536,8 @@ def build_tenant_plan(
     c_weight = np.array([r["weight"] for r in rows])
     c_cpm = np.array([KINDS[r["kind"]].cpm for r in rows]) * rng.lognormal(0.0, 0.12, n_camp)
     c_ctr = np.array([KINDS[r["kind"]].ctr for r in rows]) * rng.lognormal(0.0, 0.15, n_camp)
-
-    meta_ids = _id_block(rng, n_camp, 120_210_000_000_000_000 + int(rng.integers(0, 10**14)), 10**7)
-    google_ids = _id_block(rng, n_camp, 20_000_000_000 + int(rng.integers(0, 10**9)), 10**5)
+    camp_id = _ids(rng, c_platform, 0)
     budget_ids = _id_block(rng, n_camp, 10_000_000_000 + int(rng.integers(0, 10**9)), 10**5)
-    camp_id = np.where(c_platform == META, meta_ids, google_ids)
 
     # ---- ad groups
     lo, hi = preset.ad_groups_per_campaign
@@ -353,16 +561,16 @@ def build_tenant_plan(
         theme = _fill(themes[(g_pos[i] + i) % len(themes)], cat.replace("-", " ").title(), row["year"])
         g_names.append(theme if g_pos[i] < len(themes) else f"{theme} #{g_pos[i] + 1}")
         g_landing.append(_fill(row["landing"], cat, row["year"]))
-    meta_g = _id_block(rng, n_grp, 120_230_000_000_000_000 + int(rng.integers(0, 10**14)), 10**7)
-    google_g = _id_block(rng, n_grp, 150_000_000_000 + int(rng.integers(0, 10**10)), 10**6)
-    grp_id = np.where(c_platform[g_camp] == META, meta_g, google_g)
+    g_plat = c_platform[g_camp]
+    grp_id = _ids(rng, g_plat, 1)
 
-    # ---- ads: creative rotation. Two ads at launch, then a new one every ~gap days; ad i runs until
-    # ad i+2 launches, so two creatives share each ad group at any time.
-    gap = preset.creative_gap_days
+    # ---- ads: creative rotation. Two ads at launch, then a new one every ~gap days (shorter on
+    # TikTok); ad i runs until ad i+2 launches, so two creatives share each ad group at any time.
+    gap = preset.creative_gap_days * np.array([m.creative_gap_factor for m in PLATFORM_MODELS])[g_plat]
     eff_last = np.minimum(g_last, n_days - 1)
-    max_launch = int(np.ceil((eff_last - g_first).max() / gap * 1.5)) + 4
-    gaps = rng.gamma(4.0, gap / 4.0, (n_grp, max_launch)).round().astype(np.int64) + 1
+    max_launch = int(np.ceil(((eff_last - g_first) / gap).max() * 1.5)) + 4
+    gaps = rng.gamma(4.0, 1.0, (n_grp, max_launch)) * (gap / 4.0)[:, None]
+    gaps = gaps.round().astype(np.int64) + 1
     gaps[:, 0] = 0
     gaps[:, 1] = 0
     launch = g_first[:, None] + np.cumsum(gaps, axis=1)
@@ -377,31 +585,34 @@ def build_tenant_plan(
     n_ads = len(a_grp)
     a_camp = g_camp[a_grp]
     a_plat = c_platform[a_camp]
-    meta_a = _id_block(rng, n_ads, 120_250_000_000_000_000 + int(rng.integers(0, 10**14)), 10**7)
-    google_a = _id_block(rng, n_ads, 680_000_000_000 + int(rng.integers(0, 10**10)), 10**6)
     order = np.lexsort((a_slot, a_grp, a_launch))  # ids increase with launch date
     a_id = np.empty(n_ads, dtype=np.int64)
-    a_id[order] = np.where(a_plat[order] == META, meta_a, google_a)
+    a_id[order] = _ids(rng, a_plat[order], 2)
     formats = [KINDS[rows[c]["kind"]].formats for c in a_camp]
     fmt_pick = rng.integers(0, 64, n_ads)
     a_names = [
         f"{formats[i][fmt_pick[i] % len(formats[i])]} - {g_names[a_grp[i]]} - v{a_slot[i] + 1}"
         for i in range(n_ads)
     ]
-    is_meta = a_plat == META
-    a_halflife = np.where(is_meta, rng.uniform(20, 70, n_ads), rng.uniform(80, 220, n_ads))
-    a_floor = np.where(is_meta, rng.uniform(0.45, 0.75, n_ads), rng.uniform(0.75, 0.9, n_ads))
+    # Creative fatigue: about half the creatives wear out, from an onset some days after launch.
+    a_halflife, a_floor, a_onset = np.zeros(n_ads), np.zeros(n_ads), np.zeros(n_ads)
+    for p, model in enumerate(PLATFORM_MODELS):
+        sel = a_plat == p
+        a_halflife[sel] = rng.uniform(*model.fatigue_halflife, sel.sum())
+        a_floor[sel] = rng.uniform(*model.fatigue_floor, sel.sum())
+        a_onset[sel] = np.round(rng.uniform(*model.fatigue_onset, sel.sum()))
+    a_fatigues = rng.random(n_ads) < 0.5
+    a_onset = np.where(a_fatigues, a_onset, np.nan)
     a_ctr = c_ctr[a_camp] * rng.lognormal(0.0, 0.25, n_ads)
     a_weight = g_weight[a_grp] * rng.lognormal(0.0, 0.3, n_ads)  # ad group share x creative
 
-    # ---- budget owners: Meta ad sets, Google campaigns
-    owner_is_group = c_platform[g_camp] == META
-    owner_groups = np.nonzero(owner_is_group)[0]
-    owner_camps = np.nonzero(c_platform == GOOGLE)[0]
+    # ---- budget owners: ad groups (Meta ad sets, LinkedIn campaigns, TikTok ad groups), Google campaigns
+    camp_owns = np.array([PLATFORM_MODELS[p].budget_level == "campaign" for p in c_platform], dtype=bool)
+    owner_groups = np.nonzero(~camp_owns[g_camp])[0]
+    owner_camps = np.nonzero(camp_owns)[0]
     n_owner = len(owner_groups) + len(owner_camps)
-    o_platform = np.concatenate([np.full(len(owner_groups), META), np.full(len(owner_camps), GOOGLE)]).astype(
-        np.int8
-    )
+    o_platform = np.concatenate([g_plat[owner_groups], c_platform[owner_camps]]).astype(np.int8)
+    o_camp = np.concatenate([g_camp[owner_groups], owner_camps])
     o_first = np.concatenate([g_first[owner_groups], c_first[owner_camps]])
     o_last = np.concatenate([g_last[owner_groups], c_last[owner_camps]])
     o_weight = np.concatenate([g_weight[owner_groups], c_weight[owner_camps]])
@@ -409,8 +620,11 @@ def build_tenant_plan(
     group_owner[owner_groups] = np.arange(len(owner_groups))
     camp_owner = np.full(n_camp, -1)
     camp_owner[owner_camps] = len(owner_groups) + np.arange(len(owner_camps))
-    a_owner = np.where(is_meta, group_owner[a_grp], camp_owner[a_camp])
+    a_owner = np.where(camp_owns[a_camp], camp_owner[a_camp], group_owner[a_grp])
 
+    # Budgets: level = weight x calendar^gamma (shared) x a random step of the owner's own (changes
+    # on random days and fixed calendar dates) x a slow trend; each owner steps on its own days, so
+    # the channels' spend is correlated but not collinear.
     calendar = marketing_calendar(dates, rng)
     day_idx = np.arange(n_days)
     fixed = np.isin(month_day(dates), [1015, 1120, 1203, 1224, 102, 301, 601, 901])
@@ -420,16 +634,16 @@ def build_tenant_plan(
     change[:, 0] = True
     last_change = np.maximum.accumulate(np.where(change, day_idx[None, :], 0), axis=1)
     step = rng.normal(0.0, 0.2, (n_owner, n_days))[np.arange(n_owner)[:, None], last_change]
-    gamma = np.where(o_platform == META, 1.0, 0.7)[:, None]
+    gamma = np.array([m.calendar_gamma for m in PLATFORM_MODELS])[o_platform][:, None]
     trend = rng.normal(0.0, 0.15, n_owner)[:, None] * (last_change / 365.0)
     running = (day_idx[None, :] >= o_first[:, None]) & (day_idx[None, :] <= o_last[:, None])
     raw = o_weight[:, None] * calendar[last_change] ** gamma * np.exp(step + trend) * running
     budgets = np.zeros_like(raw)
-    for p, share in ((META, spec.meta_spend_share), (GOOGLE, 1.0 - spec.meta_spend_share)):
+    for p, model in enumerate(PLATFORM_MODELS):
         sel = o_platform == p
         total = raw[sel].sum()
         if total > 0:
-            target = daily_spend * share * n_days / PACING_MEAN[p]
+            target = daily_spend * spec.spend_shares[model.name] * n_days / model.pacing_mean
             budgets[sel] = raw[sel] * (target / total)
     budgets = np.where(running, np.maximum(np.round(budgets), 1.0), 0.0)
 
@@ -442,7 +656,7 @@ def build_tenant_plan(
 
     acct = dict(zip(accounts["platform"].to_list(), accounts["account_id"].to_list(), strict=True))
     plat_names = np.array(PLATFORMS)
-    c_account = np.where(c_platform == META, acct["meta"], acct["google_ads"])
+    c_account = np.array([acct[p] for p in PLATFORMS])[c_platform]
     c_budget = np.full(n_camp, np.nan)
     c_budget[owner_camps] = current[camp_owner[owner_camps]]
     g_budget = np.full(n_grp, np.nan)
@@ -461,7 +675,7 @@ def build_tenant_plan(
             "start_date": ordinal + c_first,
             "end_date": ordinal + c_last,
             "target_cpa": np.round(spec.aov * rng.uniform(0.35, 0.6, n_camp), 2),
-            "budget_id": ids_to_str(budget_ids).scatter(np.nonzero(c_platform == META)[0], None),
+            "budget_id": ids_to_str(budget_ids).scatter(np.nonzero(~camp_owns)[0], None),
             "daily_budget": pl.Series(c_budget).fill_nan(None),
         }
     ).with_columns(
@@ -470,7 +684,7 @@ def build_tenant_plan(
     ad_groups = pl.DataFrame(
         {
             "tenant_id": [spec.tenant_id] * n_grp,
-            "platform": plat_names[c_platform[g_camp]],
+            "platform": plat_names[g_plat],
             "account_id": c_account[g_camp],
             "campaign_id": campaigns["campaign_id"].gather(g_camp),
             "ad_group_id": ids_to_str(grp_id),
@@ -495,6 +709,7 @@ def build_tenant_plan(
     inputs = AdInputs(
         frame=ads.select("tenant_id", "platform", "account_id", "campaign_id", "ad_group_id", "ad_id"),
         platform=a_plat,
+        campaign=a_camp,
         owner=a_owner,
         active_from=np.maximum(a_launch, np.maximum(g_first[a_grp], 0)),
         active_to=np.minimum(a_last, n_days - 1),
@@ -504,17 +719,98 @@ def build_tenant_plan(
         cpm_base=c_cpm[a_camp],
         fatigue_halflife=a_halflife,
         fatigue_floor=a_floor,
+        fatigue_onset=a_onset,
         campaign_slug=slugify(campaigns["campaign_name"]).gather(a_camp),
         landing_page=pl.Series(g_landing, dtype=pl.String).gather(a_grp),
     )
-    return TenantPlan(campaigns, ad_groups, ads, inputs, budgets, o_platform)
+    return TenantPlan(campaigns, ad_groups, ads, inputs, budgets, o_platform, o_camp)
 
 
-def slugify(names: pl.Series) -> pl.Series:
-    """utm_campaign as teams write it: lower case, non-alphanumerics -> '-'."""
-    return (
-        names.str.to_lowercase()
-        .str.replace_all(r"[^a-z0-9]+", "-")
-        .str.strip_chars("-")
-        .alias("utm_campaign")
+# ---------------------------------------------------------------------------- injected anomalies
+# kind: (duration range in days, spend x, ctr x, platform conversions x, metrics it moves: (metric, dir))
+ANOMALY_KINDS: dict[
+    str, tuple[tuple[int, int], tuple[float, float], tuple[float, float], tuple[float, float], tuple]
+] = {
+    "budget_runaway": (
+        (1, 4),
+        (2.0, 4.0),
+        (1.0, 1.0),
+        (1.0, 1.0),
+        (("spend", "up"), ("cpa", "up"), ("roas", "down")),
+    ),
+    "tracking_outage": (
+        (1, 4),
+        (1.0, 1.0),
+        (1.0, 1.0),
+        (0.0, 0.05),
+        (("conversions", "down"), ("cpa", "up"), ("roas", "down")),
+    ),
+    "broken_landing_page": (
+        (2, 5),
+        (1.0, 1.0),
+        (0.15, 0.35),
+        (0.1, 0.3),
+        (("ctr", "down"), ("conversions", "down"), ("cpa", "up"), ("roas", "down")),
+    ),
+    "conversion_drop": (
+        (3, 7),
+        (1.0, 1.0),
+        (1.0, 1.0),
+        (0.25, 0.45),
+        (("conversions", "down"), ("cpa", "up"), ("roas", "down")),
+    ),
+}
+ANOMALY_LOOKBACK = 14  # days of normal delivery before an anomaly (its reference)
+
+
+def plan_anomalies(plan: TenantPlan, n_days: int, rng: np.random.Generator) -> tuple[Anomalies, list[dict]]:
+    """A handful of incidents a year on campaigns with volume (picked by planned spend): spend runaways,
+    tracking outages, broken landing pages, conversion drops. Each needs ANOMALY_LOOKBACK normal days
+    before it, and incidents never overlap on a campaign."""
+    n_camp = plan.campaigns.height
+    camp_budget = np.zeros((n_camp, n_days))
+    np.add.at(camp_budget, plan.owner_campaign, plan.budgets)
+    running = camp_budget > 0
+    total = camp_budget.sum(axis=1)
+    big = total >= np.quantile(total[total > 0], 0.3) if (total > 0).any() else total > 0
+    n = max(2, round(rng.uniform(3.0, 6.0) * n_days / 365.0))
+    kinds = list(ANOMALY_KINDS)
+    busy = np.zeros((n_camp, n_days), dtype=bool)
+    chosen: list[dict] = []
+    for _ in range(n * 20):  # rejection sampling; a few tries per incident
+        if len(chosen) == n:
+            break
+        kind = kinds[int(rng.integers(0, len(kinds)))]
+        (d_lo, d_hi), spend_r, ctr_r, conv_r, _ = ANOMALY_KINDS[kind]
+        weights = np.where(big, total, 0.0)
+        if weights.sum() <= 0:
+            break
+        camp = int(rng.choice(n_camp, p=weights / weights.sum()))
+        days = int(rng.integers(d_lo, d_hi + 1))
+        first = int(rng.integers(ANOMALY_LOOKBACK, max(n_days - days, ANOMALY_LOOKBACK + 1)))
+        last = first + days - 1
+        span = slice(first - ANOMALY_LOOKBACK, last + 1)
+        if last >= n_days or not running[camp, span].all() or busy[camp, span].any():
+            continue
+        busy[camp, span] = True
+        chosen.append(
+            {
+                "kind": kind,
+                "campaign": camp,
+                "first": first,
+                "last": last,
+                "spend": float(rng.uniform(*spend_r)),
+                "ctr": float(rng.uniform(*ctr_r)),
+                "conversions": float(rng.uniform(*conv_r)),
+            }
+        )
+    chosen.sort(key=lambda a: (a["first"], a["campaign"]))
+    anomalies = Anomalies(
+        campaign=np.array([a["campaign"] for a in chosen], dtype=np.int64),
+        first=np.array([a["first"] for a in chosen], dtype=np.int64),
+        last=np.array([a["last"] for a in chosen], dtype=np.int64),
+        spend=np.array([a["spend"] for a in chosen]),
+        ctr=np.array([a["ctr"] for a in chosen]),
+        conversions=np.array([a["conversions"] for a in chosen]),
     )
+    return anomalies, chosen

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-PLATFORMS: tuple[str, ...] = ("meta", "google_ads")
+from connectors.sandbox.channels import CHANNELS, PLATFORMS
+
+__all__ = ["PLATFORMS", "PRESETS", "TENANTS", "Preset", "TenantSpec", "get_preset"]
 
 
 @dataclass(frozen=True)
@@ -23,9 +25,9 @@ class TenantSpec:
     aov: float  # mean order value, account currency
     aov_sigma: float  # log-sd of order values (lognormal)
     roas: tuple[float, float]  # total revenue / paid spend, drawn in this range
-    incremental_share: tuple[float, float]  # share of revenue caused by paid media
-    meta_spend_share: float  # share of the paid budget planned on Meta
-    meta_incremental_share: float  # share of the incremental revenue that Meta causes
+    incremental_share: tuple[float, float]  # share of revenue caused by media (paid, email, social)
+    spend_shares: dict[str, float]  # paid platform -> share of the paid budget planned on it
+    incremental_shares: dict[str, float]  # channel -> share of the media-caused revenue it causes
     categories: tuple[str, ...]  # product themes: ad group names, landing pages
     yearly_peaks: tuple[int, ...]  # months with seasonal demand peaks
 
@@ -41,8 +43,15 @@ TENANTS: tuple[TenantSpec, ...] = (
         aov_sigma=0.55,
         roas=(2.5, 3.4),
         incremental_share=(0.34, 0.46),
-        meta_spend_share=0.55,
-        meta_incremental_share=0.52,
+        spend_shares={"meta": 0.42, "google_ads": 0.33, "linkedin": 0.07, "tiktok": 0.18},
+        incremental_shares={
+            "meta": 0.37,
+            "google_ads": 0.27,
+            "linkedin": 0.025,
+            "tiktok": 0.165,
+            "email": 0.11,
+            "organic_social": 0.06,
+        },
         categories=("jackets", "boots", "tents", "backpacks", "sleeping-bags", "trail-running"),
         yearly_peaks=(11, 12, 5),
     ),
@@ -56,12 +65,26 @@ TENANTS: tuple[TenantSpec, ...] = (
         aov_sigma=0.6,
         roas=(1.9, 2.8),
         incremental_share=(0.27, 0.38),
-        meta_spend_share=0.6,
-        meta_incremental_share=0.58,
+        spend_shares={"meta": 0.46, "google_ads": 0.28, "linkedin": 0.05, "tiktok": 0.21},
+        incremental_shares={
+            "meta": 0.41,
+            "google_ads": 0.23,
+            "linkedin": 0.015,
+            "tiktok": 0.175,
+            "email": 0.115,
+            "organic_social": 0.055,
+        },
         categories=("sofas", "lamps", "rugs", "tableware", "bedding", "outdoor-furniture"),
         yearly_peaks=(1, 11, 4),
     ),
 )
+
+
+for _spec in TENANTS:  # the mappings must cover every channel and add up
+    assert set(_spec.spend_shares) == set(PLATFORMS), _spec.tenant_id
+    assert set(_spec.incremental_shares) == set(CHANNELS), _spec.tenant_id
+    assert abs(sum(_spec.spend_shares.values()) - 1) < 1e-9, _spec.tenant_id
+    assert abs(sum(_spec.incremental_shares.values()) - 1) < 1e-9, _spec.tenant_id
 
 
 @dataclass(frozen=True)

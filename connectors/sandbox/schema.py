@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-S, D, F, INT = pl.String, pl.Date, pl.Float64, pl.Int64
+S, D, F, INT, B = pl.String, pl.Date, pl.Float64, pl.Int64, pl.Boolean
 TS = pl.Datetime("us")  # naive, UTC
 
 WORLD_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
@@ -75,6 +75,11 @@ WORLD_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "sql_date": TS,
         "opportunity_date": TS,
         "customer_date": TS,
+        "marketing_opt_in": B,
+        "opt_in_date": TS,
+        "opt_out_date": TS,
+        "archived": B,
+        "archived_at": TS,
     },
     "deals": {
         "tenant_id": S,
@@ -87,6 +92,7 @@ WORLD_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "createdate": TS,
         "closedate": TS,
         "updated_at": TS,
+        "archived": B,
     },
     "touchpoints": {
         "tenant_id": S,
@@ -98,6 +104,79 @@ WORLD_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "utm_medium": S,
         "utm_campaign": S,
         "landing_page": S,
+    },
+    # Owned media and CRM extras (INTERFACES §7.1). Filled by media.py / owned.py / crm_extras.py;
+    # a world without them has them empty, with these columns.
+    "email_campaigns": {
+        "tenant_id": S,
+        "account_id": S,
+        "email_campaign_id": S,
+        "list_id": S,
+        "campaign_title": S,
+        "type": S,
+        "send_time": TS,
+        "emails_sent": INT,
+        "hard_bounces": INT,
+        "soft_bounces": INT,
+        "unsubscribed": INT,
+        "abuse_reports": INT,
+        "opens_total": INT,
+        "unique_opens": INT,
+        "clicks_total": INT,
+        "unique_clicks": INT,
+    },
+    "social_posts": {
+        "tenant_id": S,
+        "platform": S,
+        "account_id": S,
+        "post_id": S,
+        "created_at": TS,
+        "post_type": S,
+        "message": S,
+        "permalink": S,
+        "reach": INT,
+        "impressions": INT,
+        "likes": INT,
+        "comments": INT,
+        "shares": INT,
+        "saves": INT,
+        "link_clicks": INT,
+    },
+    "social_mentions": {
+        "tenant_id": S,
+        "platform": S,
+        "mention_id": S,
+        "created_at": TS,
+        "author_handle": S,
+        "author_followers": INT,
+        "text": S,
+        "url": S,
+        "likes": INT,
+        "reposts": INT,
+        "language": S,
+    },
+    "influencers": {
+        "tenant_id": S,
+        "platform": S,
+        "influencer_id": S,
+        "handle": S,
+        "display_name": S,
+        "followers": INT,
+        "engagement_rate": F,
+        "avg_reach": INT,
+        "category": S,
+        "country": S,
+    },
+    "erasure_requests": {"tenant_id": S, "request_id": S, "contact_id": S, "email": S, "requested_at": TS},
+    "offline_conversions": {
+        "tenant_id": S,
+        "order_id": S,
+        "contact_id": S,
+        "email": S,
+        "conversion_ts": TS,
+        "value": F,
+        "currency": S,
+        "location": S,
     },
 }
 
@@ -116,6 +195,7 @@ TRUTH_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "date": D,
         "channel": S,
         "spend": F,
+        "volume": F,
         "adstock": F,
         "incremental_conversions": F,
         "incremental_revenue": F,
@@ -139,8 +219,25 @@ TRUTH_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "cpm_base": F,
         "fatigue_halflife_days": F,
         "fatigue_floor": F,
+        "fatigue_onset_days": F,
+        "fatigues": B,
         "landing_page": S,
     },
+    "lead_propensity": {"tenant_id": S, "contact_id": S, "propensity": F},
+    "attribution_shares": {"tenant_id": S, "channel": S, "incremental_conversions": INT, "share": F},
+    "anomalies": {
+        "anomaly_id": S,
+        "tenant_id": S,
+        "platform": S,
+        "campaign_id": S,
+        "metric": S,
+        "start_date": D,
+        "end_date": D,
+        "direction": S,
+        "magnitude": F,
+        "kind": S,
+    },
+    "mention_sentiment": {"mention_id": S, "sentiment": S, "score": F},
 }
 
 

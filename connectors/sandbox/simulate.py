@@ -7,16 +7,19 @@ vectorised over rows; the only Python loops run over the (few) channels.
 
 Order of events inside a window:
   1. delivery: each budget owner's daily budget * pacing noise, split over its live ads (weight x creative
-     fatigue), in whole cents; impressions from CPM, clicks from the ad's CTR.
-  2. truth: channel spend -> adstock -> Hill -> expected incremental conversions; baseline demand.
+     fatigue), in whole cents, times any injected anomaly; impressions from CPM, clicks from the CTR.
+  2. truth: channel input (spend; emails delivered / organic reach for the non-paid channels) ->
+     adstock -> Hill -> expected incremental conversions; baseline demand.
   3. realised conversions ~ Poisson(baseline + incremental), each with a cause (baseline or a channel).
   4. CRM: every conversion is a customer (lead -> MQL -> SQL -> opportunity -> customer, closedwon deal);
-     more leads stop earlier (some opportunities get a closedlost deal).
-  5. journeys: sessions of each contact (a converter caused by a channel has a click from it; google
-     search is often the last touch); the rest of the clicks and organic/direct/referral traffic become
-     anonymous visitors' sessions.
+     more leads stop earlier (some opportunities get a closedlost deal). Lead features are drawn per
+     class, so the true lead propensity is exact.
+  5. journeys: first visit, extra visits and lead session before each lead (the lead features), then for
+     customers the causal click of their channel, more visits and the last visit (google search is often
+     the last touch); the rest of the clicks (ads, newsletters, posts) and organic/direct/referral
+     traffic become anonymous visitors' sessions.
   6. platform-reported conversions: converters who clicked the platform + view-through extras, allocated
-     to ads by clicks (Meta integers, Google fractions).
+     to ads by clicks (integers; Google fractions), cut by tracking anomalies.
 """
 
 from __future__ import annotations
@@ -26,14 +29,30 @@ from datetime import date
 
 import numpy as np
 import polars as pl
+from scipy.special import gammaln
 
+from connectors.sandbox.channels import (
+    CAUSES,
+    CHANNELS,
+    DIRECT,
+    EMAIL,
+    GOOGLE,
+    LAST_MIX,
+    N_CHANNELS,
+    N_PAID,
+    NONPAID,
+    NONPAID_SPLIT,
+    ORGANIC,
+    PLATFORM_MODELS,
+    PLATFORMS,
+    REFERRAL,
+    RESPONSE_RANGES,
+    SOCIAL,
+    TOUCH_MIX,
+)
+from connectors.sandbox.media import NonPaidChannel, empty_clicks
 from connectors.sandbox.response import adstock, hill
 
-CHANNELS: tuple[str, ...] = ("meta", "google_ads")
-META, GOOGLE, ORGANIC, DIRECT, REFERRAL = 0, 1, 2, 3, 4
-CAUSES: tuple[str, ...] = ("baseline", "meta", "google_ads")
-
-SOURCES = ["facebook", "instagram", "google", "(direct)"]
 REFERRERS = [
     "blog.trailtalk.example",
     "news.ycombinator.com",
@@ -41,8 +60,26 @@ REFERRERS = [
     "reddit.com",
     "wirecutter.example",
 ]
-MEDIUMS = ["paid_social", "cpc", "organic", "(none)", "referral"]
 EVENT_TYPES = ["session", "lead"]
+
+# Lead propensity. Each contact's features at lead time are drawn from known class-conditional
+# distributions (index 0: never buys, 1: becomes a customer), independent given the class, so the
+# true P(customer | features) follows exactly by Bayes (truth/lead_propensity):
+#   first-touch channel (journey channels 0..8; email cannot come first),
+#   extra sessions between the first touch and the lead session ~ Poisson(PRE_SESSIONS),
+#   of those, product-page landings ~ Binomial(extra, PRODUCT_VIEW),
+#   lead form (the lead event's landing page), marketing opt-in ~ Bernoulli(OPT_IN).
+FIRST_TOUCH = np.array(
+    [
+        [0.22, 0.12, 0.004, 0.18, 0.0, 0.02, 0.268, 0.108, 0.08],
+        [0.2, 0.26, 0.002, 0.084, 0.0, 0.01, 0.234, 0.15, 0.06],
+    ]
+)
+PRE_SESSIONS = np.array([0.5, 1.5])
+PRODUCT_VIEW = np.array([0.2, 0.5])
+LEAD_FORMS = ["/account/register", "/newsletter", "/guides/download", "/contact", "/giveaway"]
+LEAD_FORM_P = np.array([[0.12, 0.38, 0.2, 0.08, 0.22], [0.36, 0.25, 0.15, 0.14, 0.10]])
+OPT_IN = np.array([0.45, 0.72])
 
 # Local hour-of-day profile of web traffic (evening peak).
 _HOURS = np.array(
@@ -75,15 +112,6 @@ _HOURS = np.array(
 )
 _HOUR_CDF = np.cumsum(_HOURS) / _HOURS.sum()
 
-# Journey channel mixes (meta, google, organic, direct, referral) by conversion cause.
-_TOUCH_MIX = np.array(
-    [[0.08, 0.12, 0.35, 0.38, 0.07], [0.32, 0.14, 0.19, 0.30, 0.05], [0.08, 0.36, 0.19, 0.32, 0.05]]
-)
-_LAST_MIX = np.array(
-    [[0.03, 0.32, 0.26, 0.37, 0.02], [0.16, 0.40, 0.14, 0.28, 0.02], [0.02, 0.72, 0.07, 0.18, 0.01]]
-)
-_NONPAID_SPLIT = np.array([0.5, 0.4, 0.1])  # organic, direct, referral
-
 _FIRST_NAMES = {
     "USD": "james mary robert patricia john jennifer michael linda david elizabeth william barbara richard susan "
     "joseph jessica thomas sarah charles karen chris nancy daniel lisa matthew betty anthony emily mark ashley "
@@ -107,7 +135,8 @@ class AdInputs:
     """Per-ad arrays of one tenant, aligned with the rows of `frame` (the delivery key columns)."""
 
     frame: pl.DataFrame  # tenant_id, platform, account_id, campaign_id, ad_group_id, ad_id
-    platform: np.ndarray  # 0 meta, 1 google_ads
+    platform: np.ndarray  # index into channels.PLATFORMS
+    campaign: np.ndarray  # campaign row (anomalies hit campaigns)
     owner: np.ndarray  # row of the budget matrix that pays for the ad
     active_from: np.ndarray  # first live window day (inclusive)
     active_to: np.ndarray  # last live window day (inclusive); < active_from: not live
@@ -115,23 +144,49 @@ class AdInputs:
     weight: np.ndarray  # delivery weight among the owner's ads
     ctr_base: np.ndarray  # click-through rate of a fresh creative
     cpm_base: np.ndarray  # cost per mille
-    fatigue_halflife: np.ndarray  # days until half of the CTR above the floor is gone
+    fatigue_halflife: np.ndarray  # days after the onset until half of the CTR above the floor is gone
     fatigue_floor: np.ndarray  # share of the fresh CTR left when fully fatigued
+    fatigue_onset: np.ndarray  # days after launch when wear-out starts; NaN = a stable creative
     campaign_slug: pl.Series  # utm_campaign
     landing_page: pl.Series
 
 
+@dataclass
+class Anomalies:
+    """Injected incidents of one window: per anomaly a campaign row, a day range and multipliers."""
+
+    campaign: np.ndarray
+    first: np.ndarray  # window day, inclusive
+    last: np.ndarray
+    spend: np.ndarray  # x delivered spend (budget runaway)
+    ctr: np.ndarray  # x click-through rate (broken landing page)
+    conversions: np.ndarray  # x platform-reported conversions (tracking outage, conversion drop)
+
+    def factors(self, campaign: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        spend, ctr, conv = np.ones(len(day)), np.ones(len(day)), np.ones(len(day))
+        for i in range(len(self.campaign)):  # a handful per tenant
+            hit = (campaign == self.campaign[i]) & (day >= self.first[i]) & (day <= self.last[i])
+            spend[hit] *= self.spend[i]
+            ctr[hit] *= self.ctr[i]
+            conv[hit] *= self.conversions[i]
+        return spend, ctr, conv
+
+
+_PER_CHANNEL = {"incremental_share": CHANNELS, "land_rate": PLATFORMS, "view_through": PLATFORMS}
+
+
 @dataclass(frozen=True)
 class TenantParams:
-    """Tenant-level truth besides the channel response (saved as truth/tenant_params)."""
+    """Tenant-level truth besides the channel response (saved as truth/tenant_params).
+
+    The per-channel tuples are saved as one column per channel (`incremental_share_meta`, ...)."""
 
     tenant_id: str
     tenant_num: int
     currency: str
     timezone: str
     roas_target: float
-    incremental_share_target: float
-    meta_incremental_share: float
+    incremental_share_target: float  # share of revenue caused by all media channels
     aov_sigma: float
     revenue_per_conversion_baseline: float
     baseline_level: float  # expected baseline conversions/day before shape (NaN until calibrated)
@@ -153,22 +208,36 @@ class TenantParams:
     noise_sd: float
     lead_ratio: float
     sessions_per_baseline_conversion: float  # organic+direct+referral sessions (NaN until calibrated)
-    land_rate_meta: float
-    land_rate_google: float
-    meta_view_through: float
-    google_view_through: float
+    incremental_share: tuple[float, ...]  # per channel: share of the media-caused revenue
+    land_rate: tuple[float, ...]  # per paid platform: share of clicks that arrive as sessions
+    view_through: tuple[float, ...]  # per paid platform: claimed extras per incremental conversion
 
     def to_frame(self) -> pl.DataFrame:
-        return pl.DataFrame([{f.name: getattr(self, f.name) for f in fields(self)}])
+        row = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in _PER_CHANNEL:
+                row.update(
+                    {f"{f.name}_{c}": float(v) for c, v in zip(_PER_CHANNEL[f.name], value, strict=True)}
+                )
+            else:
+                row[f.name] = value
+        return pl.DataFrame([row])
 
     @classmethod
     def from_row(cls, row: dict) -> TenantParams:
-        return cls(**{f.name: row[f.name] for f in fields(cls)})
+        values = {}
+        for f in fields(cls):
+            if f.name in _PER_CHANNEL:
+                values[f.name] = tuple(float(row[f"{f.name}_{c}"]) for c in _PER_CHANNEL[f.name])
+            else:
+                values[f.name] = row[f.name]
+        return cls(**values)
 
 
 @dataclass(frozen=True)
 class ChannelParams:
-    decay: np.ndarray  # per channel (meta, google_ads)
+    decay: np.ndarray  # per response channel (channels.CHANNELS)
     k: np.ndarray
     alpha: np.ndarray
     beta: np.ndarray
@@ -190,6 +259,8 @@ class ChannelParams:
     @classmethod
     def from_frame(cls, frame: pl.DataFrame) -> ChannelParams:
         frame = frame.sort(pl.col("channel").replace_strict(list(CHANNELS), list(range(len(CHANNELS)))))
+        if frame["channel"].to_list() != list(CHANNELS):
+            raise ValueError(f"channel_params must have one row per channel {CHANNELS}")
         return cls(
             decay=frame["adstock_decay"].to_numpy(),
             k=frame["hill_k"].to_numpy(),
@@ -203,7 +274,7 @@ class ChannelParams:
 class TenantCarry:
     """State of a tenant at the end of the previous window (None adstock/z: start in steady state)."""
 
-    adstock: tuple[float, float] | None
+    adstock: tuple[float, ...] | None  # per response channel
     baseline_z: float | None
     next_contact_id: int
     next_deal_id: int
@@ -219,6 +290,7 @@ class TenantResult:
     contacts: pl.DataFrame
     deals: pl.DataFrame
     touchpoints: pl.DataFrame
+    lead_propensity: pl.DataFrame
     channel_params: ChannelParams
     tenant_params: TenantParams
 
@@ -373,28 +445,92 @@ class _RowSampler:
 
 
 def calibrate(
-    tp: TenantParams, aov: float, spend: np.ndarray, shape: np.ndarray, rng: np.random.Generator
+    tp: TenantParams,
+    aov: float,
+    inputs: np.ndarray,
+    paid_spend: float,
+    shape: np.ndarray,
+    rng: np.random.Generator,
 ) -> tuple[ChannelParams, TenantParams]:
-    """Draw response parameters so that the planned spend yields the tenant's target ROAS and share."""
-    decay = np.array([rng.uniform(0.5, 0.7), rng.uniform(0.1, 0.3)])
-    alpha = np.array([rng.uniform(1.3, 2.2), rng.uniform(0.9, 1.5)])
-    kappa = np.array([rng.uniform(0.7, 1.1), rng.uniform(0.6, 1.0)])
-    rpc = aov * np.array([0.92, 1.05]) * rng.lognormal(0.0, 0.05, 2)
-    total_revenue = tp.roas_target * spend.sum()
-    shares = np.array([tp.meta_incremental_share, 1.0 - tp.meta_incremental_share])
-    k = np.ones(2)
-    beta = np.zeros(2)
-    for c in range(len(CHANNELS)):
-        a = adstock(spend[c], decay[c])
-        if (a > 0).any():
-            k[c] = kappa[c] * float(np.median(a[a > 0]))
-            response = hill(a, k[c], alpha[c]).sum()
-            beta[c] = tp.incremental_share_target * total_revenue * shares[c] / (rpc[c] * response)
+    """Draw response parameters so that the planned inputs yield the tenant's target ROAS and shares.
+
+    inputs: [channel, day] spend (paid) or volume (email, organic social). A channel without any input
+    causes nothing; its share of the media revenue goes to the others in proportion.
+    """
+    decay = np.array([rng.uniform(*r.decay) for r in RESPONSE_RANGES])
+    alpha = np.array([rng.uniform(*r.alpha) for r in RESPONSE_RANGES])
+    kappa = np.array([rng.uniform(*r.kappa) for r in RESPONSE_RANGES])
+    rpc = aov * np.array([r.revenue_factor for r in RESPONSE_RANGES]) * rng.lognormal(0.0, 0.05, N_CHANNELS)
+    total_revenue = tp.roas_target * paid_spend
+    has_input = (inputs > 0).any(axis=1)
+    shares = np.array(tp.incremental_share) * has_input
+    shares = shares / max(shares.sum(), 1e-12)
+    k = np.ones(N_CHANNELS)
+    beta = np.zeros(N_CHANNELS)
+    for c in np.nonzero(has_input)[0]:
+        a = adstock(inputs[c], decay[c])
+        k[c] = kappa[c] * float(np.median(a[a > 0]))
+        response = hill(a, k[c], alpha[c]).sum()
+        beta[c] = tp.incremental_share_target * total_revenue * shares[c] / (rpc[c] * response)
     mean_noise = np.exp(0.5 * tp.noise_sd**2 / (1.0 - tp.noise_rho**2))
     base_revenue = (1.0 - tp.incremental_share_target) * total_revenue
     level = base_revenue / (tp.revenue_per_conversion_baseline * shape.sum() * mean_noise)
     cp = ChannelParams(decay=decay, k=k, alpha=alpha, beta=beta, revenue_per_conversion=rpc)
     return cp, replace(tp, baseline_level=float(level))
+
+
+def _pacing(owner_platform: np.ndarray, n_days: int, rng: np.random.Generator) -> np.ndarray:
+    """Delivered share of each owner's budget per day (social: noisy, may overspend; search: under)."""
+    pacing = np.ones((len(owner_platform), n_days))
+    for p, m in enumerate(PLATFORM_MODELS):
+        sel = owner_platform == p
+        shape = (int(sel.sum()), n_days)
+        if m.pacing == "lognormal":
+            pacing[sel] = np.minimum(rng.lognormal(m.pacing_loc, m.pacing_sd, shape), m.pacing_cap)
+        else:
+            pacing[sel] = np.clip(rng.normal(m.pacing_loc, m.pacing_sd, shape), 0.3, m.pacing_cap)
+    return pacing
+
+
+def _click_rows(nonpaid: dict[str, NonPaidChannel], n_days: int) -> tuple[np.ndarray, pl.DataFrame]:
+    """Non-paid click tables stacked: journey channel per row and the rows (day, utm..., clicks)."""
+    frames, chans = [], []
+    for c, name in zip((EMAIL, SOCIAL), NONPAID, strict=True):
+        channel = nonpaid.get(name)
+        if channel is not None and channel.clicks.height:
+            frames.append(channel.clicks)
+            chans.append(np.full(channel.clicks.height, c, dtype=np.int64))
+    if not frames:
+        return np.zeros(0, np.int64), empty_clicks()
+    return np.concatenate(chans), pl.concat(frames)
+
+
+def _poisson_logpmf(k: np.ndarray, lam: float) -> np.ndarray:
+    return k * np.log(lam) - lam - gammaln(k + 1)
+
+
+def lead_propensity(
+    first_touch: np.ndarray,
+    extra: np.ndarray,
+    products: np.ndarray,
+    form: np.ndarray,
+    opt_in: np.ndarray,
+    lead_ratio: float,
+) -> np.ndarray:
+    """Exact P(customer | features) under the class-conditional model (prior 1 / (1 + lead_ratio))."""
+    log_odds = np.full(len(extra), np.log(1.0 / lead_ratio))
+    for cls, sign in ((1, 1.0), (0, -1.0)):
+        q = PRODUCT_VIEW[cls]
+        ll = (
+            np.log(FIRST_TOUCH[cls][first_touch])
+            + _poisson_logpmf(extra, PRE_SESSIONS[cls])
+            + products * np.log(q)
+            + (extra - products) * np.log(1 - q)
+            + np.log(LEAD_FORM_P[cls][form])
+            + np.where(opt_in, np.log(OPT_IN[cls]), np.log(1 - OPT_IN[cls]))
+        )
+        log_odds += sign * ll  # binomial coefficients cancel
+    return 1.0 / (1.0 + np.exp(-log_odds))
 
 
 def simulate_tenant(
@@ -411,65 +547,87 @@ def simulate_tenant(
     carry: TenantCarry,
     rng: np.random.Generator,
     history: History | None = None,
+    nonpaid: dict[str, NonPaidChannel] | None = None,
+    anomalies: Anomalies | None = None,
 ) -> TenantResult:
-    """Simulate `dates` (consecutive days) for one tenant. cp None: calibrate the response first."""
+    """Simulate `dates` (consecutive days) for one tenant. cp None: calibrate the response first.
+
+    nonpaid: per non-paid channel its daily volume and click table (see media.py); missing = silent.
+    anomalies: incidents applied to delivery before the truth is computed.
+    """
     n_days = len(dates)
     day_start = dates.astype("datetime64[D]").astype(np.int64) * 86400  # local seconds since 1970
     win_start, win_end = day_start[0], day_start[-1] + 86399
+    nonpaid = nonpaid or {}
 
     # ---------------------------------------------------------------- 1. delivery
     lens = np.clip(ads.active_to - ads.active_from + 1, 0, None)
     row_ad = np.repeat(np.arange(len(lens)), lens)
     row_day = ads.active_from[row_ad] + (np.arange(len(row_ad)) - np.repeat(np.cumsum(lens) - lens, lens))
     age = np.maximum(row_day - ads.launch_day[row_ad], 0)
+    onset = ads.fatigue_onset[row_ad]
+    worn = np.where(np.isnan(onset), 0.0, np.maximum(age - np.nan_to_num(onset), 0.0))
     floor = ads.fatigue_floor[row_ad]
-    fatigue = floor + (1.0 - floor) * 0.5 ** (age / ads.fatigue_halflife[row_ad])
+    fatigue = floor + (1.0 - floor) * 0.5 ** (worn / ads.fatigue_halflife[row_ad])
     weight = ads.weight[row_ad] * fatigue * rng.lognormal(0.0, 0.1, len(row_ad))
     owner_day = ads.owner[row_ad] * n_days + row_day
     weight_sum = np.bincount(owner_day, weight, minlength=budgets.size)
-    meta_pacing = np.minimum(rng.lognormal(-0.035, 0.1, budgets.shape), 1.25)
-    google_pacing = np.clip(rng.normal(0.93, 0.06, budgets.shape), 0.3, 1.0)
-    pacing = np.where((owner_platform == META)[:, None], meta_pacing, google_pacing)
-    owner_spend = (budgets * pacing).ravel()
-    cents = np.round(owner_spend[owner_day] * 100.0 * weight / np.maximum(weight_sum[owner_day], 1e-12))
-    cents = cents.astype(np.int64)
+    owner_spend = (budgets * _pacing(owner_platform, n_days, rng)).ravel()
+    share = weight / np.maximum(weight_sum[owner_day], 1e-12)
+    if anomalies is not None:
+        spend_x, ctr_x, conv_x = anomalies.factors(ads.campaign[row_ad], row_day)
+    else:
+        spend_x = ctr_x = conv_x = np.ones(len(row_ad))
+    cents = np.round(owner_spend[owner_day] * 100.0 * share * spend_x).astype(np.int64)
     keep = cents > 0
     row_ad, row_day, cents, fatigue = row_ad[keep], row_day[keep], cents[keep], fatigue[keep]
-    row_plat = ads.platform[row_ad]
+    ctr_x, conv_x = ctr_x[keep], conv_x[keep]
+    row_plat = ads.platform[row_ad].astype(np.int64)
     n_rows = len(row_ad)
     md = month_day(dates)
     q4 = ((md >= 1015) & (md <= 1220)).astype(float) + ((md >= 1120) & (md <= 1202))
-    cpm_season = 1.0 + np.where(row_plat == META, 0.18, 0.08) * q4[row_day]
-    cpm = ads.cpm_base[row_ad] * cpm_season * rng.lognormal(0.0, 0.12, n_rows)
+    uplift = np.array([m.cpm_q4_uplift for m in PLATFORM_MODELS])[row_plat]
+    # A worn-out creative also costs more per impression (lower relevance): cost per result worsens.
+    cpm = ads.cpm_base[row_ad] * (1.0 + uplift * q4[row_day]) * rng.lognormal(0.0, 0.12, n_rows)
+    cpm = cpm / (0.75 + 0.25 * fatigue)
     impressions = np.maximum(np.round(cents / 100.0 / cpm * 1000.0), 1).astype(np.int64)
-    ctr = np.minimum(ads.ctr_base[row_ad] * fatigue * rng.lognormal(0.0, 0.1, n_rows), 0.5)
+    ctr = np.minimum(ads.ctr_base[row_ad] * fatigue * ctr_x * rng.lognormal(0.0, 0.1, n_rows), 0.5)
     clicks = rng.binomial(impressions, ctr).astype(np.int64)
 
-    spend_cents = np.zeros((len(CHANNELS), n_days), dtype=np.int64)
-    for c in range(len(CHANNELS)):
-        sel = row_plat == c
-        spend_cents[c] = np.bincount(row_day[sel], cents[sel], minlength=n_days).round().astype(np.int64)
-    spend = spend_cents / 100.0
-    clicks_by_day = np.stack(
-        [
-            np.bincount(row_day[row_plat == c], clicks[row_plat == c], minlength=n_days)
-            for c in range(len(CHANNELS))
-        ]
-    )
+    def per_platform_day(values: np.ndarray) -> np.ndarray:
+        return np.bincount(row_plat * n_days + row_day, values, minlength=N_PAID * n_days).reshape(
+            N_PAID, n_days
+        )
+
+    spend = np.round(per_platform_day(cents)).astype(np.int64) / 100.0
+    clicks_by_day = per_platform_day(clicks)
+    impressions_by_day = per_platform_day(impressions)
+
+    # Non-paid channels: volume (response input) and click-through rows.
+    volume = np.zeros((len(NONPAID), n_days))
+    for i, name in enumerate(NONPAID):
+        if name in nonpaid:
+            volume[i] = np.asarray(nonpaid[name].volume, dtype=np.float64)
+    k_chan, k_rows = _click_rows(nonpaid, n_days)
+    k_day = k_rows["day"].to_numpy().astype(np.int64)
+    k_clicks = k_rows["clicks"].to_numpy().astype(np.int64)
+    n_k = len(k_chan)
 
     # ---------------------------------------------------------------- 2. truth
+    inputs = np.vstack([spend, volume])  # [channel, day]: what each channel's adstock runs on
+    land_rate = np.array(tp.land_rate)
     shape = baseline_shape(tp, dates)
     if cp is None:
-        cp, tp = calibrate(tp, aov, spend, shape, rng)
-        expected_paid = (clicks_by_day * np.array([[tp.land_rate_meta], [tp.land_rate_google]])).sum()
+        cp, tp = calibrate(tp, aov, inputs, float(spend.sum()), shape, rng)
+        expected_paid = (clicks_by_day * land_rate[:, None]).sum()
         per_baseline = nonpaid_ratio * expected_paid / max(tp.baseline_level * shape.sum(), 1e-9)
         tp = replace(tp, sessions_per_baseline_conversion=float(per_baseline))
-    stock = np.zeros((len(CHANNELS), n_days))
-    for c in range(len(CHANNELS)):
+    stock = np.zeros((N_CHANNELS, n_days))
+    for c in range(N_CHANNELS):
         previous = None if carry.adstock is None else carry.adstock[c]
-        stock[c] = adstock(spend[c], cp.decay[c], previous)
+        stock[c] = adstock(inputs[c], cp.decay[c], previous)
     incremental = cp.beta[:, None] * np.stack(
-        [hill(stock[c], cp.k[c], cp.alpha[c]) for c in range(len(CHANNELS))]
+        [hill(stock[c], cp.k[c], cp.alpha[c]) for c in range(N_CHANNELS)]
     )
     z = np.empty(n_days)
     eps = rng.normal(0.0, tp.noise_sd, n_days)
@@ -495,13 +653,62 @@ def simulate_tenant(
         np.round(rng.lognormal(np.log(rpc_cause[cause]) - sigma**2 / 2, sigma) * 100.0), 100
     ).astype(np.int64)
 
-    # ---------------------------------------------------------------- 4. CRM timelines (local seconds)
+    # ---------------------------------------------------------------- 4. rows a visit can come from
+    # Window delivery rows, then history rows (days before the window), then non-paid click rows.
+    h = history or History(
+        np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    )
+    n_h = len(h.ad)
+    r_chan = np.concatenate([row_plat, h.platform.astype(np.int64), k_chan])
+    r_day = np.concatenate([row_day, h.day, k_day])
+    r_ad = np.concatenate([row_ad, h.ad, np.full(n_k, -1)])
+    sampler = _RowSampler(r_chan, r_day, np.concatenate([clicks, h.clicks, k_clicks]) + 0.01)
+
+    def place(ch: np.ndarray, t: np.ndarray, snap: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Visits (channel, local time) -> (channel, time, row). Visits on a channel with rows are
+        tied to a row of their day (snap: of the latest earlier day with rows, and moved there);
+        a visit with no row to come from arrives another way (google -> organic, else direct)."""
+        row = np.full(len(ch), -1, dtype=np.int64)
+        sel = np.nonzero(ch < N_CHANNELS)[0]
+        day = (t[sel] - win_start) // 86400
+        row[sel] = sampler.pick(ch[sel], day, rng.random(len(sel)), snap=snap)
+        lost = (ch < N_CHANNELS) & (row < 0)
+        ch = np.where(lost, np.where(ch == GOOGLE, ORGANIC, DIRECT), ch)
+        if snap:
+            row_day_of = np.where(row >= 0, r_day[np.maximum(row, 0)], 0)
+            day_all = (t - win_start) // 86400
+            move = (row >= 0) & (row_day_of < day_all) & (row_day_of >= 0)
+            t = np.where(
+                move, day_start[np.clip(row_day_of, 0, n_days - 1)] + _seconds_of_day(rng, len(t)), t
+            )
+        return ch, t, row
+
+    # ---------------------------------------------------------------- 5. CRM timelines and journeys
+    # Contacts: converters first (0..n_conv-1), then non-converting leads.
     conv_t = day_start[conv_day] + np.maximum(
         _seconds_of_day(rng, n_conv), 5400 + rng.integers(0, 1800, n_conv)
     )
     last_t = conv_t - rng.integers(120, 2700, n_conv)
     lag = np.maximum(rng.gamma(1.3, 6.0 / 1.3, n_conv) * 86400, 7200).astype(np.int64)
     c_lead = np.clip(conv_t - lag, win_start + 1800, last_t - 60)
+
+    # The click that caused a media conversion, lagged like the adstock. It comes after the lead
+    # (the lead is moved earlier if needed), so sessions before a lead carry only the lead features.
+    media = np.nonzero(cause > 0)[0]
+    m_ch = cause[media] - 1
+    lag_days = rng.geometric(1.0 - cp.decay[m_ch]) - 1
+    causal_day = np.maximum(conv_day[media] - lag_days, 0)
+    same_day = causal_day == conv_day[media]
+    causal_sec = np.where(
+        same_day,
+        (rng.random(len(media)) * (last_t[media] - day_start[conv_day[media]])).astype(np.int64),
+        _seconds_of_day(rng, len(media)),
+    )
+    m_ch, m_t, m_row = place(m_ch, day_start[causal_day] + causal_sec, snap=True)
+    m_t = np.minimum(m_t, last_t[media])
+    lead_gap = rng.integers(600, 2 * 86400, len(media))
+    c_lead[media] = np.clip(np.minimum(c_lead[media], m_t - lead_gap), win_start + 1800, last_t[media] - 60)
+    m_t = np.maximum(m_t, c_lead[media] + 60)
     stage_u = np.sort(rng.random((n_conv, 3)), axis=1)
     c_stage = c_lead[:, None] + (stage_u * (conv_t - c_lead)[:, None]).astype(np.int64)  # mql, sql, opp
 
@@ -520,101 +727,104 @@ def simulate_tenant(
     lost = rng.random(n_leads) < 0.75
     l_closed = reached[:, 2] & lost & (l_times[:, 3] <= win_end)
 
-    # ---------------------------------------------------------------- 5. journeys
-    # Contacts: converters first (0..n_conv-1), then non-converting leads.
     n_contacts = n_conv + n_leads
+    is_customer = np.arange(n_contacts) < n_conv
+    lead_t = np.concatenate([c_lead, l_lead])
+    lead_d = (lead_t - win_start) // 86400
+    cls = is_customer.astype(np.int64)
+
+    # Lead features, drawn per class (see FIRST_TOUCH ...): what the true propensity conditions on.
+    f_first = _categorical(rng, FIRST_TOUCH[cls])
+    f_extra = rng.poisson(PRE_SESSIONS[cls])
+    f_products = rng.binomial(f_extra, PRODUCT_VIEW[cls])
+    f_form = _categorical(rng, LEAD_FORM_P[cls])
+    f_opt_in = rng.random(n_contacts) < OPT_IN[cls]
+
     traffic = np.vstack(
         [
-            clicks_by_day * np.array([[tp.land_rate_meta], [tp.land_rate_google]]),
-            tp.sessions_per_baseline_conversion * baseline[None, :] * _NONPAID_SPLIT[:, None],
+            clicks_by_day * land_rate[:, None],
+            np.stack(
+                [
+                    np.bincount(k_day[k_chan == c], k_clicks[k_chan == c], minlength=n_days)
+                    for c in (EMAIL, SOCIAL)
+                ]
+            ),
+            tp.sessions_per_baseline_conversion * baseline[None, :] * NONPAID_SPLIT[:, None],
         ]
-    )  # expected sessions per channel and day
+    )  # expected sessions per journey channel and day
     traffic_mix = (traffic + 1e-9) / (traffic + 1e-9).sum(axis=0)
-    pieces_owner, pieces_t, pieces_ch, pieces_forced = [], [], [], []
 
-    def add(owner: np.ndarray, t: np.ndarray, ch: np.ndarray, forced: bool) -> None:
-        pieces_owner.append(owner)
-        pieces_t.append(t)
-        pieces_ch.append(ch)
-        pieces_forced.append(np.full(len(owner), forced))
+    # Visits: (owner contact, local time, journey channel, row, page kind). Page kinds for visits
+    # without a row: 0 any site page, 1 a non-product page, 2 a product page.
+    v_owner, v_t, v_ch, v_row, v_page = [], [], [], [], []
 
-    conv_idx = np.arange(n_conv)
-    add(conv_idx, last_t, _categorical(rng, _LAST_MIX[cause]), False)  # last touch before buying
-    c_lead_sess = c_lead - rng.integers(60, 900, n_conv)
-    add(conv_idx, c_lead_sess, _categorical(rng, _TOUCH_MIX[cause]), False)
-    n_extra = rng.poisson(1.0, n_conv)
-    e_owner = np.repeat(conv_idx, n_extra)
-    e_lo = np.maximum(win_start, c_lead[e_owner] - 10 * 86400)
-    e_t = e_lo + (rng.random(len(e_owner)) * (last_t[e_owner] - e_lo)).astype(np.int64)
-    add(e_owner, e_t, _categorical(rng, _TOUCH_MIX[cause[e_owner]]), False)
-    paid_cause = np.nonzero(cause > 0)[0]  # the click that caused it: lagged like the adstock
-    ch = cause[paid_cause] - 1
-    lag_days = rng.geometric(1.0 - cp.decay[ch]) - 1
-    causal_day = np.maximum(conv_day[paid_cause] - lag_days, 0)
-    causal_sec = np.where(
-        causal_day == conv_day[paid_cause],
-        (rng.random(len(paid_cause)) * (last_t[paid_cause] - day_start[conv_day[paid_cause]])).astype(
-            np.int64
-        ),
-        _seconds_of_day(rng, len(paid_cause)),
+    def add(owner, t, ch, row, page) -> None:
+        v_owner.append(owner)
+        v_t.append(t)
+        v_ch.append(ch)
+        v_row.append(row)
+        v_page.append(np.broadcast_to(page, len(owner)))
+
+    everyone = np.arange(n_contacts)
+    lead_sess_t = lead_t - rng.integers(60, 900, n_contacts)
+    ls_ch, ls_t, ls_row = place(_categorical(rng, traffic_mix[:, lead_d].T), lead_sess_t, snap=False)
+    add(everyone, ls_t, ls_ch, ls_row, 1)
+    lead_session_piece = 0
+    span = np.minimum(lead_sess_t - (win_start + 60), 14 * 86400)
+    ft_t = lead_sess_t - 60 - (rng.random(n_contacts) * np.maximum(span - 60, 0)).astype(np.int64)
+    ft_ch, ft_t, ft_row = place(f_first.astype(np.int64), ft_t, snap=True)
+    add(everyone, ft_t, ft_ch, ft_row, 1)
+    x_owner = np.repeat(everyone, f_extra)
+    x_t = (
+        ft_t[x_owner]
+        + 1
+        + (rng.random(len(x_owner)) * (lead_sess_t[x_owner] - ft_t[x_owner] - 2)).astype(np.int64)
     )
-    add(paid_cause, day_start[causal_day] + causal_sec, ch, True)
+    x_is_product = (
+        np.arange(len(x_owner)) - np.repeat(np.cumsum(f_extra) - f_extra, f_extra) < f_products[x_owner]
+    )
+    x_ch = np.where(rng.random(len(x_owner)) < 0.55, ORGANIC, DIRECT)
+    add(x_owner, x_t, x_ch, np.full(len(x_owner), -1), np.where(x_is_product, 2, 1))
+    # Customers: the causal click, visits between the lead and buying, the last visit before buying.
+    add(media, m_t, m_ch, m_row, 0)
+    n_after = rng.poisson(1.0, n_conv)
+    a_owner = np.repeat(np.arange(n_conv), n_after)
+    a_t = (
+        c_lead[a_owner]
+        + 30
+        + (rng.random(len(a_owner)) * (last_t[a_owner] - c_lead[a_owner] - 30)).astype(np.int64)
+    )
+    a_ch, a_t, a_row = place(_categorical(rng, TOUCH_MIX[cause[a_owner]]), a_t, snap=False)
+    add(a_owner, a_t, a_ch, a_row, 0)
+    la_ch, la_t, la_row = place(_categorical(rng, LAST_MIX[cause]), last_t, snap=False)
+    add(np.arange(n_conv), la_t, la_ch, la_row, 0)
 
-    lead_idx = n_conv + np.arange(n_leads)
-    l_sess = l_lead - rng.integers(60, 900, n_leads)
-    add(lead_idx, l_sess, _categorical(rng, traffic_mix[:, lead_day].T), False)
-    n_pre = rng.poisson(0.7, n_leads)
-    p_owner = np.repeat(np.arange(n_leads), n_pre)
-    p_lo = np.maximum(win_start, l_lead[p_owner] - 10 * 86400)
-    p_t = p_lo + (rng.random(len(p_owner)) * (l_sess[p_owner] - p_lo)).astype(np.int64)
-    add(n_conv + p_owner, p_t, _categorical(rng, traffic_mix[:, lead_day[p_owner]].T), False)
-
-    j_owner = np.concatenate(pieces_owner)
-    j_t = np.concatenate(pieces_t)
-    j_ch = np.concatenate(pieces_ch).astype(np.int64)
-    j_forced = np.concatenate(pieces_forced)
+    j_owner = np.concatenate(v_owner)
+    j_t = np.concatenate(v_t)
+    j_ch = np.concatenate(v_ch).astype(np.int64)
+    j_row = np.concatenate(v_row).astype(np.int64)
+    j_page = np.concatenate(v_page).astype(np.int64)
     j_day = (j_t - win_start) // 86400
-
-    # Paid journey sessions -> a delivery row (the ad clicked). History rows let a causal click that
-    # happened before the window keep its ad when the channel is not delivering now.
-    h = history or History(
-        np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    )
-    all_ad = np.concatenate([row_ad, h.ad])
-    all_day = np.concatenate([row_day, h.day])
-    sampler = _RowSampler(
-        np.concatenate([row_plat, h.platform]), all_day, np.concatenate([clicks, h.clicks]) + 0.01
-    )
-    j_row = np.full(len(j_t), -1, dtype=np.int64)
-    paid = j_ch <= GOOGLE
-    for snap in (False, True):
-        sel = np.nonzero(paid & (j_forced == snap))[0]
-        j_row[sel] = sampler.pick(j_ch[sel], j_day[sel], rng.random(len(sel)), snap=snap)
-    no_ad = paid & (j_row < 0)  # no ad of that platform ran: the visitor came another way
-    j_ch = np.where(no_ad & (j_ch == META), DIRECT, np.where(no_ad, ORGANIC, j_ch))
-    # A causal click on an earlier day moves to that day (still inside the window).
-    moved = j_forced & (j_row >= 0)
-    moved_day = np.where(moved, all_day[np.maximum(j_row, 0)], j_day)
-    move = moved & (moved_day < j_day) & (moved_day >= 0)
-    j_t = np.where(move, day_start[np.clip(moved_day, 0, n_days - 1)] + _seconds_of_day(rng, len(j_t)), j_t)
-    j_day = np.where(move, moved_day, j_day)
+    lead_session = lead_session_piece + everyone  # index of each contact's lead session in j_*
 
     # ---------------------------------------------------------------- anonymous traffic fills the rest
-    landed = rng.binomial(clicks, np.where(row_plat == META, tp.land_rate_meta, tp.land_rate_google))
-    in_window = (j_row >= 0) & (j_row < n_rows)
-    used = np.bincount(j_row[in_window], minlength=n_rows)
-    a_paid = np.maximum(landed - used, 0)
-    a_row = np.repeat(np.arange(n_rows), a_paid)
-    nonpaid_expected = tp.sessions_per_baseline_conversion * baseline[None, :] * _NONPAID_SPLIT[:, None]
+    landed = rng.binomial(clicks, land_rate[row_plat])
+    used = np.bincount(j_row[j_row >= 0], minlength=n_rows + n_h + n_k)
+    a_left = np.concatenate(
+        [np.maximum(landed - used[:n_rows], 0), np.maximum(k_clicks - used[n_rows + n_h :], 0)]
+    )
+    a_rows = np.concatenate([np.arange(n_rows), n_rows + n_h + np.arange(n_k)])
+    an_row_paid = np.repeat(a_rows, a_left)
+    nonpaid_expected = tp.sessions_per_baseline_conversion * baseline[None, :] * NONPAID_SPLIT[:, None]
     nonpaid_n = rng.poisson(nonpaid_expected)
     for k, channel in enumerate((ORGANIC, DIRECT, REFERRAL)):
         nonpaid_n[k] -= np.bincount(j_day[j_ch == channel], minlength=n_days)
     nonpaid_n = np.maximum(nonpaid_n, 0)
     a_np_ch = np.repeat(np.repeat(np.array([ORGANIC, DIRECT, REFERRAL]), n_days), nonpaid_n.ravel())
     a_np_day = np.repeat(np.tile(np.arange(n_days), 3), nonpaid_n.ravel())
-    an_day = np.concatenate([row_day[a_row], a_np_day])
-    an_ch = np.concatenate([row_plat[a_row].astype(np.int64), a_np_ch])
-    an_row = np.concatenate([a_row, np.full(len(a_np_day), -1)])
+    an_day = np.concatenate([r_day[an_row_paid], a_np_day])
+    an_ch = np.concatenate([r_chan[an_row_paid], a_np_ch])
+    an_row = np.concatenate([an_row_paid, np.full(len(a_np_day), -1)])
     an_t = day_start[an_day] + _seconds_of_day(rng, len(an_day))
     order = np.lexsort((an_ch, an_t))
     an_day, an_ch, an_row, an_t = an_day[order], an_ch[order], an_row[order], an_t[order]
@@ -634,43 +844,42 @@ def simulate_tenant(
     # ---------------------------------------------------------------- platform-reported conversions
     # Converters who clicked a platform's ad are claimed by it, plus view-through extras.
     is_conv_session = j_owner < n_conv
-    claims = np.zeros((len(CHANNELS), n_days))
-    view_through = np.array([tp.meta_view_through, tp.google_view_through])
-    for c in range(len(CHANNELS)):
+    platform_conv = np.zeros(n_rows)
+    for c, model in enumerate(PLATFORM_MODELS):
         touched = np.zeros(n_conv, dtype=bool)
         touched[j_owner[is_conv_session & (j_ch == c)]] = True
-        claims[c] = np.bincount(conv_day[touched], minlength=n_days) + rng.poisson(
-            view_through[c] * incremental[c]
+        claims = np.bincount(conv_day[touched], minlength=n_days) + rng.poisson(
+            tp.view_through[c] * incremental[c]
         )
-    platform_conv = np.zeros(n_rows)
-    meta_claims = claims[META].astype(np.int64)
-    q_day = np.repeat(np.arange(n_days), meta_claims)
-    picked = sampler.pick(np.zeros(len(q_day), np.int64), q_day, rng.random(len(q_day)), snap=False)
-    picked = picked[(picked >= 0) & (picked < n_rows)]
-    platform_conv += np.bincount(picked, minlength=n_rows)
-    g_rows = row_plat == GOOGLE
-    g_weight = clicks[g_rows] + 0.01
-    g_total = np.bincount(row_day[g_rows], g_weight, minlength=n_days)
-    platform_conv[g_rows] = np.round(claims[GOOGLE][row_day[g_rows]] * g_weight / g_total[row_day[g_rows]], 2)
-    reported_aov = np.where(
-        row_plat == META, cp.revenue_per_conversion[META], cp.revenue_per_conversion[GOOGLE]
-    )
-    platform_value = np.round(platform_conv * reported_aov * 1.08 * rng.lognormal(0.0, 0.15, n_rows), 2)
+        rows_c = row_plat == c
+        if model.integer_conversions:
+            q_day = np.repeat(np.arange(n_days), claims.astype(np.int64))
+            picked = sampler.pick(np.full(len(q_day), c, np.int64), q_day, rng.random(len(q_day)), snap=False)
+            picked = picked[(picked >= 0) & (picked < n_rows)]
+            platform_conv += np.bincount(picked, minlength=n_rows)
+        else:
+            w = clicks[rows_c] + 0.01
+            total = np.bincount(row_day[rows_c], w, minlength=n_days)
+            platform_conv[rows_c] = np.round(claims[row_day[rows_c]] * w / total[row_day[rows_c]], 2)
+    integer_rows = np.array([m.integer_conversions for m in PLATFORM_MODELS])[row_plat]
+    if anomalies is not None:
+        thinned = rng.binomial(platform_conv.astype(np.int64), np.minimum(conv_x, 1.0))
+        platform_conv = np.where(integer_rows, thinned, np.round(platform_conv * conv_x, 2))
+    markup = np.array([m.reported_value_markup for m in PLATFORM_MODELS])[row_plat]
+    reported_aov = cp.revenue_per_conversion[row_plat] * markup
+    platform_value = np.round(platform_conv * reported_aov * rng.lognormal(0.0, 0.15, n_rows), 2)
 
     # ---------------------------------------------------------------- timestamps -> UTC
     n_j = len(j_t)
-    local = np.concatenate(
-        [j_t, an_t, c_lead, c_stage.ravel(), conv_t, l_lead, l_times.ravel()]
-    )  # one conversion call for everything
-    utc = local_to_utc_us(local, tp.timezone)
-    cuts = np.cumsum([n_j, n_an, n_conv, 3 * n_conv, n_conv, n_leads])
-    j_utc, an_utc, c_lead_u, c_stage_u, conv_u, l_lead_u, l_times_u = np.split(utc, cuts)
+    local = np.concatenate([j_t, an_t, lead_t, c_stage.ravel(), conv_t, l_times.ravel()])
+    utc = local_to_utc_us(local, tp.timezone)  # one conversion call for everything
+    cuts = np.cumsum([n_j, n_an, n_contacts, 3 * n_conv, n_conv])
+    j_utc, an_utc, lead_u, c_stage_u, conv_u, l_times_u = np.split(utc, cuts)
     c_stage_u = c_stage_u.reshape(n_conv, 3)
     l_times_u = l_times_u.reshape(n_leads, 4)
 
     # ---------------------------------------------------------------- contacts and deals
-    contact_lead_u = np.concatenate([c_lead_u, l_lead_u])
-    c_order = np.lexsort((np.arange(n_contacts), contact_lead_u))  # ids grow with creation time
+    c_order = np.lexsort((np.arange(n_contacts), lead_u))  # ids grow with creation time
     rank = np.empty(n_contacts, dtype=np.int64)
     rank[c_order] = np.arange(n_contacts)
     contact_ids = carry.next_contact_id + np.cumsum(rng.integers(1, 60, n_contacts, dtype=np.int64))
@@ -687,12 +896,12 @@ def simulate_tenant(
     opp = np.concatenate([c_stage_u[:, 2], np.where(reached[:, 2], l_times_u[:, 2], null_t)])
     customer = np.concatenate([conv_u, np.full(n_leads, null_t)])
     stage_idx = np.concatenate([np.full(n_conv, 4), l_final])
-    updated = np.max(np.stack([contact_lead_u, mql, sql, opp, customer]), axis=0)
+    updated = np.max(np.stack([lead_u, mql, sql, opp, customer]), axis=0)
 
     # Anonymous ids: "<random>.<first seen, unix seconds>" (GA client id style).
     owner_first = np.full(n_contacts, np.iinfo(np.int64).max)
     np.minimum.at(owner_first, j_owner, j_utc)
-    owner_first = np.minimum(owner_first, contact_lead_u)
+    owner_first = np.minimum(owner_first, lead_u)
     n_visitors = int(visitor_of_root[-1] + 1) if n_an else 0
     root_first = an_utc[parent == np.arange(n_an)]
     first_seen = np.concatenate([owner_first, root_first]) // 1_000_000
@@ -734,14 +943,26 @@ def simulate_tenant(
             "firstname": pl.Series([n.capitalize() for n in first_names]).gather(fn_idx),
             "lastname": pl.Series([n.capitalize() for n in last_names]).gather(ln_idx),
             "anonymous_id": anon_ids.head(n_contacts),
-            "created_at": _us_to_datetime(contact_lead_u),
+            "created_at": _us_to_datetime(lead_u),
             "updated_at": _us_to_datetime(updated),
             "lifecyclestage": pl.Series(stages).gather(stage_idx),
-            "lead_date": _us_to_datetime(contact_lead_u),
+            "lead_date": _us_to_datetime(lead_u),
             "mql_date": stage_col(mql),
             "sql_date": stage_col(sql),
             "opportunity_date": stage_col(opp),
             "customer_date": stage_col(customer),
+            "marketing_opt_in": f_opt_in,
+            "opt_in_date": stage_col(np.where(f_opt_in, lead_u, null_t)),
+            "opt_out_date": stage_col(np.full(n_contacts, null_t)),
+            "archived": np.zeros(n_contacts, dtype=bool),
+            "archived_at": stage_col(np.full(n_contacts, null_t)),
+        }
+    )
+    lead_propensity_frame = pl.DataFrame(
+        {
+            "tenant_id": pl.repeat(tp.tenant_id, n_contacts, eager=True),
+            "contact_id": contacts["contact_id"],
+            "propensity": lead_propensity(f_first, f_extra, f_products, f_form, f_opt_in, tp.lead_ratio),
         }
     )
 
@@ -751,7 +972,7 @@ def simulate_tenant(
     open_stages = np.array(
         ["qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin", "contractsent"]
     )
-    d_contact = np.concatenate([conv_idx, n_conv + lo_idx])
+    d_contact = np.concatenate([np.arange(n_conv), n_conv + lo_idx])
     d_create = np.concatenate([c_stage_u[:, 2], l_times_u[lo_idx, 2]])
     closed = l_closed[lo_idx]
     expected_close = l_times_u[lo_idx, 2] + 30 * 86400 * 1_000_000
@@ -790,24 +1011,24 @@ def simulate_tenant(
             "createdate": _us_to_datetime(d_create),
             "closedate": _us_to_datetime(d_close),
             "updated_at": _us_to_datetime(d_updated),
+            "archived": np.zeros(len(d_contact), dtype=bool),
         }
     )
 
     # ---------------------------------------------------------------- touchpoints
-    # The lead event copies the utm of the contact's lead session (pieces 1 and 4 above).
-    piece_start = np.cumsum([0] + [len(p) for p in pieces_owner])
-    lead_session = np.concatenate([piece_start[1] + conv_idx, piece_start[4] + np.arange(n_leads)])
-    lead_owner = np.arange(n_contacts)
-    ev_t = np.concatenate([j_utc, an_utc, contact_lead_u])
-    ev_local_day = np.concatenate([j_day, an_day, np.concatenate([(c_lead - win_start) // 86400, lead_day])])
+    # The lead event copies the utm of the contact's lead session; its landing page is the lead form.
+    ev_t = np.concatenate([j_utc, an_utc, lead_u])
+    ev_local_day = np.concatenate([j_day, an_day, lead_d])
     ev_ch = np.concatenate([j_ch, an_ch, j_ch[lead_session]])
     ev_row = np.concatenate([j_row, an_row, j_row[lead_session]])
-    ev_visitor = np.concatenate([j_owner, an_visitor, lead_owner])
+    ev_page = np.concatenate([j_page, np.zeros(n_an, np.int64), np.full(n_contacts, 3)])
+    ev_form = np.concatenate([np.zeros(n_j + n_an, np.int64), f_form])
+    ev_visitor = np.concatenate([j_owner, an_visitor, everyone])
     ev_type = np.concatenate([np.zeros(n_j + n_an, np.int64), np.ones(n_contacts, np.int64)])
     n_ev = len(ev_t)
     order = np.lexsort((ev_type, ev_visitor, ev_t))
-    ev_t, ev_local_day, ev_ch, ev_row, ev_visitor, ev_type = (
-        a[order] for a in (ev_t, ev_local_day, ev_ch, ev_row, ev_visitor, ev_type)
+    ev_t, ev_local_day, ev_ch, ev_row, ev_page, ev_form, ev_visitor, ev_type = (
+        a[order] for a in (ev_t, ev_local_day, ev_ch, ev_row, ev_page, ev_form, ev_visitor, ev_type)
     )
     per_day = np.bincount(ev_local_day, minlength=n_days)
     day_first = np.cumsum(per_day) - per_day
@@ -818,20 +1039,75 @@ def simulate_tenant(
     ymd_num = np.array([d.year * 10000 + d.month * 100 + d.day for d in ymd], dtype=np.int64)
     event_id = tp.tenant_num * 10**15 + ymd_num[ev_local_day] * 10**7 + seq_in_day
 
-    source = np.select(
-        [ev_ch == META, ev_ch <= ORGANIC, ev_ch == DIRECT],
-        [rng.choice([0, 1], n_ev, p=[0.68, 0.32]), np.full(n_ev, 2), np.full(n_ev, 3)],
-        4 + rng.integers(0, len(REFERRERS), n_ev),
-    )
+    # String pools, gathered by index: [ads | click rows | fixed values].
     n_ads = len(ads.campaign_slug)
-    paid_ev = ev_ch <= GOOGLE
-    ad_of_event = np.where(paid_ev, all_ad[np.maximum(ev_row, 0)], n_ads)
-    page_pick = np.where(
+    is_ad = (ev_row >= 0) & (ev_ch < N_PAID)
+    is_click = (ev_row >= 0) & (ev_ch >= N_PAID) & (ev_ch < N_CHANNELS)
+    ad_of = np.where(is_ad, r_ad[np.maximum(ev_row, 0)], 0)
+    click_of = np.where(is_click, ev_row - n_rows - n_h, 0)
+    # utm_source: paid platforms' sources, then google/(direct)/referrers, then click rows.
+    paid_sources = [s for m in PLATFORM_MODELS for s in m.utm_sources]
+    src_offset = np.cumsum([0] + [len(m.utm_sources) for m in PLATFORM_MODELS])[:-1]
+    src_cdf = np.zeros((N_PAID, max(len(m.utm_sources) for m in PLATFORM_MODELS)))
+    for p, m in enumerate(PLATFORM_MODELS):
+        src_cdf[p] = 2.0
+        src_cdf[p, : len(m.utm_sources)] = np.cumsum(m.utm_source_p)
+    u = rng.random(n_ev)
+    ch_paid = np.minimum(ev_ch, N_PAID - 1)
+    paid_src = src_offset[ch_paid] + (u[:, None] >= src_cdf[ch_paid]).sum(axis=1)
+    fixed_src = len(paid_sources)
+    source = np.select(
+        [is_ad, is_click, ev_ch == ORGANIC, ev_ch == DIRECT],
+        [
+            paid_src,
+            fixed_src + 2 + len(REFERRERS) + click_of,
+            np.full(n_ev, fixed_src),
+            np.full(n_ev, fixed_src + 1),
+        ],
+        fixed_src + 2 + rng.integers(0, len(REFERRERS), n_ev),
+    )
+    source_pool = pl.concat(
+        [pl.Series([*paid_sources, "google", "(direct)", *REFERRERS], dtype=pl.String), k_rows["utm_source"]]
+    )
+    medium = np.select(
+        [is_ad, is_click, ev_ch == ORGANIC, ev_ch == DIRECT],
+        [ch_paid, N_PAID + 3 + click_of, np.full(n_ev, N_PAID), np.full(n_ev, N_PAID + 1)],
+        N_PAID + 2,
+    )
+    medium_pool = pl.concat(
+        [
+            pl.Series(
+                [m.utm_medium for m in PLATFORM_MODELS] + ["organic", "(none)", "referral"], dtype=pl.String
+            ),
+            k_rows["utm_medium"],
+        ]
+    )
+    campaign = np.select([is_ad, is_click], [ad_of, n_ads + 1 + click_of], n_ads)
+    campaign_pool = pl.concat([ads.campaign_slug, pl.Series([None], dtype=pl.String), k_rows["utm_campaign"]])
+    # Landing pages of visits without a row: any site page, or (before a lead) a non-product or a
+    # product page as the lead features say; direct visits often land on the home page.
+    products = [i for i, p in enumerate(site_pages) if p.startswith("/products/")]
+    others = [i for i, p in enumerate(site_pages) if not p.startswith("/products/")]
+    any_page = np.where(
         (ev_ch == DIRECT) & (rng.random(n_ev) < 0.55), 0, rng.integers(0, len(site_pages), n_ev)
     )
-    page_idx = np.where(paid_ev, ad_of_event, n_ads + page_pick)
-    landing_all = pl.concat([ads.landing_page, pl.Series(site_pages, dtype=pl.String)])
-    slug_all = pl.concat([ads.campaign_slug, pl.Series([None], dtype=pl.String)])
+    page = np.select(
+        [ev_page == 1, ev_page == 2],
+        [
+            np.array(others)[rng.integers(0, len(others), n_ev)],
+            np.array(products)[rng.integers(0, len(products), n_ev)],
+        ],
+        any_page,
+    )
+    n_site = len(site_pages)
+    landing = np.select(
+        [ev_page == 3, is_ad, is_click],
+        [n_ads + n_site + ev_form, ad_of, n_ads + n_site + len(LEAD_FORMS) + click_of],
+        n_ads + page,
+    )
+    landing_pool = pl.concat(
+        [ads.landing_page, pl.Series(site_pages + LEAD_FORMS, dtype=pl.String), k_rows["landing_page"]]
+    )
     touchpoints = pl.DataFrame(
         {
             "tenant_id": pl.repeat(tp.tenant_id, n_ev, eager=True),
@@ -839,10 +1115,10 @@ def simulate_tenant(
             "anonymous_id": anon_ids.gather(ev_visitor),
             "event_ts": _us_to_datetime(ev_t),
             "event_type": pl.Series(EVENT_TYPES).gather(ev_type),
-            "utm_source": pl.Series(SOURCES + REFERRERS).gather(source),
-            "utm_medium": pl.Series(MEDIUMS).gather(ev_ch),
-            "utm_campaign": slug_all.gather(ad_of_event),
-            "landing_page": landing_all.gather(page_idx),
+            "utm_source": source_pool.gather(source),
+            "utm_medium": medium_pool.gather(medium),
+            "utm_campaign": campaign_pool.gather(campaign),
+            "landing_page": landing_pool.gather(landing),
         }
     )
 
@@ -857,19 +1133,22 @@ def simulate_tenant(
                     "spend_micros": cents * 10_000,
                     "impressions": impressions,
                     "clicks": clicks,
-                    "platform_conversions": platform_conv,
+                    "platform_conversions": platform_conv.astype(np.float64),
                     "platform_conversion_value": platform_value,
                 }
             ),
         ],
         how="horizontal",
     )
+    spend_all = np.vstack([spend, np.zeros((len(NONPAID), n_days))])
+    volume_all = np.vstack([impressions_by_day.astype(np.float64), volume])
     channel_daily = pl.DataFrame(
         {
-            "tenant_id": pl.repeat(tp.tenant_id, 2 * n_days, eager=True),
-            "date": pl.concat([date_col, date_col]),
+            "tenant_id": pl.repeat(tp.tenant_id, N_CHANNELS * n_days, eager=True),
+            "date": pl.concat([date_col] * N_CHANNELS),
             "channel": np.repeat(np.array(CHANNELS), n_days),
-            "spend": spend.ravel(),
+            "spend": spend_all.ravel(),
+            "volume": volume_all.ravel(),
             "adstock": stock.ravel(),
             "incremental_conversions": incremental.ravel(),
             "incremental_revenue": (incremental * cp.revenue_per_conversion[:, None]).ravel(),
@@ -902,6 +1181,7 @@ def simulate_tenant(
         contacts=contacts,
         deals=deals,
         touchpoints=touchpoints,
+        lead_propensity=lead_propensity_frame,
         channel_params=cp,
         tenant_params=tp,
     )

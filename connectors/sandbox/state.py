@@ -21,16 +21,18 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from connectors.sandbox.channels import CHANNELS, PLATFORM_MODELS, PLATFORMS
 from connectors.sandbox.generator import (
     STREAM_ADVANCE,
     STREAM_FX,
+    attribution_shares,
     fx_rates,
     roi_table,
     site_pages,
     tidy,
 )
 from connectors.sandbox.plan import slugify
-from connectors.sandbox.presets import PLATFORMS, TENANTS, get_preset
+from connectors.sandbox.presets import TENANTS, get_preset
 from connectors.sandbox.simulate import (
     AdInputs,
     ChannelParams,
@@ -48,9 +50,7 @@ ENTITY_TABLES: dict[str, tuple[str, str]] = {
     "ad": ("ads", "ad_id"),
 }
 STATUSES = ("ACTIVE", "PAUSED")
-# LinkedIn campaigns and TikTok ad groups (world `ad_groups`) own status and daily budget, like Meta ad sets.
-BUDGET_OWNER = {"meta": "ad_group", "google_ads": "campaign", "linkedin": "ad_group", "tiktok": "ad_group"}
-WRITABLE_PLATFORMS = tuple(dict.fromkeys((*PLATFORMS, *BUDGET_OWNER)))
+BUDGET_OWNER = {m.name: m.budget_level for m in PLATFORM_MODELS}
 HISTORY_DAYS = 60  # delivery rows before a new window that a lagged causal click may point to
 
 
@@ -140,8 +140,8 @@ class SandboxState:
 
     # ------------------------------------------------------------------ internals
     def _write(self, op: str, platform: str, entity_type: str, entity_id: str, value) -> dict:
-        if platform not in WRITABLE_PLATFORMS:
-            raise InvalidMutationError(f"platform must be one of {WRITABLE_PLATFORMS}, got {platform!r}")
+        if platform not in PLATFORMS:
+            raise InvalidMutationError(f"platform must be one of {PLATFORMS}, got {platform!r}")
         if entity_type not in ENTITY_TABLES:
             raise InvalidMutationError(
                 f"entity_type must be one of {tuple(ENTITY_TABLES)}, got {entity_type!r}"
@@ -241,6 +241,7 @@ def advance_world(world: World, today: date, days: int) -> World:
             "channel_daily",
             "baseline_daily",
             "conversions",
+            "lead_propensity",
         ):
             new.setdefault(name, []).append(getattr(result, name))
     last_rates = dict(
@@ -257,9 +258,10 @@ def advance_world(world: World, today: date, days: int) -> World:
         for name in ("delivery", "contacts", "deals", "touchpoints", "fx_rates")
     }
     new_truth = dict(truth)
-    for name in ("channel_daily", "baseline_daily", "conversions"):
+    for name in ("channel_daily", "baseline_daily", "conversions", "lead_propensity"):
         new_truth[name] = extended(name, truth[name])
     new_truth["roi"] = tidy("roi", roi_table(truth["channel_params"], new_truth["channel_daily"]))
+    new_truth["attribution_shares"] = tidy("attribution_shares", attribution_shares(new_truth["conversions"]))
     meta = replace(world.meta, end_date=today + timedelta(days=days))
     return replace(world, meta=meta, truth=new_truth, **tables)
 
@@ -315,30 +317,37 @@ def _inputs_from_tables(
     active_from = np.maximum(np.maximum(launch, start), 0)
     active_to = np.where(live, np.minimum(end, n_days - 1), -1)
 
-    is_meta = (ads["platform"] == "meta").to_numpy()
-    meta_groups = groups.filter(pl.col("platform") == "meta")
-    google_camps = camps.filter(pl.col("platform") == "google_ads")
+    platform = ads["platform"].replace_strict(list(PLATFORMS), list(range(len(PLATFORMS)))).to_numpy()
+    # Budget owners: ad groups on ad-group-budget platforms, then campaigns on campaign-budget ones.
+    group_level = [m.name for m in PLATFORM_MODELS if m.budget_level == "ad_group"]
+    owner_groups = groups.filter(pl.col("platform").is_in(group_level))
+    owner_camps = camps.filter(~pl.col("platform").is_in(group_level))
     group_owner = np.full(groups.height, -1)
-    group_owner[meta_groups["group_row"].to_numpy()] = np.arange(meta_groups.height)
+    group_owner[owner_groups["group_row"].to_numpy()] = np.arange(owner_groups.height)
     camp_owner = np.full(camps.height, -1)
-    camp_owner[google_camps["camp_row"].to_numpy()] = meta_groups.height + np.arange(google_camps.height)
+    camp_owner[owner_camps["camp_row"].to_numpy()] = owner_groups.height + np.arange(owner_camps.height)
+    by_group = ads["platform"].is_in(group_level).to_numpy()
     owner = np.where(
-        is_meta, group_owner[ads["group_row"].to_numpy()], camp_owner[ads["camp_row"].to_numpy()]
+        by_group, group_owner[ads["group_row"].to_numpy()], camp_owner[ads["camp_row"].to_numpy()]
     )
     daily = np.concatenate(
         [
-            meta_groups["daily_budget"].fill_null(0.0).to_numpy(),
-            google_camps["daily_budget"].fill_null(0.0).to_numpy(),
+            owner_groups["daily_budget"].fill_null(0.0).to_numpy(),
+            owner_camps["daily_budget"].fill_null(0.0).to_numpy(),
         ]
     )
     budgets = np.repeat(daily[:, None], n_days, axis=1)
-    owner_platform = np.concatenate([np.zeros(meta_groups.height), np.ones(google_camps.height)]).astype(
-        np.int8
+    owner_platform = (
+        pl.concat([owner_groups["platform"], owner_camps["platform"]])
+        .replace_strict(list(PLATFORMS), list(range(len(PLATFORMS))))
+        .cast(pl.Int8)
+        .to_numpy()
     )
 
     inputs = AdInputs(
         frame=ads.select("tenant_id", "platform", "account_id", "campaign_id", "ad_group_id", "ad_id"),
-        platform=(~is_meta).astype(np.int8),
+        platform=platform.astype(np.int8),
+        campaign=ads["camp_row"].cast(pl.Int64).to_numpy(),
         owner=owner,
         active_from=active_from,
         active_to=active_to,
@@ -348,6 +357,7 @@ def _inputs_from_tables(
         cpm_base=ads["cpm_base"].to_numpy(),
         fatigue_halflife=ads["fatigue_halflife_days"].to_numpy(),
         fatigue_floor=ads["fatigue_floor"].to_numpy(),
+        fatigue_onset=ads["fatigue_onset_days"].cast(pl.Float64).fill_null(float("nan")).to_numpy(),
         campaign_slug=slugify(ads["campaign_name"]),
         landing_page=ads["landing_page"],
     )
@@ -359,14 +369,14 @@ def _carry(world: World, tp: TenantParams, today: date) -> TenantCarry:
     last = truth["channel_daily"].filter((pl.col("tenant_id") == tp.tenant_id) & (pl.col("date") == today))
     adstock = dict(last.select("channel", "adstock").iter_rows())
     base = truth["baseline_daily"].filter((pl.col("tenant_id") == tp.tenant_id) & (pl.col("date") == today))
-    if base.height != 1 or len(adstock) != 2:
+    if base.height != 1 or len(adstock) != len(CHANNELS):
         raise ValueError(f"truth has no row for {tp.tenant_id} on {today}: cannot continue the simulation")
     shape = baseline_shape(tp, np.array([np.datetime64(today, "D")]))[0]
     z = float(np.log(base["baseline_conversions"][0] / (tp.baseline_level * shape)))
     contacts = world.contacts.filter(pl.col("tenant_id") == tp.tenant_id)
     deals = world.deals.filter(pl.col("tenant_id") == tp.tenant_id)
     return TenantCarry(
-        adstock=(adstock["meta"], adstock["google_ads"]),
+        adstock=tuple(adstock[c] for c in CHANNELS),
         baseline_z=z,
         next_contact_id=int(contacts["contact_id"].cast(pl.Int64).max() or 0),
         next_deal_id=int(deals["deal_id"].cast(pl.Int64).max() or 0),
@@ -390,7 +400,7 @@ def _history(world: World, tenant_id: str, ads: AdInputs, first: date) -> Histor
     )
     return History(
         ad=rows["ad"].cast(pl.Int64).to_numpy(),
-        platform=(rows["platform"] == "google_ads").cast(pl.Int8).to_numpy(),
+        platform=rows["platform"].replace_strict(list(PLATFORMS), list(range(len(PLATFORMS)))).to_numpy(),
         day=rows["date"].cast(pl.Int64).to_numpy() - (first - date(1970, 1, 1)).days,
         clicks=rows["clicks"].to_numpy(),
     )

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import polars as pl
 
+from connectors.sandbox.schema import WORLD_SCHEMAS
+
 WORLD_TABLES: tuple[str, ...] = (
     "tenants",
     "accounts",
@@ -24,8 +26,20 @@ WORLD_TABLES: tuple[str, ...] = (
     "contacts",
     "deals",
     "touchpoints",
+    "email_campaigns",
+    "social_posts",
+    "social_mentions",
+    "influencers",
+    "erasure_requests",
+    "offline_conversions",
 )
 TRUTH_TABLES: tuple[str, ...] = ("channel_params", "channel_daily", "baseline_daily", "roi")
+# Tables added by issue 3: optional in `World(...)` (empty with their schema when not given).
+OPTIONAL_TABLES: tuple[str, ...] = WORLD_TABLES[10:]
+
+
+def _empty(name: str) -> pl.DataFrame:
+    return pl.DataFrame(schema=WORLD_SCHEMAS[name])
 
 
 @dataclass
@@ -75,6 +89,12 @@ class World:
     deals: pl.DataFrame
     touchpoints: pl.DataFrame
     truth: dict[str, pl.DataFrame] = field(default_factory=dict)
+    email_campaigns: pl.DataFrame = field(default_factory=lambda: _empty("email_campaigns"))
+    social_posts: pl.DataFrame = field(default_factory=lambda: _empty("social_posts"))
+    social_mentions: pl.DataFrame = field(default_factory=lambda: _empty("social_mentions"))
+    influencers: pl.DataFrame = field(default_factory=lambda: _empty("influencers"))
+    erasure_requests: pl.DataFrame = field(default_factory=lambda: _empty("erasure_requests"))
+    offline_conversions: pl.DataFrame = field(default_factory=lambda: _empty("offline_conversions"))
 
     def table(self, name: str) -> pl.DataFrame:
         if name not in WORLD_TABLES:
@@ -99,7 +119,11 @@ class World:
         meta_path = directory / "meta.json"
         if not meta_path.exists():
             raise FileNotFoundError(f"no sandbox world at {directory} (missing meta.json)")
-        tables = {name: pl.read_parquet(directory / "world" / f"{name}.parquet") for name in WORLD_TABLES}
+        tables = {
+            name: pl.read_parquet(directory / "world" / f"{name}.parquet")
+            for name in WORLD_TABLES
+            if name not in OPTIONAL_TABLES or (directory / "world" / f"{name}.parquet").exists()
+        }
         truth = {p.stem: pl.read_parquet(p) for p in sorted((directory / "truth").glob("*.parquet"))}
         return cls(meta=WorldMeta.from_json(meta_path.read_text()), truth=truth, **tables)
 

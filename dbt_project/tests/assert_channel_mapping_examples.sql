@@ -24,10 +24,11 @@ examples as (
         ('mailchimp', 'email', 'email'),
         ('newsletter', 'weekly', 'email'),
         ('partner', 'newsletter', 'email'),
-        ('facebook', 'social', 'other'),
+        ('facebook', 'social', 'organic_social'),
+        ('Instagram', 'Social', 'organic_social'),
         ('tiktok', 'cpc', 'tiktok'),
         ('LinkedIn', 'paid_social', 'linkedin'),
-        ('snapchat', 'cpc', 'other'),
+        ('snapchat', 'social', 'other'),
         ('google', none, 'other'),
     ] %}
     {% for source, medium, expected in examples %}

@@ -18,7 +18,18 @@ SNAPSHOT_DEPS = [
     ["marts", "fct_ad_performance_daily"],
     ["ml", "forecast_channel_daily"],
     ["ml", "forecast_backtest"],
+    ["ml", "attribution_channel"],
+    ["ml", "forecast_campaign_daily"],
+    ["ml", "forecast_campaign_backtest"],
+    ["ml", "anomalies"],
+    ["ml", "creative_fatigue"],
+    ["ml", "lead_scores"],
+    ["ml", "lead_model"],
     ["activation", "decisions"],
+    *(
+        ["ml", name]
+        for name in ("mmm_channel", "mmm_fit", "mmm_decomposition", "response_curves", "budget_plan")
+    ),
 ]
 
 

@@ -60,7 +60,7 @@ def setup(state: Any, api: SandboxAPI) -> tuple[PlatformClients, list[Decision],
         linkedin={f"urn:li:sponsoredAccount:{li_acct}": LinkedInAdsClient(token, li_acct, **kw)},
         tiktok={tt_acct: TikTokAdsClient(token, tt_acct, **kw)},
     )
-    new_budget = f"{tt_groups['daily_budget'][1] + 11.5:.2f}"
+    new_budget = f"{max(tt_groups['daily_budget'][1], 20.0) + 11.5:.2f}"  # above TikTok's 20.00 minimum
     decisions = [
         decision("linkedin", li_acct, "pause_ad_group", "ad_group", li_group["ad_group_id"]),
         decision("linkedin", li_acct, "set_daily_budget", "ad_group", li_group["ad_group_id"], new_daily_budget="42.50"),

@@ -186,7 +186,8 @@ def test_writes_are_partial_updates_applied_once_under_lost_answers(state):
     recorder = Recorder(api.transport())
     with client(api, acct, transport=recorder, retry=RETRY) as li:
         campaign = li.list_campaigns().sort("id").row(0, named=True)
-        new_budget = campaign["daily_budget_amount"] + Decimal("7.25")
+        # above LinkedIn's minimum daily budget (10.00): the tiny world's own budgets are smaller
+        new_budget = max(campaign["daily_budget_amount"], Decimal("10.00")) + Decimal("7.25")
         li.update_campaign(
             campaign["id"], status="PAUSED", daily_budget=new_budget, idempotency_key="dec-li-1"
         )

@@ -191,7 +191,7 @@ def test_writes_are_shaped_as_tiktok_expects_and_applied_once(state):
 
     with client(httpx.MockTransport(record), acct, retry=RETRY) as tt:
         group = tt.list_adgroups().sort("adgroup_id").row(0, named=True)
-        budget = group["budget"] + Decimal("8.40")
+        budget = max(group["budget"], Decimal("20.00")) + Decimal("8.40")  # TikTok's minimum is 20.00
         tt.update_adgroup_status([group["adgroup_id"]], "DISABLE", idempotency_key="dec-tt-1")
         tt.update_adgroup_budget(group["adgroup_id"], budget, idempotency_key="dec-tt-2")
         tt.update_adgroup_budget(group["adgroup_id"], budget, idempotency_key="dec-tt-2")

@@ -74,6 +74,34 @@ RAW_DDL: dict[str, str] = {
         event_type VARCHAR, utm_source VARCHAR, utm_medium VARCHAR, utm_campaign VARCHAR,
         landing_page VARCHAR""",
     "fx_rates": "date DATE, currency VARCHAR, rate_to_usd DOUBLE",
+    # file drops (issue 3); rows for them live in tests/dbt/test_files_models.py
+    "offline_conversions": """
+        tenant_id VARCHAR, order_id VARCHAR, email_sha256 VARCHAR, contact_id VARCHAR,
+        conversion_ts TIMESTAMP, value DECIMAL(18,2), currency VARCHAR, location VARCHAR""",
+    "erasure_requests": """
+        tenant_id VARCHAR, request_id VARCHAR, email_sha256 VARCHAR, contact_id VARCHAR,
+        requested_at TIMESTAMP""",
+    "imported_ad_reports": """
+        tenant_id VARCHAR, platform VARCHAR, account_id VARCHAR, date DATE, campaign_id VARCHAR,
+        campaign_name VARCHAR, ad_group_id VARCHAR, ad_group_name VARCHAR, ad_id VARCHAR,
+        ad_name VARCHAR, currency VARCHAR, spend DECIMAL(18,2), impressions BIGINT, clicks BIGINT,
+        conversions DOUBLE, conversion_value DECIMAL(18,2), mapping VARCHAR""",
+    # ---- owned media (mailchimp, social) ----
+    "mailchimp_email_reports": """
+        tenant_id VARCHAR, account_id VARCHAR, campaign_id VARCHAR, campaign_title VARCHAR, type VARCHAR,
+        list_id VARCHAR, send_time TIMESTAMP, emails_sent BIGINT, hard_bounces BIGINT, soft_bounces BIGINT,
+        unsubscribed BIGINT, abuse_reports BIGINT, opens_total BIGINT, unique_opens BIGINT,
+        clicks_total BIGINT, unique_clicks BIGINT""",
+    "social_posts": """
+        tenant_id VARCHAR, platform VARCHAR, account_id VARCHAR, post_id VARCHAR, created_at TIMESTAMP,
+        post_type VARCHAR, message VARCHAR, permalink VARCHAR, reach BIGINT, impressions BIGINT,
+        likes BIGINT, comments BIGINT, shares BIGINT, saves BIGINT, link_clicks BIGINT""",
+    "social_mentions": """
+        tenant_id VARCHAR, platform VARCHAR, mention_id VARCHAR, created_at TIMESTAMP, author_handle VARCHAR,
+        author_followers BIGINT, text VARCHAR, url VARCHAR, likes BIGINT, reposts BIGINT, language VARCHAR""",
+    "social_influencers": """
+        tenant_id VARCHAR, platform VARCHAR, influencer_id VARCHAR, handle VARCHAR, display_name VARCHAR,
+        followers BIGINT, engagement_rate DOUBLE, avg_reach BIGINT, category VARCHAR, country VARCHAR""",
 }
 
 # ---- linkedin_ads, tiktok_ads: empty here, filled by tests/dbt/test_paid_social_models.py ----
@@ -192,6 +220,24 @@ RAW_ROWS: dict[str, list[str]] = {
         "('2026-03-01','EUR',1.10)",
         # no EUR rate on 03-02: filled forward from 03-01
         "('2026-03-03','EUR',1.20)",
+    ],
+    # ---- owned media (mailchimp, social) ----
+    "mailchimp_email_reports": [
+        "('northwind','abc123','a1b2c3d4e5','NW Newsletter 2026-03-02 - Tents','regular','l1','2026-03-02 15:00:00',"
+        "1000,3,5,2,0,600,400,90,60)",
+        "('northwind','abc123','a1b2c3d4e6','NW Automation - Welcome','automation','l1','2026-01-01 13:00:00',"
+        "250,0,1,0,0,200,150,40,30)",
+    ],
+    "social_posts": [
+        "('northwind','instagram','1784','17900001','2026-03-02 17:00:00','CAROUSEL','New tents','https://i/p/x/',"
+        "5000,6500,220,9,4,30,3)",
+    ],
+    "social_mentions": [
+        "('bellavista','tiktok','18100001','2026-03-02 09:00:00','ana.k1',200,'Liebe mein Sofa','https://t/1',"
+        "12,1,'DE')",
+    ],
+    "social_influencers": [
+        "('northwind','instagram','51000001','emma.hikes','Emma Hikes',25000,0.041,6000,'Hiking','us')",
     ],
 }
 
@@ -506,3 +552,26 @@ def test_singular_tests_with_several_parents_name_their_dagster_asset(built: tup
         "assert_channel_daily_matches_ad_performance": "fct_channel_daily",
         "assert_attributed_conversions_match_raw_deals": "fct_channel_daily",
     }
+
+
+def test_owned_media_staging(built: tuple[Path, DbtRun]) -> None:
+    warehouse, _ = built
+    reports = query(
+        warehouse,
+        "select email_campaign_id, campaign_type, emails_sent, unique_clicks, sent_at "
+        "from staging.stg_mailchimp__email_reports order by 1",
+    )
+    assert [(r[0], r[1], r[2], r[3]) for r in reports] == [
+        ("a1b2c3d4e5", "regular", 1000, 60),
+        ("a1b2c3d4e6", "automation", 250, 30),
+    ]
+    assert str(reports[0][4]) == "2026-03-02 15:00:00"
+    assert query(warehouse, "select post_type, reach, link_clicks from staging.stg_social__posts") == [
+        ("carousel", 5000, 3)
+    ]
+    assert query(warehouse, "select language, mention_text from staging.stg_social__mentions") == [
+        ("de", "Liebe mein Sofa")
+    ]
+    assert query(
+        warehouse, "select category, country, engagement_rate from staging.stg_social__influencers"
+    ) == [("hiking", "US", 0.041)]

@@ -17,6 +17,7 @@ from models_ml._ets import fit_ets_damped, forecast_ets_damped, statsmodels_star
 from models_ml.forecast import (
     _SM_MAXITER,
     BACKTEST_SCHEMA,
+    CANDIDATE_MODELS,
     FORECAST_SCHEMA,
     MODEL_ETS,
     MODEL_ETS_LOG1P,
@@ -151,7 +152,7 @@ def test_beats_seasonal_naive_on_trend_plus_season(synthetic) -> None:
     assert held_out_mase < 0.9, held_out_mase
 
     chosen = fc.select("tenant_id", "channel", "metric", "model").unique()
-    assert set(chosen["model"]) <= {MODEL_ETS, MODEL_ETS_LOG1P}  # ETS wins on every series here
+    assert set(chosen["model"]) <= set(CANDIDATE_MODELS)  # a fitted model wins on every series here
     bt = result.backtest.join(chosen, on=["tenant_id", "channel", "metric", "model"])
     assert bt.height == len(held_out)
     assert (bt["mase"] < 1.0).all()
@@ -277,7 +278,7 @@ def test_model_that_cannot_beat_seasonal_naive_reports_it() -> None:
     assert (result.forecasts["model"] == MODEL_SEASONAL_NAIVE).all()
     np.testing.assert_array_equal(result.forecasts["yhat"].to_numpy(), np.resize(y[-7:], HORIZON))
     bt = result.backtest
-    assert set(bt["model"]) == {MODEL_SEASONAL_NAIVE, MODEL_ETS, MODEL_ETS_LOG1P}
+    assert set(bt["model"]) == {MODEL_SEASONAL_NAIVE, *CANDIDATE_MODELS}
     assert (bt["baseline_mae"] == 0.0).all() and bt["mase"].null_count() == bt.height
 
 
@@ -339,8 +340,8 @@ def test_seasonal_naive_intervals_cover_near_nominal() -> None:
 
 
 def test_ets_forecasts_are_statsmodels_fits(synthetic) -> None:
-    daily, held_out, result = synthetic
-    fc = result.forecasts
+    daily, held_out, _ = synthetic
+    fc = forecast_channel_metrics(daily, models=(MODEL_ETS, MODEL_ETS_LOG1P)).forecasts
     picked: dict[str, list[tuple[str, str, str]]] = {MODEL_ETS: [], MODEL_ETS_LOG1P: []}
     for key in sorted(held_out):
         model, _ = _bands(fc, *key)
@@ -432,3 +433,58 @@ def test_statsmodels_warnings_stay_local_and_level_is_used() -> None:
         history = _history(daily, "t", channel, "spend")
         expected = _statsmodels_reference(history, model == MODEL_ETS_LOG1P, warm_start=True, level=0.95)
         np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_fourier_ar_forecast_is_statsmodels_autoreg() -> None:
+    from statsmodels.tsa.ar_model import AutoReg
+
+    from models_ml.forecast import MODEL_FOURIER_AR
+
+    # a level with a weekly pattern and AR(1) noise: what this candidate models (no trend)
+    rng = np.random.default_rng(21)
+    noise = np.zeros(300)
+    for i in range(1, 300):
+        noise[i] = 0.7 * noise[i - 1] + rng.normal(0.0, 5.0)
+    y = 100.0 + 15.0 * np.sin(2 * np.pi * np.arange(300) / 7) + noise
+    result = forecast_channel_metrics(
+        _frame({("t", "meta"): {"spend": y}}), metrics=("spend",), models=(MODEL_FOURIER_AR,)
+    )
+    model, ours = _bands(result.forecasts, "t", "meta", "spend")
+    assert model == MODEL_FOURIER_AR
+    t = np.arange(300 + HORIZON)
+    angle = 2 * np.pi * t[:, None] * np.arange(1, 4)[None, :] / 7
+    fourier = np.column_stack([np.sin(angle), np.cos(angle)])
+    fitted = AutoReg(y, lags=2, trend="c", exog=fourier[:300]).fit()
+    frame = fitted.get_prediction(start=300, end=300 + HORIZON - 1, exog_oos=fourier[300:]).summary_frame(
+        alpha=0.2
+    )
+    expected = np.maximum(frame[["mean", "mean_ci_lower", "mean_ci_upper"]].to_numpy().T, 0.0)
+    np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-9)
+    bt = result.backtest
+    assert set(bt["model"]) == {MODEL_SEASONAL_NAIVE, MODEL_FOURIER_AR}
+
+
+def test_campaign_forecasts_cover_the_top_campaigns_to_the_tenant_end() -> None:
+    from models_ml.forecast import CAMPAIGN_FORECAST_SCHEMA, forecast_campaign_metrics, top_campaigns_by_spend
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for tenant in ("a", "b"):
+        for k, level in enumerate((50.0, 400.0, 200.0, 10.0)):
+            n = 200 if k != 2 else 150  # campaign 2 stopped 50 days before the end
+            dates = [END - timedelta(days=199 - i) for i in range(n)]
+            spend = level * rng.lognormal(0.0, 0.1, n)
+            rows.append(
+                pl.DataFrame(
+                    {"tenant_id": tenant, "platform": "meta", "campaign_id": f"{tenant}{k}", "date": dates}
+                ).with_columns(spend=pl.Series(spend), conversions=pl.Series(rng.poisson(5, n).astype(float)))
+            )
+    daily = pl.concat(rows)
+    top = top_campaigns_by_spend(daily, top_n=2, rank_window_days=30)
+    assert top.sort("tenant_id", "rank")["campaign_id"].to_list() == ["a1", "a0", "b1", "b0"]  # a2/b2 stopped
+    result = forecast_campaign_metrics(daily, top_n=2, rank_window_days=30, metrics=("spend", "conversions"))
+    fc = result.forecasts
+    assert fc.schema == pl.Schema(CAMPAIGN_FORECAST_SCHEMA)
+    assert set(fc["campaign_id"]) == {"a1", "a0", "b1", "b0"} and set(fc["channel"]) == {"meta"}
+    assert (fc["trained_through"] == END).all() and fc.height == 4 * 2 * HORIZON
+    assert set(result.backtest["campaign_id"]) == {"a1", "a0", "b1", "b0"}

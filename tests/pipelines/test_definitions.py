@@ -46,6 +46,13 @@ def test_assets_by_group(defs) -> None:
         "raw/tiktok_ads_campaigns",
         "raw/tiktok_ads_adgroups",
         "raw/tiktok_ads_ads",
+        "raw/offline_conversions",
+        "raw/erasure_requests",
+        "raw/imported_ad_reports",
+        "raw/mailchimp_email_reports",
+        "raw/social_posts",
+        "raw/social_mentions",
+        "raw/social_influencers",
     }
     assert {
         "marts/fct_ad_performance_daily",
@@ -53,9 +60,25 @@ def test_assets_by_group(defs) -> None:
         "marts/dim_campaigns",
         "marts/dim_ads",
         "marts/dim_tenants",
+        "marts/fct_kpi_daily",
     } <= groups["warehouse"]
     assert all(k.split("/")[0] in {"staging", "intermediate", "marts"} for k in groups["warehouse"])
-    assert groups["ml"] == {"ml/forecast_channel_daily", "ml/forecast_backtest"}
+    assert groups["ml"] == {
+        "ml/forecast_channel_daily",
+        "ml/forecast_backtest",
+        "ml/mmm_channel",
+        "ml/mmm_fit",
+        "ml/mmm_decomposition",
+        "ml/response_curves",
+        "ml/budget_plan",
+        "ml/attribution_channel",
+        "ml/forecast_campaign_daily",
+        "ml/forecast_campaign_backtest",
+        "ml/anomalies",
+        "ml/creative_fatigue",
+        "ml/lead_scores",
+        "ml/lead_model",
+    }
     assert groups["activation"] == {"activation/decisions"}
     assert groups["serving"] == {"serving/snapshot"}
 
@@ -79,6 +102,9 @@ def test_daily_sources_are_partitioned_single_run_with_retries(defs) -> None:
         "touchpoints",
         "linkedin_ads_creative_stats",
         "tiktok_ads_ad_stats",
+        "offline_conversions",
+        "erasure_requests",
+        "imported_ad_reports",
     ):
         node = graph.get(dg.AssetKey(["raw", name]))
         assert isinstance(node.partitions_def, dg.DailyPartitionsDefinition), name
@@ -91,7 +117,8 @@ def test_dbt_tests_are_asset_checks(defs) -> None:
     graph = defs.resolve_asset_graph()
     checks = {(tuple(k.asset_key.path), k.name) for k in graph.asset_check_keys}
     assert any(asset == ("marts", "fct_channel_daily") for asset, _ in checks)
-    assert (("raw", "touchpoints"), "files_readable") in checks
+    for name in ("touchpoints", "offline_conversions", "erasure_requests", "imported_ad_reports"):
+        assert (("raw", name), "files_readable") in checks
 
 
 def test_jobs_and_the_daily_schedule(defs) -> None:

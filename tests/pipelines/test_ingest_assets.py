@@ -86,7 +86,11 @@ def test_a_malformed_touchpoint_file_is_rejected_and_the_others_load(tmp_path, t
         '{"event_id": "e1", "anonymous_id": "a1", "event_ts": "not a time", "event_type": "session"}\n'
     )
     result = _ingest(settings)
-    checks = [e for e in result.get_asset_check_evaluations() if e.check_name == "files_readable"]
+    checks = [
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "files_readable" and e.asset_key.path == ["raw", "touchpoints"]
+    ]
     assert checks and not checks[0].passed
     message = checks[0].metadata["errors"].value
     assert str(bad) in message and "event_ts" in message

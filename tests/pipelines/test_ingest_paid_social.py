@@ -8,9 +8,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from connectors.sandbox.world import World
+from connectors.sandbox.world import World, world_dir
 from tests.pipelines.test_ingest_assets import WINDOW, _assert_same, _ingest, _tables
-from tests.support.paid_social_world import add_paid_social_to_home
 from tests.support.pipeline_runs import fresh_home, tiny_settings
 
 pytestmark = pytest.mark.xdist_group("ingest")
@@ -22,7 +21,7 @@ PAID = ("linkedin_ads_creative_stats", "linkedin_ads_campaigns", "linkedin_ads_c
 
 def _home(tmp_path, tiny_world_root, **env: str):
     home = fresh_home(tmp_path, tiny_world_root)
-    world = World.load(add_paid_social_to_home(home))
+    world = World.load(world_dir(home / "sandbox", "tiny", 7))
     return tiny_settings(home, **env), world
 
 

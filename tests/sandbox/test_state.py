@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from connectors.sandbox.channels import PLATFORMS
 from connectors.sandbox.response import incremental_conversions
 from connectors.sandbox.state import EntityNotFoundError, InvalidMutationError, SandboxState
 from connectors.sandbox.world import WORLD_TABLES, World
@@ -144,9 +145,8 @@ def test_advanced_days_keep_the_truth_consistent(state_dir: Path) -> None:
         rows = daily.filter(
             (pl.col("tenant_id") == p["tenant_id"]) & (pl.col("channel") == p["channel"])
         ).sort("date")
-        expected = incremental_conversions(
-            rows["spend"].to_numpy(), p["adstock_decay"], p["hill_k"], p["hill_alpha"], p["beta"]
-        )
+        x = rows["spend" if p["channel"] in PLATFORMS else "volume"].to_numpy()
+        expected = incremental_conversions(x, p["adstock_decay"], p["hill_k"], p["hill_alpha"], p["beta"])
         np.testing.assert_allclose(rows["incremental_conversions"].to_numpy(), expected, rtol=1e-9)
     # realised conversions are the closedwon deals of each new day
     new_days = truth["baseline_daily"].filter(pl.col("date") > END)

@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from connectors.sandbox.channels import CAUSES, CHANNELS, PLATFORMS, RESPONSE_RANGES
 from connectors.sandbox.generator import ensure_world, generate_world
 from connectors.sandbox.plan import slugify
 from connectors.sandbox.response import incremental_conversions, roi_and_mroi
@@ -31,15 +32,33 @@ INTERFACE_COLUMNS = {
     "platform_conversions platform_conversion_value",
     "fx_rates": "date currency rate_to_usd",
     "contacts": "tenant_id contact_id email firstname lastname anonymous_id created_at updated_at lifecyclestage "
-    "lead_date mql_date sql_date opportunity_date customer_date",
-    "deals": "tenant_id deal_id contact_id dealname amount dealstage pipeline createdate closedate updated_at",
+    "lead_date mql_date sql_date opportunity_date customer_date marketing_opt_in opt_in_date opt_out_date archived "
+    "archived_at",
+    "deals": "tenant_id deal_id contact_id dealname amount dealstage pipeline createdate closedate updated_at "
+    "archived",
     "touchpoints": "tenant_id event_id anonymous_id event_ts event_type utm_source utm_medium utm_campaign "
     "landing_page",
     "channel_params": "tenant_id channel adstock_decay hill_k hill_alpha beta revenue_per_conversion",
-    "channel_daily": "tenant_id date channel spend adstock incremental_conversions incremental_revenue",
+    "channel_daily": "tenant_id date channel spend volume adstock incremental_conversions incremental_revenue",
     "baseline_daily": "tenant_id date baseline_conversions total_conversions total_revenue",
     "roi": "tenant_id channel spend incremental_revenue roi mroi",
+    # INTERFACES §7.1
+    "email_campaigns": "tenant_id account_id email_campaign_id list_id campaign_title type send_time emails_sent "
+    "hard_bounces soft_bounces unsubscribed abuse_reports opens_total unique_opens clicks_total unique_clicks",
+    "social_posts": "tenant_id platform account_id post_id created_at post_type message permalink reach impressions "
+    "likes comments shares saves link_clicks",
+    "social_mentions": "tenant_id platform mention_id created_at author_handle author_followers text url likes "
+    "reposts language",
+    "influencers": "tenant_id platform influencer_id handle display_name followers engagement_rate avg_reach "
+    "category country",
+    "erasure_requests": "tenant_id request_id contact_id email requested_at",
+    "offline_conversions": "tenant_id order_id contact_id email conversion_ts value currency location",
+    "attribution_shares": "tenant_id channel incremental_conversions share",
+    "anomalies": "anomaly_id tenant_id platform campaign_id metric start_date end_date direction magnitude kind",
+    "lead_propensity": "tenant_id contact_id propensity",
 }
+NEW_TRUTH = ("attribution_shares", "anomalies", "lead_propensity")
+OPTIONAL = ("social_mentions", "influencers", "erasure_requests", "offline_conversions")  # other builders
 
 
 def _hashes(directory: Path) -> dict[str, str]:
@@ -99,8 +118,8 @@ def test_tables_have_the_interface_columns_and_dtypes(tiny_world: World) -> None
         frame = tiny_world.table(name)
         assert frame.columns == INTERFACE_COLUMNS[name].split(), name
         assert dict(frame.schema) == WORLD_SCHEMAS[name], name
-        assert frame.height > 0, name
-    for name in TRUTH_TABLES:
+        assert frame.height > 0 or name in OPTIONAL, name
+    for name in (*TRUTH_TABLES, *NEW_TRUTH):
         frame = tiny_world.truth[name]
         assert frame.columns == INTERFACE_COLUMNS[name].split(), name
         assert dict(frame.schema) == TRUTH_SCHEMAS[name], name
@@ -114,13 +133,18 @@ def test_tenants_accounts_and_digit_ids(tiny_world: World) -> None:
         ("northwind", "Northwind Outfitters", "USD", "America/New_York"),
     ]
     accounts = tiny_world.accounts
-    assert accounts.filter(pl.col("platform") == "meta")["account_id"].str.len_chars().to_list() == [15, 15]
-    assert accounts.filter(pl.col("platform") == "google_ads")["account_id"].str.len_chars().to_list() == [
-        10,
-        10,
-    ]
+    digits = {"meta": 15, "google_ads": 10, "linkedin": 9, "tiktok": 19, "hubspot": 8}
+    for platform, n in digits.items():
+        ids = accounts.filter(pl.col("platform") == platform)["account_id"]
+        assert ids.str.len_chars().to_list() == [n, n], platform
+    mailchimp = accounts.filter(pl.col("platform") == "mailchimp")["account_id"]
+    assert mailchimp.str.contains(r"^[0-9a-f]{25}$").all() and mailchimp.len() == 2
+    id_lengths = {"linkedin": {9, 10}, "tiktok": {19}}
+    for table, column in [("campaigns", "campaign_id"), ("ad_groups", "ad_group_id"), ("ads", "ad_id")]:
+        for platform, lengths in id_lengths.items():
+            ids = tiny_world.table(table).filter(pl.col("platform") == platform)[column]
+            assert set(ids.str.len_chars().unique().to_list()) <= lengths, (table, platform)
     for table, column in [
-        ("accounts", "account_id"),
         ("campaigns", "campaign_id"),
         ("ad_groups", "ad_group_id"),
         ("ads", "ad_id"),
@@ -131,26 +155,30 @@ def test_tenants_accounts_and_digit_ids(tiny_world: World) -> None:
         ids = tiny_world.table(table)[column]
         assert ids.str.contains(r"^[1-9][0-9]+$").all(), (table, column)
         assert ids.n_unique() == len(ids), (table, column)
+    ids = tiny_world.accounts.filter(pl.col("platform") != "mailchimp")["account_id"]
+    assert ids.str.contains(r"^[1-9][0-9]+$").all()
+    # Budgets: Google on the campaign (with a shared budget id), the others on the ad group.
     campaigns = tiny_world.campaigns
     google = campaigns.filter(pl.col("platform") == "google_ads")
-    meta = campaigns.filter(pl.col("platform") == "meta")
+    others = campaigns.filter(pl.col("platform") != "google_ads")
     assert google["budget_id"].null_count() == 0 and google["daily_budget"].null_count() == 0
-    assert meta["budget_id"].null_count() == meta.height and meta["daily_budget"].null_count() == meta.height
+    assert others["budget_id"].null_count() == others.height
+    assert others["daily_budget"].null_count() == others.height
     groups = tiny_world.ad_groups
-    assert groups.filter(pl.col("platform") == "meta")["daily_budget"].null_count() == 0
-    assert (
-        groups.filter(pl.col("platform") == "google_ads")["daily_budget"].null_count()
-        == groups.filter(pl.col("platform") == "google_ads").height
-    )
+    assert groups.filter(pl.col("platform") != "google_ads")["daily_budget"].null_count() == 0
+    google_groups = groups.filter(pl.col("platform") == "google_ads")
+    assert google_groups["daily_budget"].null_count() == google_groups.height
 
 
 def test_tiny_preset_size(tiny_world: World) -> None:
     per_tenant_platform = tiny_world.campaigns.group_by("tenant_id", "platform").len()["len"]
-    assert per_tenant_platform.to_list() == [2, 2, 2, 2]
-    ads_per_group = tiny_world.ads.group_by("ad_group_id").len()["len"]
-    assert 2 <= ads_per_group.mean() <= 3.5
+    assert per_tenant_platform.to_list() == [2] * 8  # every platform has always-on campaigns in tiny
+    assert set(tiny_world.campaigns["platform"]) == {"meta", "google_ads", "linkedin", "tiktok"}
+    ads_per_group = tiny_world.ads.group_by("platform", "ad_group_id").len()
+    assert 2 <= ads_per_group.filter(pl.col("platform") != "tiktok")["len"].mean() <= 3.5
+    assert ads_per_group.filter(pl.col("platform") == "tiktok")["len"].mean() > 3  # fast rotation
     assert 2_000 <= tiny_world.contacts.height <= 4_000
-    assert 20_000 <= tiny_world.touchpoints.height <= 40_000
+    assert 25_000 <= tiny_world.touchpoints.height <= 60_000
 
 
 # ---------------------------------------------------------------------------------------- delivery
@@ -159,8 +187,8 @@ def test_delivery_units(tiny_world: World) -> None:
     assert (d["spend_micros"] > 0).all()
     assert (d["spend_micros"] % 10_000 == 0).all()
     assert (d["clicks"] >= 0).all() and (d["clicks"] <= d["impressions"]).all()
-    meta = d.filter(pl.col("platform") == "meta")["platform_conversions"]
-    assert (meta == meta.round(0)).all()
+    social = d.filter(pl.col("platform") != "google_ads")["platform_conversions"]
+    assert (social == social.round(0)).all()
     google = d.filter(pl.col("platform") == "google_ads")["platform_conversions"]
     assert (google != google.round(0)).any()  # fractional, as Google reports
     assert (d["platform_conversion_value"] == d["platform_conversion_value"].round(2)).all()
@@ -195,8 +223,15 @@ def test_truth_spend_equals_delivery_to_the_cent(tiny_world: World) -> None:
     )
     truth = tiny_world.truth["channel_daily"].join(delivered, on=["tenant_id", "channel", "date"], how="left")
     truth = truth.with_columns(pl.col("spend_micros").fill_null(0))
-    assert truth.height == 2 * 2 * 120
+    assert truth.height == 2 * 6 * 120
+    nonpaid = truth.filter(pl.col("channel").is_in(["email", "organic_social"]))
+    assert (nonpaid["spend"] == 0).all() and nonpaid["volume"].sum() > 0
     assert ((truth["spend"] * 100).round(0).cast(pl.Int64) == truth["spend_micros"] // 10_000).all()
+
+
+def _response_input(rows: pl.DataFrame, channel: str) -> np.ndarray:
+    """What a channel's adstock runs on: spend for paid platforms, volume for email / organic social."""
+    return rows["spend" if channel in PLATFORMS else "volume"].to_numpy()
 
 
 def test_incremental_conversions_recompute_from_params(tiny_world: World) -> None:
@@ -206,15 +241,16 @@ def test_incremental_conversions_recompute_from_params(tiny_world: World) -> Non
             (pl.col("tenant_id") == p["tenant_id"]) & (pl.col("channel") == p["channel"])
         ).sort("date")
         expected = incremental_conversions(
-            rows["spend"].to_numpy(), p["adstock_decay"], p["hill_k"], p["hill_alpha"], p["beta"]
+            _response_input(rows, p["channel"]), p["adstock_decay"], p["hill_k"], p["hill_alpha"], p["beta"]
         )
         np.testing.assert_allclose(rows["incremental_conversions"].to_numpy(), expected, rtol=1e-12)
         np.testing.assert_allclose(
             rows["incremental_revenue"].to_numpy(), expected * p["revenue_per_conversion"], rtol=1e-12
         )
-        assert (
-            0.5 <= p["adstock_decay"] <= 0.7 if p["channel"] == "meta" else 0.1 <= p["adstock_decay"] <= 0.3
-        )
+        ranges = RESPONSE_RANGES[CHANNELS.index(p["channel"])]
+        assert ranges.decay[0] <= p["adstock_decay"] <= ranges.decay[1], p["channel"]
+        assert ranges.alpha[0] <= p["hill_alpha"] <= ranges.alpha[1], p["channel"]
+        assert p["beta"] > 0, p["channel"]
 
 
 def test_conversions_are_closedwon_deals_per_local_day(tiny_world: World) -> None:
@@ -229,7 +265,8 @@ def test_conversions_are_closedwon_deals_per_local_day(tiny_world: World) -> Non
     np.testing.assert_allclose(base["amount"].to_numpy(), base["total_revenue"].to_numpy(), atol=0.005)
     causes = tiny_world.truth["conversions"]
     assert causes.height == won.height
-    assert set(causes["cause"].unique()) == {"baseline", "meta", "google_ads"}
+    assert {"baseline", "meta", "google_ads", "tiktok", "email", "organic_social"} <= set(causes["cause"])
+    assert set(causes["cause"]) <= set(CAUSES)
 
 
 def test_revenue_shares_and_roas_are_realistic(tiny_world: World) -> None:
@@ -254,7 +291,7 @@ def test_roi_table_from_true_model(tiny_world: World) -> None:
             (pl.col("tenant_id") == p["tenant_id"]) & (pl.col("channel") == p["channel"])
         ).sort("date")
         _, r, m = roi_and_mroi(
-            spend["spend"].to_numpy(),
+            _response_input(spend, p["channel"]),
             p["adstock_decay"],
             p["hill_k"],
             p["hill_alpha"],
@@ -265,8 +302,14 @@ def test_roi_table_from_true_model(tiny_world: World) -> None:
             0, named=True
         )
         assert row["incremental_revenue"] == pytest.approx(spend["incremental_revenue"].sum(), rel=1e-9)
+        if p["channel"] not in PLATFORMS:  # no spend: no ROI
+            assert row["roi"] is None and row["mroi"] is None and row["spend"] == 0
+            continue
         assert row["roi"] == pytest.approx(r) and row["mroi"] == pytest.approx(m)
         assert 0 < row["mroi"] < row["roi"]  # saturating response: the next dollar earns less
+    # LinkedIn is the weak channel of both tenants
+    for tenant, rows in roi.filter(pl.col("roi").is_not_null()).group_by("tenant_id"):
+        assert rows.sort("roi")["channel"][0] == "linkedin", tenant
 
 
 def test_platforms_over_claim(tiny_world: World) -> None:
@@ -275,7 +318,7 @@ def test_platforms_over_claim(tiny_world: World) -> None:
     )
     true = tiny_world.truth["conversions"].group_by("tenant_id", "cause").len()
     both = claimed.join(true, on=["tenant_id", "cause"])
-    assert both.height == 4
+    assert both.height == 8
     assert (both["platform_conversions"] > both["len"]).all()
 
 
@@ -329,19 +372,29 @@ def test_every_contact_has_a_lead_event_at_creation(tiny_world: World) -> None:
     assert (joined["event_ts"] == joined["created_at"]).all()
 
 
+# utm values of a click on each channel
+CHANNEL_UTM = {
+    "meta": (pl.col("utm_medium") == "paid_social") & pl.col("utm_source").is_in(["facebook", "instagram"]),
+    "google_ads": pl.col("utm_medium") == "cpc",
+    "linkedin": (pl.col("utm_medium") == "paid_social") & (pl.col("utm_source") == "linkedin"),
+    "tiktok": (pl.col("utm_medium") == "paid_social") & (pl.col("utm_source") == "tiktok"),
+    "email": (pl.col("utm_medium") == "email") & (pl.col("utm_source") == "newsletter"),
+    "organic_social": pl.col("utm_medium") == "social",
+}
+
+
 def test_incremental_conversions_contain_a_click_of_their_channel(tiny_world: World) -> None:
     causes = tiny_world.truth["conversions"].filter(pl.col("cause") != "baseline")
     contacts = causes.join(tiny_world.contacts, on=["tenant_id", "contact_id"]).select(
         "tenant_id", "anonymous_id", "cause", "customer_date"
     )
-    medium = pl.when(pl.col("cause") == "meta").then(pl.lit("paid_social")).otherwise(pl.lit("cpc"))
-    touched = (
-        contacts.join(tiny_world.touchpoints, on=["tenant_id", "anonymous_id"])
-        .filter((pl.col("utm_medium") == medium) & (pl.col("event_ts") <= pl.col("customer_date")))
-        .select("anonymous_id")
-        .unique()
+    journeys = contacts.join(tiny_world.touchpoints, on=["tenant_id", "anonymous_id"]).filter(
+        pl.col("event_ts") <= pl.col("customer_date")
     )
-    assert touched.height == contacts.height
+    for channel, clicked in CHANNEL_UTM.items():
+        mine = contacts.filter(pl.col("cause") == channel)
+        touched = journeys.filter((pl.col("cause") == channel) & clicked)["anonymous_id"].n_unique()
+        assert touched == mine.height, channel
 
 
 def test_last_click_over_credits_google_search(tiny_world: World) -> None:
@@ -364,21 +417,18 @@ def test_last_click_over_credits_google_search(tiny_world: World) -> None:
 
 def test_touchpoints_land_from_clicks_and_name_campaigns(tiny_world: World) -> None:
     sessions = tiny_world.touchpoints.filter(pl.col("event_type") == "session")
-    by_medium = dict(sessions.group_by("utm_medium").len().iter_rows())
     clicks = dict(tiny_world.delivery.group_by("platform").agg(pl.col("clicks").sum()).iter_rows())
-    assert 0.8 <= by_medium["paid_social"] / clicks["meta"] <= 1.0
-    assert 0.8 <= by_medium["cpc"] / clicks["google_ads"] <= 1.0
-    assert {"organic", "(none)", "referral"} <= set(by_medium)
+    for platform in ("meta", "google_ads", "linkedin", "tiktok"):
+        landed = sessions.filter(CHANNEL_UTM[platform]).height
+        assert 0.7 <= landed / clicks[platform] <= 1.0, platform
+    assert {"organic", "(none)", "referral", "email", "social"} <= set(sessions["utm_medium"])
     paid = sessions.filter(pl.col("utm_medium").is_in(["paid_social", "cpc"]))
     assert set(paid["utm_campaign"].unique()) <= set(slugify(tiny_world.campaigns["campaign_name"]))
-    assert set(paid.filter(pl.col("utm_medium") == "paid_social")["utm_source"].unique()) == {
-        "facebook",
-        "instagram",
-    }
-    assert set(paid.filter(pl.col("utm_medium") == "cpc")["utm_source"].unique()) == {"google"}
-    assert sessions.filter(~pl.col("utm_medium").is_in(["paid_social", "cpc"]))[
-        "utm_campaign"
-    ].null_count() == (sessions.height - paid.height)
+    emails = sessions.filter(pl.col("utm_medium") == "email")
+    assert set(emails["utm_campaign"].unique()) <= set(slugify(tiny_world.email_campaigns["campaign_title"]))
+    # Organic social links carry a utm_campaign too (the post), as brands tag their link-in-bio posts.
+    untagged = sessions.filter(~pl.col("utm_medium").is_in(["paid_social", "cpc", "email", "social"]))
+    assert untagged["utm_campaign"].null_count() == untagged.height
     visits = tiny_world.touchpoints.group_by("anonymous_id").len()["len"]
     assert visits.max() > 1  # journeys, not one-off hits
     assert tiny_world.touchpoints.equals(tiny_world.touchpoints.sort("tenant_id", "event_ts", "event_id"))
@@ -409,10 +459,10 @@ def test_local_to_utc_matches_the_time_zone_database_on_dst_days() -> None:
 def test_demo_preset_scale() -> None:
     world = generate_world("demo", 7)
     assert world.meta.start_date == date(2024, 11, 1) and world.meta.end_date == date(2026, 10, 31)
-    assert 20 <= world.campaigns.height < 100
-    assert 200 <= world.ads.height < 1_000
+    assert 40 <= world.campaigns.height < 150
+    assert 500 <= world.ads.height < 2_500
     assert 80_000 <= world.contacts.height <= 130_000
-    assert 800_000 <= world.touchpoints.height <= 1_500_000
-    assert set(world.campaigns["platform"].unique()) == {"meta", "google_ads"}
+    assert 800_000 <= world.touchpoints.height <= 1_800_000
+    assert set(world.campaigns["platform"].unique()) == {"meta", "google_ads", "linkedin", "tiktok"}
     statuses = world.campaigns.group_by("status").len()
     assert statuses.height == 2  # some flights ended, others run

@@ -20,6 +20,7 @@ from connectors.sandbox.api.access import WorldAccess
 from connectors.sandbox.api.common import (
     IDEMPOTENCY_HEADER,
     LOOPBACK_PREFIXES,
+    MAILCHIMP_HOST_SUFFIX,
     REAL_HOSTS,
     ApiError,
     Call,
@@ -31,7 +32,9 @@ from connectors.sandbox.api.google_ads import GoogleAdsAPI, ads_error, invalid_a
 from connectors.sandbox.api.hubspot import HubSpotAPI
 from connectors.sandbox.api.idempotency import IdempotencyStore
 from connectors.sandbox.api.linkedin import LinkedInAPI
+from connectors.sandbox.api.mailchimp import MailchimpAPI
 from connectors.sandbox.api.meta import MetaAPI, MetaError
+from connectors.sandbox.api.social import SocialAPI
 from connectors.sandbox.api.tiktok import TikTokAPI
 
 
@@ -90,12 +93,16 @@ class SandboxAPI:
         self.hubspot = HubSpotAPI(self, clock)
         self.linkedin = LinkedInAPI(self)
         self.tiktok = TikTokAPI(self)
+        self.mailchimp = MailchimpAPI(self)
+        self.social = SocialAPI(self)
         self._handlers: dict[str, PlatformHandler] = {
             "meta": self.meta,
             "google_ads": self.google_ads,
             "hubspot": self.hubspot,
             "linkedin": self.linkedin,
             "tiktok": self.tiktok,
+            "mailchimp": self.mailchimp,
+            "social": self.social,
         }
 
     # ---- entry points ----------------------------------------------------------------------------
@@ -170,6 +177,8 @@ def _route(request: httpx.Request) -> Call | None:
     origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
     path = url.path
     platform = REAL_HOSTS.get(url.host)
+    if platform is None and url.host.endswith(MAILCHIMP_HOST_SUFFIX):
+        platform = "mailchimp"
     base = origin
     if platform is None:
         for name, prefix in LOOPBACK_PREFIXES.items():

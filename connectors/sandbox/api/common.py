@@ -25,7 +25,7 @@ try:  # optional accelerator: writes the same bytes as json.dumps for the payloa
 except ImportError:  # pragma: no cover - depends on the environment
     _orjson = None
 
-PLATFORMS: tuple[str, ...] = ("meta", "google_ads", "hubspot", "linkedin", "tiktok")
+PLATFORMS: tuple[str, ...] = ("meta", "google_ads", "hubspot", "linkedin", "tiktok", "mailchimp", "social")
 
 # In-process the fake APIs answer on the real hosts, so a connector only swaps its transport.
 REAL_HOSTS: dict[str, str] = {
@@ -34,7 +34,10 @@ REAL_HOSTS: dict[str, str] = {
     "api.hubapi.com": "hubspot",
     "api.linkedin.com": "linkedin",
     "business-api.tiktok.com": "tiktok",
+    "api.social.sandbox": "social",
 }
+# Mailchimp's host names the account's data centre: <dc>.api.mailchimp.com (app.py routes any dc).
+MAILCHIMP_HOST_SUFFIX = ".api.mailchimp.com"
 # On loopback every platform lives under a path prefix of one server.
 LOOPBACK_PREFIXES: dict[str, str] = {
     "meta": "/meta",
@@ -42,6 +45,8 @@ LOOPBACK_PREFIXES: dict[str, str] = {
     "hubspot": "/hubspot",
     "linkedin": "/linkedin",
     "tiktok": "/tiktok",
+    "mailchimp": "/mailchimp",
+    "social": "/social",
 }
 META_API_VERSION = "v21.0"
 GOOGLE_ADS_API_VERSION = "v18"
@@ -53,6 +58,8 @@ BASE_URLS: dict[str, str] = {
     "hubspot": "https://api.hubapi.com",
     "linkedin": "https://api.linkedin.com/rest",
     "tiktok": f"https://business-api.tiktok.com/open_api/{TIKTOK_API_VERSION}",
+    "mailchimp": "https://us21.api.mailchimp.com/3.0",
+    "social": "https://api.social.sandbox/v1",
 }
 _LOOPBACK_VERSIONED = {
     "meta": f"/{META_API_VERSION}",
@@ -60,6 +67,8 @@ _LOOPBACK_VERSIONED = {
     "hubspot": "",
     "linkedin": "/rest",
     "tiktok": f"/open_api/{TIKTOK_API_VERSION}",
+    "mailchimp": "/3.0",
+    "social": "/v1",
 }
 
 # Token `sandbox-<tenant_id>` confines a caller to that tenant (and picks the HubSpot portal).
@@ -107,6 +116,12 @@ class SandboxLimits:
     tiktok_page_size_max: int = 1_000
     tiktok_report_max_days: int = 30  # a stat_time_day report spans at most this many days
     tiktok_min_daily_budget: str = "20.00"  # ad group daily budget, account currency
+    mailchimp_max_count: int = 1_000  # reports per page (`count`)
+    # Mailchimp allows 10 simultaneous connections per API key (429 beyond): the sandbox serves one
+    # request at a time, so it only reports the limit; a connector must not open more.
+    mailchimp_max_connections: int = 10
+    social_default_limit: int = 25
+    social_max_limit: int = 100
 
 
 class ApiError(Exception):

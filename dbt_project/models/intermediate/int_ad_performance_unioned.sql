@@ -2,6 +2,14 @@
     Meta, Google, LinkedIn and TikTok delivery at one grain and with one set of names, in account
     currency. Google stats carry no ad name: it comes from the ad entity list. LinkedIn analytics
     name only the creative: campaign group, campaign and creative names come from the entity lists.
+
+    Imported ad reports (exports read through config/imports mappings) join with the platform their
+    mapping declares, but never count what an API already loaded. An imported row is dropped when,
+    for the same tenant and day, the API-loaded delivery
+      1. has rows of the same platform (an export of a platform we also read by API), or
+      2. has a row with the same campaign_id (an export of an API-loaded account declared under
+         another name; platform ids do not collide, so the same id is the same campaign).
+    So a tenant can move from exports to API access on any day without a gap or a double count.
 #}
 with
 
@@ -20,6 +28,12 @@ google_stats as (
 google_ads as (
 
     select * from {{ ref('stg_google_ads__ads') }}
+
+),
+
+imported_reports as (
+
+    select * from {{ ref('stg_files__imported_ad_reports') }}
 
 ),
 
@@ -163,7 +177,7 @@ tiktok_performance as (
 
 ),
 
-unioned as (
+api_performance as (
 
     select * from meta_performance
     union all
@@ -172,6 +186,60 @@ unioned as (
     select * from linkedin_performance
     union all
     select * from tiktok_performance
+
+),
+
+api_platform_days as (
+
+    select distinct tenant_id, platform, date from api_performance
+
+),
+
+api_campaign_days as (
+
+    select distinct tenant_id, campaign_id, date from api_performance
+
+),
+
+imported_performance as (
+
+    select
+        imported_reports.tenant_id,
+        imported_reports.date,
+        imported_reports.platform,
+        imported_reports.account_id,
+        imported_reports.campaign_id,
+        imported_reports.campaign_name,
+        imported_reports.ad_group_id,
+        imported_reports.ad_group_name,
+        imported_reports.ad_id,
+        imported_reports.ad_name,
+        imported_reports.currency,
+        imported_reports.spend,
+        imported_reports.impressions,
+        imported_reports.clicks,
+        imported_reports.platform_conversions,
+        imported_reports.platform_conversion_value
+
+    from imported_reports
+    left join api_platform_days
+        on api_platform_days.tenant_id = imported_reports.tenant_id
+        and api_platform_days.platform = imported_reports.platform
+        and api_platform_days.date = imported_reports.date
+    left join api_campaign_days
+        on api_campaign_days.tenant_id = imported_reports.tenant_id
+        and api_campaign_days.campaign_id = imported_reports.campaign_id
+        and api_campaign_days.date = imported_reports.date
+    where api_platform_days.platform is null
+        and api_campaign_days.campaign_id is null
+
+),
+
+unioned as (
+
+    select * from api_performance
+    union all
+    select * from imported_performance
 
 )
 

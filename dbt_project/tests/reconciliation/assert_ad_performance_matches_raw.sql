@@ -1,9 +1,9 @@
 {#
     Mart totals equal raw totals per tenant and day (DESIGN §6): spend, impressions, clicks,
-    platform conversions and row counts of fct_ad_performance_daily against raw Meta insights, raw
-    Google ad stats, raw LinkedIn creative stats and raw TikTok ad stats. Raw Google spend is the exact sum(cost_micros) / 1e6; the mart rounds each
-    row to the cent (half away from zero), so a day may differ by at most half a cent per Google
-    row. Returns the disagreeing tenant-days; no rows = pass.
+    platform conversions and row counts of fct_ad_performance_daily against raw Meta insights +
+    raw Google ad stats + raw LinkedIn creative stats + raw TikTok ad stats + the imported ad reports not already loaded by API. Raw Google spend is
+    the exact sum(cost_micros) / 1e6; the mart rounds each row to the cent (half away from zero),
+    so a day may differ by at most half a cent per Google row. Returns the disagreeing tenant-days; no rows = pass.
 #}
 {#- Several parents: tell Dagster (dagster-dbt) which asset this check belongs to. #}
 {{ config(meta={"dagster": {"ref": {"name": "fct_ad_performance_daily"}}}) }}
@@ -78,6 +78,61 @@ raw_tiktok as (
 
 ),
 
+{#- Imported reports count where no API row covers the same tenant+platform+day or
+    tenant+campaign+day (the rule of int_ad_performance_unioned), latest drop per row. -#}
+raw_imported_latest as (
+
+    select
+        *,
+        row_number() over (
+            partition by tenant_id, platform, account_id, date, campaign_id, ad_group_id, ad_id
+            order by _partition desc, _loaded_at desc
+        ) as drop_rank
+
+    from {{ source('raw', 'imported_ad_reports') }}
+
+),
+
+raw_api_rows as (
+
+    select tenant_id, 'meta' as platform, campaign_id, date_start as date
+    from {{ source('raw', 'meta_ads_insights') }}
+    union all
+    select tenant_id, 'google_ads' as platform, campaign_id, date
+    from {{ source('raw', 'google_ads_ad_stats') }}
+    union all
+    select tenant_id, 'linkedin' as platform, campaign_group_id as campaign_id, date
+    from {{ source('raw', 'linkedin_ads_creative_stats') }}
+    union all
+    select tenant_id, 'tiktok' as platform, campaign_id, stat_time_day as date
+    from {{ source('raw', 'tiktok_ads_ad_stats') }}
+
+),
+
+raw_imported as (
+
+    select
+        tenant_id,
+        date,
+        sum(spend) as spend,
+        sum(impressions) as impressions,
+        sum(clicks) as clicks,
+        sum(conversions) as platform_conversions,
+        count(*) as n_rows,
+        0 as n_rounded_rows
+
+    from raw_imported_latest as imported
+    where drop_rank = 1
+        and not exists (
+            select 1 from raw_api_rows as api
+            where api.tenant_id = imported.tenant_id
+                and api.date = imported.date
+                and (api.platform = lower(imported.platform) or api.campaign_id = imported.campaign_id)
+        )
+    group by tenant_id, date
+
+),
+
 raw_unioned as (
 
     select * from raw_meta
@@ -87,6 +142,8 @@ raw_unioned as (
     select * from raw_linkedin
     union all
     select * from raw_tiktok
+    union all
+    select * from raw_imported
 
 ),
 

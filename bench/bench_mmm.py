@@ -1,0 +1,185 @@
+"""Benchmark the media-mix model and the budget optimiser against the sandbox's truth.
+
+On the demo world (generated once into a temporary directory unless --world names one):
+
+- ROI error per tenant and channel vs `truth/roi`, uncalibrated and calibrated with lift tests (4 per
+  paid channel, 28 days, 10 % standard error, drawn from the truth - `bench/mmm_world.py`), and the
+  median |ROI error| of each;
+- fit time per tenant (revenue KPI, point fit + out-of-time refit + bootstrap), median of --runs;
+- the optimiser: plan on the fitted (calibrated) curves evaluated on the TRUE curves, as a share of the
+  oracle plan (optimised on the true curves) for several budgets, and the solve time for 2, 10, 30
+  channels (median of repeated solves).
+
+    .venv/bin/python -m bench.bench_mmm [--runs 3] [--world data/sandbox/demo-s7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from bench.mmm_world import lift_tests_from_truth, truth_tables, warehouse_inputs
+from models_ml.budget import ResponseCurve, evaluate_plan, optimise_budget
+from models_ml.mmm import MMMConfig, _lift_tests_for, fit_mmm, recent_daily_spend, run_mmm
+
+LIFT = {"tests_per_channel": 4, "window_days": 28, "relative_se": 0.10, "seed": 0}
+
+
+def roi_errors(world: Path, calibrated: bool, seed: int) -> tuple[pl.DataFrame, dict]:
+    channel_daily, kpi_daily = warehouse_inputs(world)
+    lifts = lift_tests_from_truth(world, **LIFT) if calibrated else None
+    out = run_mmm(channel_daily, kpi_daily, kpis=("revenue",), config=MMMConfig(seed=seed), lift_tests=lifts)
+    true = truth_tables(world)["roi"].select(
+        "tenant_id", "channel", pl.col("roi").alias("true_roi"), pl.col("mroi").alias("true_mroi")
+    )
+    table = (
+        out.channel.filter(pl.col("roi").is_not_null())  # paid channels (non-paid ones have no ROI)
+        .join(true, on=["tenant_id", "channel"])
+        .with_columns(
+            roi_error=pl.col("roi") / pl.col("true_roi") - 1,
+            mroi_error=pl.col("mroi") / pl.col("true_mroi") - 1,
+            covered=pl.col("true_roi").is_between(pl.col("roi_lower"), pl.col("roi_upper")),
+        )
+        .select(
+            "tenant_id",
+            "channel",
+            "roi",
+            "roi_lower",
+            "roi_upper",
+            "true_roi",
+            "roi_error",
+            "mroi",
+            "true_mroi",
+            "mroi_error",
+            "covered",
+        )
+    )
+    return table, out.fits
+
+
+def fit_seconds(world: Path, runs: int) -> dict[str, float]:
+    channel_daily, kpi_daily = warehouse_inputs(world)
+    lifts = lift_tests_from_truth(world, **LIFT)
+    seconds: dict[str, float] = {}
+    for tenant in sorted(kpi_daily["tenant_id"].unique()):
+        media = channel_daily.filter(pl.col("tenant_id") == tenant)
+        kpi = kpi_daily.filter(pl.col("tenant_id") == tenant)
+        tests = _lift_tests_for(lifts, tenant, "revenue")
+        times = []
+        for run in range(runs):
+            t0 = time.perf_counter()
+            fit_mmm(media, kpi, "revenue", config=MMMConfig(seed=run), lift_tests=tests)
+            times.append(time.perf_counter() - t0)
+        seconds[tenant] = statistics.median(times)
+    return seconds
+
+
+def oracle_shares(world: Path, fits: dict) -> pl.DataFrame:
+    params = truth_tables(world)["channel_params"]
+    rows = []
+    for (tenant, _), fit in sorted(fits.items()):
+        fitted = [ResponseCurve(p.channel, p.decay, p.k, p.alpha, p.beta) for p in fit.params if p.paid]
+        true = []
+        for curve in fitted:
+            p = params.filter((pl.col("tenant_id") == tenant) & (pl.col("channel") == curve.channel)).row(
+                0, named=True
+            )
+            true.append(
+                ResponseCurve(
+                    curve.channel,
+                    p["adstock_decay"],
+                    p["hill_k"],
+                    p["hill_alpha"],
+                    p["beta"] * p["revenue_per_conversion"],
+                )
+            )
+        current = recent_daily_spend(fit)
+        today = sum(current[c.channel] for c in fitted)
+        for scale in (0.5, 1.0, 1.5, 2.0):
+            plan = optimise_budget(fitted, current, total_budget=scale * today)
+            oracle = optimise_budget(true, current, total_budget=scale * today)
+            achieved = evaluate_plan(true, plan.recommended).sum()
+            best = evaluate_plan(true, oracle.recommended).sum()
+            at_today = evaluate_plan(true, np.array([current[c.channel] for c in fitted])).sum()
+            rows.append(
+                {
+                    "tenant_id": tenant,
+                    "budget_x_today": scale,
+                    "plan_share_of_oracle": achieved / best,
+                    "today_split_share": at_today / best if scale == 1.0 else None,
+                }
+            )
+    return pl.DataFrame(rows)
+
+
+def solve_seconds(n_channels: int, repeats: int = 20, seed: int = 0) -> float:
+    rng = np.random.default_rng(seed)
+    curves = [
+        ResponseCurve(
+            f"c{i}",
+            rng.uniform(0, 0.8),
+            rng.uniform(100, 2000),
+            rng.uniform(0.7, 3.0),
+            rng.uniform(100, 5000),
+        )
+        for i in range(n_channels)
+    ]
+    current = {c.channel: float(rng.uniform(50, 1000)) for c in curves}
+    optimise_budget(curves, current)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        optimise_budget(curves, current, total_budget=1.2 * sum(current.values()), max_change=0.5)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--world", type=Path, default=None, help="an existing demo world directory")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    pl.Config.set_tbl_width_chars(160)
+    pl.Config.set_tbl_cols(12)
+    pl.Config.set_float_precision(3)
+
+    world = args.world
+    if world is None:
+        from connectors.sandbox.generator import ensure_world
+
+        world = ensure_world("demo", 7, Path(tempfile.mkdtemp(prefix="bench-mmm-")))
+    print(f"world: {world}")
+
+    for calibrated in (False, True):
+        table, fits = roi_errors(world, calibrated, args.seed)
+        label = (
+            "calibrated with lift tests (4 x 28 days per channel, 10 % SE)" if calibrated else "uncalibrated"
+        )
+        print(f"\nROI vs truth, {label}:")
+        print(table)
+        print(
+            f"median |ROI error| {table['roi_error'].abs().median():.1%}, "
+            f"median |mROI error| {table['mroi_error'].abs().median():.1%}, "
+            f"truth inside the 90 % interval: {table['covered'].sum()}/{table.height}"
+        )
+    print("\noptimiser (calibrated curves) evaluated on the true curves, share of the oracle plan:")
+    print(oracle_shares(world, fits))
+
+    seconds = fit_seconds(world, args.runs)
+    print(
+        "\nfit time per tenant (revenue; point + out-of-time + 25 bootstrap draws, calibrated), median of "
+        f"{args.runs}: " + ", ".join(f"{t} {s:.2f} s" for t, s in seconds.items())
+    )
+    for n in (2, 10, 30):
+        print(f"optimiser solve, {n} channels: median {solve_seconds(n) * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

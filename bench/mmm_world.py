@@ -1,0 +1,90 @@
+"""The media-mix model's view of a sandbox world, and its truth, for tests and benchmarks.
+
+`warehouse_inputs` builds exactly what the pipeline gives the model from the warehouse, straight from
+the world's tables (so pure tests need no dbt run):
+
+- media per (tenant, date, channel): `spend` is `marts.fct_channel_daily.spend` (the world's delivery,
+  whose sum per channel-day is `truth/channel_daily.spend` to the cent); `volume` is that mart's volume
+  of non-paid channels (`truth/channel_daily.volume`: emails sent, organic reach), 0 for paid ones;
+- KPI per (tenant, date): `revenue`, `conversions` are `marts.fct_kpi_daily` (the CRM's closed-won deals
+  per tenant-local day), which equal `truth/baseline_daily.total_revenue` / `total_conversions`.
+
+`lift_tests_from_truth` stands in for an experimentation programme: each test measures a channel's
+true incremental KPI over a window, with Gaussian measurement error of a stated relative size.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+
+def warehouse_inputs(world_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(channel_daily, kpi_daily) as `pipelines/assets/ml_mmm.py` reads them from the marts."""
+    truth = Path(world_dir) / "truth"
+    channel = pl.read_parquet(truth / "channel_daily.parquet")
+    volume = pl.col("volume").cast(pl.Float64) if "volume" in channel.columns else pl.lit(0.0)
+    channel_daily = channel.select(
+        "tenant_id", "date", "channel", pl.col("spend").cast(pl.Float64), volume.alias("volume")
+    )
+    kpi_daily = pl.read_parquet(truth / "baseline_daily.parquet").select(
+        "tenant_id",
+        "date",
+        pl.col("total_revenue").cast(pl.Float64).alias("revenue"),
+        pl.col("total_conversions").cast(pl.Float64).alias("conversions"),
+    )
+    return channel_daily, kpi_daily
+
+
+def truth_tables(world_dir: Path) -> dict[str, pl.DataFrame]:
+    truth = Path(world_dir) / "truth"
+    return {
+        name: pl.read_parquet(truth / f"{name}.parquet")
+        for name in ("roi", "channel_params", "channel_daily")
+    }
+
+
+def lift_tests_from_truth(
+    world_dir: Path,
+    *,
+    tests_per_channel: int = 4,
+    window_days: int = 28,
+    relative_se: float = 0.15,
+    seed: int = 0,
+) -> pl.DataFrame:
+    """Lift tests on every paid channel: `tests_per_channel` windows of `window_days`, spread evenly over
+    the history, each measuring the true incremental revenue and conversions with relative error
+    `relative_se` (and saying so in `standard_error`). Columns as `run_mmm(lift_tests=...)` takes."""
+    rng = np.random.default_rng(seed)
+    channel = pl.read_parquet(Path(world_dir) / "truth" / "channel_daily.parquet")
+    paid = channel.group_by("tenant_id", "channel").agg(pl.col("spend").sum()).filter(pl.col("spend") > 0)
+    rows = []
+    for tenant, name in sorted(paid.select("tenant_id", "channel").iter_rows()):
+        series = channel.filter((pl.col("tenant_id") == tenant) & (pl.col("channel") == name)).sort("date")
+        first, last = series["date"].min(), series["date"].max()
+        span = (last - first).days + 1 - window_days
+        for i in range(tests_per_channel):
+            start = first + timedelta(days=int((i + 0.5) * span / tests_per_channel))
+            end = start + timedelta(days=window_days - 1)
+            window = series.filter(pl.col("date").is_between(start, end))
+            for kpi, column in (
+                ("revenue", "incremental_revenue"),
+                ("conversions", "incremental_conversions"),
+            ):
+                true_value = float(window[column].sum())
+                noise = float(rng.normal(0.0, relative_se))
+                rows.append(
+                    {
+                        "tenant_id": tenant,
+                        "kpi": kpi,
+                        "channel": name,
+                        "start": start,
+                        "end": end,
+                        "incremental": true_value * (1.0 + noise),
+                        "standard_error": abs(true_value * (1.0 + noise)) * relative_se,
+                    }
+                )
+    return pl.DataFrame(rows)

@@ -1,0 +1,934 @@
+"""Media-mix model: KPI = baseline + sum over channels of beta * Hill(adstock(media)).
+
+Per tenant and KPI (revenue, conversions), at daily (default) or weekly grain:
+
+    y_t = trend_t + weekly_t + yearly_t + events_t + controls_t + sum_c beta_c * hill(adstock_c,t; K_c, alpha_c)
+
+- **Baseline** (linear in its coefficients): intercept and linear trend, day-of-week dummies (daily
+  grain), yearly Fourier terms, one indicator per calendar event (default: Black Friday to Cyber Monday,
+  22 Nov - 2 Dec) and optional control series.
+- **Media**: per channel a geometric (or delayed) adstock of its activity (spend for paid channels,
+  volume - emails sent, organic reach - for non-paid ones), then Hill saturation. Transforms in
+  `models_ml.media_transforms`, written as the sandbox's true response model.
+
+Fit (variable projection). For fixed non-linear parameters theta = (decay, K, alpha) per channel, the
+best baseline coefficients and non-negative betas come from one constrained linear solve: the baseline
+is projected out (Frisch-Waugh-Lovell, a QR of the baseline design), then the betas solve a small
+non-negative least-squares problem with a ridge penalty on each channel's contribution (and lift-test
+rows when given). The profiled error is minimised over theta in a box: a scrambled Sobol sample picks
+`n_starts` starting points, L-BFGS-B polishes each, the best wins. Seeded: same input, same output.
+
+Uncertainty: moving-block bootstrap in time (blocks of `block_days`), done as case weights - every day
+keeps its place in the series, so adstock carries over exactly as in the data - and each draw refits
+theta starting from the point estimate. Intervals are quantiles of the draws.
+
+Calibration: lift tests (channel, period, measured incremental KPI, standard error) enter as extra
+observations of that channel's modelled contribution over the period, weighted by the residual variance
+over the test's variance - a penalty that pulls the channel's ROI toward the experiment.
+
+Diagnostics: in-sample R^2 and NRMSE (RMSE / mean), and the out-of-time MAPE of a refit that leaves
+out the last `holdout_days` (its baseline extrapolated, its media driven by the actual spend).
+
+Units: K is in adstock units of the channel's activity (account currency for spend); beta is KPI per
+period (day or week) at saturation; ROI = contribution / spend over the fitted history (conversions per
+currency unit for the conversions KPI); marginal ROI = extra contribution from 1 % more spend every
+period / that extra spend, as the sandbox's truth defines it.
+
+Pure: frames in, frames out; no I/O, no global state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+import numpy as np
+import polars as pl
+from numpy.typing import NDArray
+from scipy.linalg import solve_triangular
+from scipy.optimize import minimize, nnls
+from scipy.stats import qmc
+
+from models_ml.media_transforms import (
+    delayed_adstock,
+    geometric_adstock,
+    hill,
+    hill_derivative,
+)
+
+FloatArray = NDArray[np.float64]
+Grain = Literal["day", "week"]
+KPIS: tuple[str, ...] = ("revenue", "conversions")
+
+
+@dataclass(frozen=True)
+class Event:
+    """A yearly calendar event: an indicator on every day from start to end (month, day), inclusive."""
+
+    name: str
+    start: tuple[int, int]
+    end: tuple[int, int]
+
+
+BLACK_FRIDAY_WEEK = Event("black_friday_week", (11, 22), (12, 2))
+
+
+@dataclass(frozen=True)
+class LiftTest:
+    """A measured experiment: `incremental` KPI the channel caused between start and end (inclusive).
+
+    `standard_error` defaults to 10 % of `incremental`.
+    """
+
+    channel: str
+    start: date
+    end: date
+    incremental: float
+    standard_error: float | None = None
+
+
+@dataclass(frozen=True)
+class MMMConfig:
+    grain: Grain = "day"
+    adstock: Literal["geometric", "delayed"] = "geometric"
+    yearly_harmonics: int = 2
+    events: tuple[Event, ...] = (BLACK_FRIDAY_WEEK,)
+    decay_bounds: tuple[float, float] = (0.0, 0.85)
+    # K relative to the channel's mean adstock at the candidate decay (log-uniform search).
+    k_bounds: tuple[float, float] = (0.3, 3.0)
+    alpha_bounds: tuple[float, float] = (0.7, 3.0)
+    delay_bounds: tuple[float, float] = (0.0, 6.0)  # peak lag in periods (delayed adstock only)
+    # Ridge on each channel's contribution (as a share of the KPI mean), relative to the data's weight.
+    ridge: float = 1e-3
+    # Gaussian prior on the non-linear parameters, as a standard deviation in the unit search box
+    # (centred in the box): keeps noise from driving decay/K/alpha to the box's walls.
+    prior_sd: float = 0.25
+    n_candidates: int = 64
+    n_starts: int = 3
+    n_bootstrap: int = 25
+    # L-BFGS-B iterations: from each start, and per bootstrap draw / holdout refit (warm-started).
+    search_iterations: int = 100
+    refit_iterations: int = 10
+    block_days: int = 28
+    holdout_days: int = 56
+    interval_level: float = 0.9
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.grain not in ("day", "week"):
+            raise ValueError(f"MMMConfig.grain must be 'day' or 'week', got {self.grain!r}")
+        if self.adstock not in ("geometric", "delayed"):
+            raise ValueError(f"MMMConfig.adstock must be 'geometric' or 'delayed', got {self.adstock!r}")
+        if not 0.0 < self.interval_level < 1.0:
+            raise ValueError(f"MMMConfig.interval_level must be in (0, 1), got {self.interval_level}")
+        if not 0.0 <= self.decay_bounds[0] < self.decay_bounds[1] < 1.0:
+            raise ValueError(f"MMMConfig.decay_bounds must lie in [0, 1), got {self.decay_bounds}")
+
+
+@dataclass(frozen=True)
+class ChannelParams:
+    """One channel's fitted response. `beta` in KPI per period at saturation; `k` in adstock units."""
+
+    channel: str
+    paid: bool
+    decay: float
+    k: float
+    alpha: float
+    beta: float
+    delay: float = 0.0
+
+
+@dataclass
+class MMMFit:
+    """A fitted model of one KPI of one tenant, with its bootstrap draws and diagnostics."""
+
+    kpi: str
+    grain: Grain
+    adstock: str
+    dates: NDArray[np.datetime64]  # period start dates
+    channels: tuple[str, ...]
+    activity: FloatArray  # periods x channels: spend (paid) or volume (non-paid)
+    spend: FloatArray  # periods x channels
+    y: FloatArray
+    params: tuple[ChannelParams, ...]
+    draws: tuple[tuple[ChannelParams, ...], ...]
+    baseline: dict[str, FloatArray]  # component -> per-period values
+    contributions: FloatArray  # periods x channels
+    r2: float
+    nrmse: float
+    oot_mape: float | None
+    interval_level: float
+    objective: float
+    diagnostics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def fitted(self) -> FloatArray:
+        return sum(self.baseline.values(), np.zeros_like(self.y)) + self.contributions.sum(axis=1)
+
+    @property
+    def days_per_period(self) -> int:
+        return 7 if self.grain == "week" else 1
+
+
+# -- public entry points -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MMMOutputs:
+    """The rows of ml.mmm_channel, ml.mmm_fit, ml.mmm_decomposition and ml.response_curves."""
+
+    channel: pl.DataFrame
+    fit: pl.DataFrame
+    decomposition: pl.DataFrame
+    response_curves: pl.DataFrame
+    fits: dict[tuple[str, str], MMMFit]  # (tenant_id, kpi) -> fit, for the budget optimiser
+
+
+CHANNEL_DAILY_COLUMNS = ("tenant_id", "date", "channel", "spend")
+KPI_DAILY_COLUMNS = ("tenant_id", "date")
+
+
+def run_mmm(
+    channel_daily: pl.DataFrame,
+    kpi_daily: pl.DataFrame,
+    *,
+    kpis: Sequence[str] = KPIS,
+    config: MMMConfig | None = None,
+    lift_tests: pl.DataFrame | None = None,
+    controls: pl.DataFrame | None = None,
+    fitted_at: datetime | None = None,
+    curve_points: int = 41,
+) -> MMMOutputs:
+    """Fit every tenant and KPI and shape the four output tables.
+
+    channel_daily: tenant_id, date, channel, spend and optionally volume (marts.fct_channel_daily; a
+        channel with no spend but a volume is modelled from its volume). Channels with neither are left
+        out (organic search, direct, referral are outcomes, not levers).
+    kpi_daily: tenant_id, date and one column per KPI (marts.fct_kpi_daily); missing days count as 0.
+    lift_tests: tenant_id, kpi, channel, start, end, incremental[, standard_error] (optional).
+    controls: tenant_id, date and numeric control columns (optional).
+    """
+    config = config or MMMConfig()
+    fitted_at = fitted_at or datetime(1970, 1, 1)
+    _require(channel_daily, CHANNEL_DAILY_COLUMNS, "channel_daily")
+    _require(kpi_daily, (*KPI_DAILY_COLUMNS, *kpis), "kpi_daily")
+    channel_rows, fit_rows, decomposition_parts, curve_parts = [], [], [], []
+    fits: dict[tuple[str, str], MMMFit] = {}
+    for tenant in sorted(kpi_daily["tenant_id"].unique().to_list()):
+        tenant_media = channel_daily.filter(pl.col("tenant_id") == tenant)
+        tenant_kpi = kpi_daily.filter(pl.col("tenant_id") == tenant)
+        tenant_controls = controls.filter(pl.col("tenant_id") == tenant) if controls is not None else None
+        for kpi in kpis:
+            tests = _lift_tests_for(lift_tests, tenant, kpi)
+            fit = fit_mmm(
+                tenant_media, tenant_kpi, kpi, config=config, lift_tests=tests, controls=tenant_controls
+            )
+            fits[(tenant, kpi)] = fit
+            channel_rows += [
+                {"tenant_id": tenant, "kpi": kpi, **row, "fitted_at": fitted_at}
+                for row in channel_summary(fit)
+            ]
+            fit_rows.append(
+                {
+                    "tenant_id": tenant,
+                    "kpi": kpi,
+                    "r2": fit.r2,
+                    "nrmse": fit.nrmse,
+                    "oot_mape": fit.oot_mape,
+                    "n_days": int(len(fit.y) * fit.days_per_period),
+                    "grain": fit.grain,
+                }
+            )
+            decomposition_parts.append(
+                decomposition(fit).select(
+                    pl.lit(tenant).alias("tenant_id"), pl.lit(kpi).alias("kpi"), pl.all()
+                )
+            )
+            curve_parts.append(
+                response_curves(fit, points=curve_points).select(
+                    pl.lit(tenant).alias("tenant_id"), pl.lit(kpi).alias("kpi"), pl.all()
+                )
+            )
+    return MMMOutputs(
+        channel=pl.DataFrame(channel_rows, schema=MMM_CHANNEL_SCHEMA),
+        fit=pl.DataFrame(fit_rows, schema=MMM_FIT_SCHEMA),
+        decomposition=_concat(decomposition_parts, MMM_DECOMPOSITION_SCHEMA),
+        response_curves=_concat(curve_parts, RESPONSE_CURVES_SCHEMA),
+        fits=fits,
+    )
+
+
+MMM_CHANNEL_SCHEMA = {
+    "tenant_id": pl.String,
+    "kpi": pl.String,
+    "channel": pl.String,
+    "roi": pl.Float64,
+    "roi_lower": pl.Float64,
+    "roi_upper": pl.Float64,
+    "mroi": pl.Float64,
+    "mroi_lower": pl.Float64,
+    "mroi_upper": pl.Float64,
+    "contribution_share": pl.Float64,
+    "spend": pl.Float64,
+    "contribution": pl.Float64,
+    "decay": pl.Float64,
+    "hill_k": pl.Float64,
+    "hill_alpha": pl.Float64,
+    "beta": pl.Float64,
+    "fitted_at": pl.Datetime("us"),
+}
+MMM_FIT_SCHEMA = {
+    "tenant_id": pl.String,
+    "kpi": pl.String,
+    "r2": pl.Float64,
+    "nrmse": pl.Float64,
+    "oot_mape": pl.Float64,
+    "n_days": pl.Int64,
+    "grain": pl.String,
+}
+MMM_DECOMPOSITION_SCHEMA = {
+    "tenant_id": pl.String,
+    "kpi": pl.String,
+    "date": pl.Date,
+    "component": pl.String,
+    "value": pl.Float64,
+}
+RESPONSE_CURVES_SCHEMA = {
+    "tenant_id": pl.String,
+    "kpi": pl.String,
+    "channel": pl.String,
+    "spend": pl.Float64,
+    "response": pl.Float64,
+    "mroi": pl.Float64,
+}
+
+
+def fit_mmm(
+    channel_daily: pl.DataFrame,
+    kpi_daily: pl.DataFrame,
+    kpi: str,
+    *,
+    config: MMMConfig | None = None,
+    lift_tests: Sequence[LiftTest] = (),
+    controls: pl.DataFrame | None = None,
+) -> MMMFit:
+    """Fit one tenant's KPI. Frames as in `run_mmm`, already restricted to one tenant."""
+    from threadpoolctl import threadpool_limits
+
+    # Thousands of tiny linear solves: a multi-threaded BLAS costs several times the CPU on them.
+    with threadpool_limits(1, user_api="blas"):
+        return _fit(channel_daily, kpi_daily, kpi, config or MMMConfig(), lift_tests, controls)
+
+
+def _fit(
+    channel_daily: pl.DataFrame,
+    kpi_daily: pl.DataFrame,
+    kpi: str,
+    config: MMMConfig,
+    lift_tests: Sequence[LiftTest],
+    controls: pl.DataFrame | None,
+) -> MMMFit:
+    data = _prepare(channel_daily, kpi_daily, kpi, config, controls)
+    problem = _Problem(data, config, lift_tests)
+    rng = np.random.default_rng(config.seed)
+
+    u_best, objective = problem.search(rng)
+    point = problem.solve(u_best)
+
+    # Out-of-time: refit without the last holdout periods, score them.
+    oot_mape = None
+    holdout = config.holdout_days // (7 if config.grain == "week" else 1)
+    if holdout > 0 and len(data.y) - holdout >= max(2 * problem.n_baseline, 3 * 7):
+        weights = np.ones(len(data.y))
+        weights[-holdout:] = 0.0
+        held = problem.with_weights(weights)
+        held_point = held.solve(held.polish(u_best, maxiter=2 * config.refit_iterations)[0])
+        actual, predicted = data.y[-holdout:], held_point.fitted[-holdout:]
+        nonzero = actual > 0
+        if nonzero.any():
+            oot_mape = float(np.mean(np.abs(actual[nonzero] - predicted[nonzero]) / actual[nonzero]))
+
+    # Moving-block bootstrap (case weights), each draw polished from the point estimate.
+    draws = []
+    block = max(1, config.block_days // (7 if config.grain == "week" else 1))
+    for _ in range(config.n_bootstrap):
+        weights = _block_bootstrap_weights(len(data.y), block, rng)
+        resampled = problem.with_weights(weights, rng.standard_normal(len(lift_tests)))
+        u_draw, _ = resampled.polish(u_best, maxiter=config.refit_iterations)
+        draws.append(resampled.params(resampled.solve(u_draw)))
+
+    residual = data.y - point.fitted
+    ss_res = float(residual @ residual)
+    centred = data.y - data.y.mean()
+    ss_tot = float(centred @ centred)
+    return MMMFit(
+        kpi=kpi,
+        grain=config.grain,
+        adstock=config.adstock,
+        dates=data.dates,
+        channels=data.channels,
+        activity=data.activity,
+        spend=data.spend,
+        y=data.y,
+        params=problem.params(point),
+        draws=tuple(draws),
+        baseline=point.baseline,
+        contributions=point.contributions,
+        r2=1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan"),
+        nrmse=float(np.sqrt(ss_res / len(data.y)) / data.y.mean()) if data.y.mean() > 0 else float("nan"),
+        oot_mape=oot_mape,
+        interval_level=config.interval_level,
+        objective=objective,
+    )
+
+
+# -- what a fit says ----------------------------------------------------------------------------------
+
+
+def channel_response(params: ChannelParams, activity: FloatArray, adstock: str = "geometric") -> FloatArray:
+    """The channel's modelled KPI per period for an activity series (spend or volume)."""
+    return params.beta * hill(_adstock(activity, params, adstock), params.k, params.alpha)
+
+
+def roi_and_mroi(
+    params: ChannelParams, spend: FloatArray, adstock: str = "geometric"
+) -> tuple[float, float, float]:
+    """(contribution, ROI, marginal ROI) over a spend series, as the sandbox's truth defines them."""
+    spend = np.asarray(spend, dtype=np.float64)
+    total = float(spend.sum())
+    contribution = float(channel_response(params, spend, adstock).sum())
+    if total <= 0:
+        return contribution, float("nan"), float("nan")
+    bumped = float(channel_response(params, spend * 1.01, adstock).sum())
+    return contribution, contribution / total, (bumped - contribution) / (0.01 * total)
+
+
+def steady_state_response(
+    params: ChannelParams, spend_per_day: FloatArray, days_per_period: int = 1
+) -> FloatArray:
+    """KPI per day from spending `spend_per_day` every day for long enough that adstock has settled."""
+    per_period = np.asarray(spend_per_day, dtype=np.float64) * days_per_period
+    settled = per_period / (1.0 - params.decay)
+    return params.beta * hill(settled, params.k, params.alpha) / days_per_period
+
+
+def steady_state_mroi(
+    params: ChannelParams, spend_per_day: FloatArray, days_per_period: int = 1
+) -> FloatArray:
+    """d(KPI per day) / d(spend per day) of `steady_state_response`."""
+    per_period = np.asarray(spend_per_day, dtype=np.float64) * days_per_period
+    settled = per_period / (1.0 - params.decay)
+    return params.beta * hill_derivative(settled, params.k, params.alpha) / (1.0 - params.decay)
+
+
+def channel_summary(fit: MMMFit) -> list[dict[str, object]]:
+    """One row per channel: ROI and marginal ROI with bootstrap intervals, contribution, parameters."""
+    tail = (1.0 - fit.interval_level) / 2.0
+    kpi_total = float(fit.y.sum())
+    rows = []
+    for j, params in enumerate(fit.params):
+        spend = fit.spend[:, j]
+        contribution = float(fit.contributions[:, j].sum())
+        roi = mroi = None
+        bounds: dict[str, float | None] = dict.fromkeys(
+            ("roi_lower", "roi_upper", "mroi_lower", "mroi_upper")
+        )
+        if params.paid and spend.sum() > 0:
+            _, roi, mroi = roi_and_mroi(params, spend, fit.adstock)
+            draws = np.array([roi_and_mroi(d[j], spend, fit.adstock)[1:] for d in fit.draws]).reshape(-1, 2)
+            if len(draws):
+                low, high = np.quantile(draws, [tail, 1.0 - tail], axis=0)
+                bounds = {
+                    "roi_lower": float(min(low[0], roi)),
+                    "roi_upper": float(max(high[0], roi)),
+                    "mroi_lower": float(min(low[1], mroi)),
+                    "mroi_upper": float(max(high[1], mroi)),
+                }
+        rows.append(
+            {
+                "channel": params.channel,
+                "roi": roi,
+                "roi_lower": bounds["roi_lower"],
+                "roi_upper": bounds["roi_upper"],
+                "mroi": mroi,
+                "mroi_lower": bounds["mroi_lower"],
+                "mroi_upper": bounds["mroi_upper"],
+                "contribution_share": contribution / kpi_total if kpi_total > 0 else None,
+                "spend": float(spend.sum()),
+                "contribution": contribution,
+                "decay": params.decay,
+                "hill_k": params.k,
+                "hill_alpha": params.alpha,
+                "beta": params.beta,
+            }
+        )
+    return rows
+
+
+def decomposition(fit: MMMFit) -> pl.DataFrame:
+    """Long frame (date, component, value): baseline components and channels; they sum to the fit."""
+    n = len(fit.y)
+    names = [*fit.baseline, *fit.channels]
+    values = np.column_stack([*fit.baseline.values(), fit.contributions])
+    return pl.DataFrame(
+        {
+            "date": np.tile(fit.dates, len(names)),
+            "component": np.repeat(names, n),
+            "value": values.T.reshape(-1),
+        },
+        schema={"date": pl.Date, "component": pl.String, "value": pl.Float64},
+    )
+
+
+def response_curves(fit: MMMFit, points: int = 41, max_multiple: float = 2.5) -> pl.DataFrame:
+    """Steady-state daily response of each paid channel on a grid from 0 to `max_multiple` x its
+    recent (last 28 days) average daily spend: channel, spend (per day), response (KPI per day),
+    mroi (d response / d spend)."""
+    frames = []
+    for j, params in enumerate(fit.params):
+        if not params.paid:
+            continue
+        current = recent_daily_spend(fit)[params.channel]
+        top = max(current, float(fit.spend[:, j].mean()) / fit.days_per_period) * max_multiple
+        grid = np.linspace(0.0, top, points)
+        frames.append(
+            pl.DataFrame(
+                {
+                    "channel": params.channel,
+                    "spend": grid,
+                    "response": steady_state_response(params, grid, fit.days_per_period),
+                    "mroi": steady_state_mroi(params, grid, fit.days_per_period),
+                }
+            )
+        )
+    schema = {"channel": pl.String, "spend": pl.Float64, "response": pl.Float64, "mroi": pl.Float64}
+    return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
+
+
+def recent_daily_spend(fit: MMMFit, days: int = 28) -> dict[str, float]:
+    """Average daily spend of each channel over the last `days` days of the fit."""
+    periods = max(1, days // fit.days_per_period)
+    recent = fit.spend[-periods:].mean(axis=0) / fit.days_per_period
+    return {c: float(v) for c, v in zip(fit.channels, recent, strict=True)}
+
+
+# -- data preparation ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Data:
+    dates: NDArray[np.datetime64]
+    channels: tuple[str, ...]
+    paid: tuple[bool, ...]
+    activity: FloatArray
+    spend: FloatArray
+    y: FloatArray
+    baseline_design: FloatArray
+    baseline_groups: tuple[str, ...]  # component of each design column
+
+
+def _prepare(
+    channel_daily: pl.DataFrame,
+    kpi_daily: pl.DataFrame,
+    kpi: str,
+    config: MMMConfig,
+    controls: pl.DataFrame | None,
+) -> _Data:
+    if kpi_daily.height == 0:
+        raise ValueError(f"kpi_daily has no rows: nothing to fit for KPI {kpi!r}")
+    if kpi_daily[kpi].null_count() or (kpi_daily[kpi] < 0).any():
+        raise ValueError(f"kpi_daily.{kpi} has null or negative values")
+    first, last = kpi_daily["date"].min(), kpi_daily["date"].max()
+    calendar = pl.DataFrame({"date": pl.date_range(first, last, "1d", eager=True)})
+    y = (
+        calendar.join(kpi_daily.group_by("date").agg(pl.col(kpi).sum()), on="date", how="left")
+        .fill_null(0.0)[kpi]
+        .to_numpy()
+        .astype(np.float64)
+    )
+    has_volume = "volume" in channel_daily.columns
+    media = (
+        channel_daily.filter(pl.col("date").is_between(first, last))
+        .group_by("channel")
+        .agg(
+            pl.col("spend").cast(pl.Float64).sum().alias("total_spend"),
+            (pl.col("volume").cast(pl.Float64).sum() if has_volume else pl.lit(0.0)).alias("total_volume"),
+        )
+    )
+    if (channel_daily["spend"].cast(pl.Float64) < 0).any():
+        raise ValueError("channel_daily.spend has negative values")
+    paid_channels = sorted(media.filter(pl.col("total_spend") > 0)["channel"].to_list())
+    volume_channels = sorted(
+        media.filter((pl.col("total_spend") <= 0) & (pl.col("total_volume") > 0))["channel"].to_list()
+    )
+    channels = tuple(paid_channels + volume_channels)
+    if not channels:
+        raise ValueError("channel_daily has no channel with spend or volume in the KPI's date range")
+    wide = calendar
+    for name in channels:
+        part = (
+            channel_daily.filter(pl.col("channel") == name)
+            .group_by("date")
+            .agg(
+                pl.col("spend").cast(pl.Float64).sum().alias(f"spend__{name}"),
+                (pl.col("volume").cast(pl.Float64).sum() if has_volume else pl.lit(0.0)).alias(
+                    f"volume__{name}"
+                ),
+            )
+        )
+        wide = wide.join(part, on="date", how="left")
+    wide = wide.fill_null(0.0)
+    spend = np.column_stack([wide[f"spend__{c}"].to_numpy() for c in channels]).astype(np.float64)
+    volume = np.column_stack([wide[f"volume__{c}"].to_numpy() for c in channels]).astype(np.float64)
+    paid = tuple(c in paid_channels for c in channels)
+    activity = np.where(np.array(paid)[None, :], spend, volume)
+    dates = calendar["date"].to_numpy().astype("datetime64[D]")
+
+    control_values = None
+    control_names: list[str] = []
+    if controls is not None:
+        control_names = [c for c in controls.columns if c not in ("tenant_id", "date")]
+        joined = calendar.join(controls.select("date", *control_names), on="date", how="left")
+        if joined.select(pl.any_horizontal(pl.col(control_names).is_null())).to_series().any():
+            raise ValueError(f"controls lack values on some days between {first} and {last}")
+        control_values = joined.select(control_names).to_numpy().astype(np.float64)
+
+    if config.grain == "week":
+        dates, y, spend, activity, control_values = _to_weeks(dates, y, spend, activity, control_values)
+    design, groups = _baseline_design(dates, config, control_values, control_names)
+    return _Data(dates, channels, paid, activity, spend, y, design, groups)
+
+
+def _to_weeks(dates, y, spend, activity, controls):
+    """7-day periods ending on the last day (a partial oldest week is dropped), labelled by first day."""
+    n_weeks = len(y) // 7
+    start = len(y) - 7 * n_weeks
+
+    def fold(values: FloatArray) -> FloatArray:
+        kept = values[start:]
+        return kept.reshape(n_weeks, 7, *kept.shape[1:]).sum(axis=1)
+
+    folded_controls = None
+    if controls is not None:
+        kept = controls[start:]
+        folded_controls = kept.reshape(n_weeks, 7, -1).mean(axis=1)
+    return dates[start::7], fold(y), fold(spend), fold(activity), folded_controls
+
+
+def _baseline_design(
+    dates: NDArray[np.datetime64],
+    config: MMMConfig,
+    controls: FloatArray | None,
+    control_names: Sequence[str],
+) -> tuple[FloatArray, tuple[str, ...]]:
+    days = dates.astype(np.int64)
+    t_years = (days - days[0]) / 365.25
+    columns: list[FloatArray] = [np.ones(len(days)), t_years - t_years.mean()]
+    groups: list[str] = ["trend", "trend"]
+    if config.grain == "day":
+        dow = (days + 3) % 7  # 0 = Monday
+        for d in range(1, 7):
+            columns.append((dow == d).astype(np.float64) - np.mean(dow == d))
+            groups.append("weekly")
+    doy = (dates - dates.astype("datetime64[Y]")).astype(np.int64)
+    angle = 2 * np.pi * doy / 365.25
+    for h in range(1, config.yearly_harmonics + 1):
+        columns += [np.cos(h * angle), np.sin(h * angle)]
+        groups += ["yearly", "yearly"]
+    span = 7 if config.grain == "week" else 1
+    for event in config.events:
+        share = np.zeros(len(days))
+        for offset in range(span):
+            day = dates + np.timedelta64(offset, "D")
+            md = _month_day(day)
+            share += (md >= event.start[0] * 100 + event.start[1]) & (md <= event.end[0] * 100 + event.end[1])
+        if share.any():
+            columns.append(share / span)
+            groups.append(event.name)
+    if controls is not None:
+        for j, name in enumerate(control_names):
+            columns.append(controls[:, j] - controls[:, j].mean())
+            groups.append(name)
+    return np.column_stack(columns), tuple(groups)
+
+
+def _month_day(dates: NDArray[np.datetime64]) -> NDArray[np.int64]:
+    month = dates.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    return month * 100 + (dates - dates.astype("datetime64[M]")).astype(np.int64) + 1
+
+
+# -- the fit ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Solution:
+    sse: float
+    theta: FloatArray  # channels x 4: decay, k, alpha, delay (adstock units of the scaled activity)
+    beta: FloatArray  # scaled KPI per period at saturation
+    baseline: dict[str, FloatArray]  # KPI units
+    contributions: FloatArray  # KPI units
+
+    @property
+    def fitted(self) -> FloatArray:
+        return sum(self.baseline.values(), np.zeros(self.contributions.shape[0])) + self.contributions.sum(
+            axis=1
+        )
+
+
+class _Problem:
+    """The profiled least-squares problem of one fit; `with_weights` gives its bootstrap twins."""
+
+    def __init__(
+        self,
+        data: _Data,
+        config: MMMConfig,
+        lift_tests: Sequence[LiftTest],
+        weights: FloatArray | None = None,
+        lift_noise: FloatArray | None = None,
+    ):
+        self.data, self.config, self.lift_tests = data, config, tuple(lift_tests)
+        n, n_channels = data.activity.shape
+        self.n_channels = n_channels
+        self.n_baseline = data.baseline_design.shape[1]
+        self.weights = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+        self.y_scale = float(data.y.mean()) or 1.0
+        self.y = data.y / self.y_scale
+        scales = data.activity.mean(axis=0)
+        self.x_scale = np.where(scales > 0, scales, 1.0)
+        self.x = data.activity / self.x_scale
+        root = np.sqrt(self.weights)
+        q, _ = np.linalg.qr(data.baseline_design * root[:, None])
+        self._root, self._q = root, q
+        yw = self.y * root
+        self._y_resid = yw - q @ (q.T @ yw)
+        self.n_params = 4 if config.adstock == "delayed" else 3
+        self._calibration = self._lift_rows(lift_noise)
+        self._y_ss = float(self._y_resid @ self._y_resid)
+        self._lift_masks = np.array([mask for _, mask, _, _ in self._calibration], dtype=np.float64).reshape(
+            len(self._calibration), n
+        )
+        self._lift_channel = np.array([j for j, _, _, _ in self._calibration], dtype=np.int64)
+        self._ridge = config.ridge * float(self.weights.sum())
+        # Noise variance of one period, from the baseline-only fit: the scale of the prior penalty.
+        self._sigma2 = float(self._y_resid @ self._y_resid) / max(self.weights.sum() - self.n_baseline, 1.0)
+        # A lift test is one more observation, weighted by (noise of a period / its standard error)^2.
+        self._lift_scale = np.array([np.sqrt(self._sigma2) / se for _, _, _, se in self._calibration])
+        self._lift_target = np.array([m for _, _, m, _ in self._calibration]) * self._lift_scale
+
+    def with_weights(self, weights: FloatArray, lift_noise: FloatArray | None = None) -> _Problem:
+        """The same problem with case weights (bootstrap, holdout) and lift results moved by
+        `lift_noise` standard errors (a parametric bootstrap of the experiments)."""
+        return _Problem(self.data, self.config, self.lift_tests, weights, lift_noise)
+
+    # theta <-> unit cube
+    def decode(self, u: FloatArray) -> FloatArray:
+        """Unit-cube point -> per-channel (decay, k, alpha, delay), k in scaled adstock units."""
+        c = self.config
+        u = np.clip(np.asarray(u, dtype=np.float64).reshape(self.n_channels, self.n_params), 0.0, 1.0)
+        decay = c.decay_bounds[0] + u[:, 0] * (c.decay_bounds[1] - c.decay_bounds[0])
+        log_lo, log_hi = np.log(c.k_bounds[0]), np.log(c.k_bounds[1])
+        k = np.exp(log_lo + u[:, 1] * (log_hi - log_lo)) / (1.0 - decay)  # mean scaled activity is 1
+        alpha = c.alpha_bounds[0] + u[:, 2] * (c.alpha_bounds[1] - c.alpha_bounds[0])
+        delay = (
+            c.delay_bounds[0] + u[:, 3] * (c.delay_bounds[1] - c.delay_bounds[0])
+            if self.n_params == 4
+            else np.zeros(self.n_channels)
+        )
+        return np.column_stack([decay, k, alpha, delay])
+
+    def media(self, theta: FloatArray) -> FloatArray:
+        if self.config.adstock == "delayed":
+            stock = np.column_stack(
+                [delayed_adstock(self.x[:, j], theta[j, 0], theta[j, 3]) for j in range(self.n_channels)]
+            )
+        else:
+            stock = np.column_stack(
+                [geometric_adstock(self.x[:, j], theta[j, 0]) for j in range(self.n_channels)]
+            )
+        powered = (np.maximum(stock, 0.0) / theta[:, 1]) ** theta[:, 2]
+        return powered / (1.0 + powered)
+
+    def _lift_rows(self, noise: FloatArray | None) -> list[tuple[int, NDArray[np.bool_], float, float]]:
+        """(channel index, period mask, measured incremental in scaled KPI, standard error scaled)."""
+        rows = []
+        for i, test in enumerate(self.lift_tests):
+            if test.channel not in self.data.channels:
+                raise ValueError(f"lift test names channel {test.channel!r}, which has no media in the data")
+            start, end = np.datetime64(test.start, "D"), np.datetime64(test.end, "D")
+            span = 7 if self.config.grain == "week" else 1
+            mask = (self.data.dates >= start - np.timedelta64(span - 1, "D")) & (self.data.dates <= end)
+            if not mask.any():
+                raise ValueError(
+                    f"lift test on {test.channel} ({test.start}..{test.end}) is outside the data"
+                )
+            se = test.standard_error if test.standard_error else 0.1 * abs(test.incremental)
+            if se <= 0:
+                raise ValueError(f"lift test on {test.channel} needs a positive standard error")
+            measured = test.incremental + (se * float(noise[i]) if noise is not None else 0.0)
+            rows.append(
+                (self.data.channels.index(test.channel), mask, measured / self.y_scale, se / self.y_scale)
+            )
+        return rows
+
+    def evaluate(self, u: FloatArray) -> tuple[float, FloatArray, FloatArray]:
+        """Profiled objective at u: (objective, theta, beta)."""
+        theta = self.decode(u)
+        z = self.media(theta)
+        zw = z * self._root[:, None]
+        z_resid = zw - self._q @ (self._q.T @ zw)
+        # Normal equations of the stacked problem [Z; ridge; lift rows] beta ~ [y; 0; measured]: the
+        # non-negative solve then works on a channels x channels system.
+        gram = z_resid.T @ z_resid
+        rhs = z_resid.T @ self._y_resid
+        constant = self._y_ss
+        if self._ridge > 0:
+            means = np.maximum(z.mean(axis=0), 1e-9)
+            gram[np.diag_indices_from(gram)] += self._ridge * means**2
+        if self._calibration:
+            sums = self._lift_masks @ z  # tests x channels
+            rows = np.zeros_like(sums)
+            picked = np.arange(len(self._lift_channel))
+            rows[picked, self._lift_channel] = sums[picked, self._lift_channel] * self._lift_scale
+            gram += rows.T @ rows
+            rhs += rows.T @ self._lift_target
+            constant += float(self._lift_target @ self._lift_target)
+        jitter = 1e-12 * max(float(np.trace(gram)), 1e-300)
+        lower = np.linalg.cholesky(gram + jitter * np.eye(self.n_channels))
+        whitened = solve_triangular(lower, rhs, lower=True)
+        beta, norm = nnls(lower.T, whitened, maxiter=50 * self.n_channels)
+        norm = np.sqrt(max(constant - float(whitened @ whitened) + norm**2, 0.0))
+        objective = float(norm**2)
+        if self.config.prior_sd > 0:
+            deviation = (np.clip(u, 0.0, 1.0) - 0.5) / self.config.prior_sd
+            objective += self._sigma2 * float(deviation @ deviation)
+        return objective, theta, beta
+
+    def objective(self, u: FloatArray) -> float:
+        return self.evaluate(u)[0]
+
+    def search(self, rng: np.random.Generator) -> tuple[FloatArray, float]:
+        """Sobol candidates, then L-BFGS-B from the best few; returns (u, objective)."""
+        dim = self.n_channels * self.n_params
+        sobol = qmc.Sobol(dim, scramble=True, seed=rng)
+        candidates = sobol.random(self.config.n_candidates)
+        scores = np.array([self.objective(u) for u in candidates])
+        best_u, best_score = candidates[int(np.argmin(scores))], float(scores.min())
+        for index in np.argsort(scores)[: self.config.n_starts]:
+            u, score = self.polish(candidates[index], maxiter=self.config.search_iterations)
+            if score < best_score:
+                best_u, best_score = u, score
+        return best_u, best_score
+
+    def polish(self, u0: FloatArray, maxiter: int) -> tuple[FloatArray, float]:
+        result = minimize(
+            self.objective,
+            u0,
+            method="L-BFGS-B",
+            bounds=[(0.0, 1.0)] * len(u0),
+            options={"maxiter": maxiter, "eps": 1e-4, "ftol": 1e-8},
+        )
+        return np.clip(result.x, 0.0, 1.0), float(result.fun)
+
+    def solve(self, u: FloatArray) -> _Solution:
+        sse, theta, beta = self.evaluate(u)
+        z = self.media(theta)
+        contributions = z * beta[None, :] * self.y_scale
+        rest = self.data.y - contributions.sum(axis=1)
+        design = self.data.baseline_design
+        root = self._root
+        gamma, *_ = np.linalg.lstsq(design * root[:, None], rest * root, rcond=None)
+        baseline: dict[str, FloatArray] = {}
+        for name in dict.fromkeys(self.data.baseline_groups):
+            cols = [i for i, g in enumerate(self.data.baseline_groups) if g == name]
+            baseline[name] = design[:, cols] @ gamma[cols]
+        return _Solution(sse, theta, beta, baseline, contributions)
+
+    def params(self, solution: _Solution) -> tuple[ChannelParams, ...]:
+        """Fitted parameters in the data's units (K in activity units, beta in KPI per period)."""
+        out = []
+        for j, name in enumerate(self.data.channels):
+            decay, k, alpha, delay = solution.theta[j]
+            out.append(
+                ChannelParams(
+                    channel=name,
+                    paid=self.data.paid[j],
+                    decay=float(decay),
+                    k=float(k * self.x_scale[j]),
+                    alpha=float(alpha),
+                    beta=float(solution.beta[j] * self.y_scale),
+                    delay=float(delay),
+                )
+            )
+        return tuple(out)
+
+
+def _adstock(activity: FloatArray, params: ChannelParams, kind: str) -> FloatArray:
+    if kind == "delayed":
+        return delayed_adstock(activity, params.decay, params.delay)
+    return geometric_adstock(activity, params.decay)
+
+
+def _block_bootstrap_weights(n: int, block: int, rng: np.random.Generator) -> FloatArray:
+    """How often each period is drawn by a moving-block bootstrap of n periods in blocks of `block`."""
+    block = min(block, n)
+    counts = np.zeros(n)
+    n_blocks = int(np.ceil(n / block))
+    for start in rng.integers(0, n - block + 1, n_blocks):
+        counts[start : start + block] += 1.0
+    return counts
+
+
+# -- small helpers ------------------------------------------------------------------------------------
+
+
+def _require(frame: pl.DataFrame, columns: Sequence[str], name: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} lacks columns {missing} (has {frame.columns})")
+
+
+def _lift_tests_for(lift_tests: pl.DataFrame | None, tenant: str, kpi: str) -> list[LiftTest]:
+    if lift_tests is None or lift_tests.height == 0:
+        return []
+    _require(lift_tests, ("tenant_id", "kpi", "channel", "start", "end", "incremental"), "lift_tests")
+    rows = lift_tests.filter((pl.col("tenant_id") == tenant) & (pl.col("kpi") == kpi)).to_dicts()
+    return [
+        LiftTest(
+            channel=r["channel"],
+            start=r["start"],
+            end=r["end"],
+            incremental=float(r["incremental"]),
+            standard_error=r.get("standard_error"),
+        )
+        for r in rows
+    ]
+
+
+def _concat(parts: list[pl.DataFrame], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    return pl.concat(parts).cast(schema).select(list(schema))
+
+
+__all__ = [
+    "BLACK_FRIDAY_WEEK",
+    "KPIS",
+    "ChannelParams",
+    "Event",
+    "LiftTest",
+    "MMMConfig",
+    "MMMFit",
+    "MMMOutputs",
+    "channel_response",
+    "channel_summary",
+    "decomposition",
+    "fit_mmm",
+    "recent_daily_spend",
+    "response_curves",
+    "roi_and_mroi",
+    "run_mmm",
+    "steady_state_mroi",
+    "steady_state_response",
+]

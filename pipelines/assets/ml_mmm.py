@@ -1,0 +1,181 @@
+"""Marketing-science assets: the media-mix model and the budget plan (INTERFACES.md §7.4).
+
+Reads spend (and non-paid volume, when the mart has it) per channel-day from
+`marts.fct_channel_daily` and the sales KPI per day from `marts.fct_kpi_daily`, fits
+`models_ml.mmm` per tenant and KPI, optimises the budget on the revenue model's response curves
+(`models_ml.budget`) and writes `ml.mmm_channel`, `ml.mmm_fit`, `ml.mmm_decomposition`,
+`ml.response_curves` and `ml.budget_plan`.
+
+Lift tests calibrate the model when `lift_tests_path` names a Parquet or CSV file with columns
+tenant_id, kpi, channel, start, end, incremental[, standard_error].
+"""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from models_ml.budget import (
+    BUDGET_PLAN_SCHEMA,
+    InfeasibleBudget,
+    ResponseCurve,
+    budget_plan_table,
+    optimise_budget,
+)
+from models_ml.mmm import ChannelParams, MMMConfig, MMMFit, recent_daily_spend, run_mmm
+from pipelines.resources import WarehouseResource
+from pipelines.warehouse import create_or_replace
+
+MMM_TABLES = ("mmm_channel", "mmm_fit", "mmm_decomposition", "response_curves", "budget_plan")
+
+
+class MediaMixConfig(dg.Config):
+    grain: str = "day"
+    n_bootstrap: int = 20
+    seed: int = 7
+    lift_tests_path: str | None = None
+    # The plan: same total budget as the last 28 days, each channel within +-max_change of today.
+    max_change: float = 0.3
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            ["ml", "mmm_channel"],
+            deps=[["marts", "fct_channel_daily"], ["marts", "fct_kpi_daily"]],
+            description="Media-mix model per tenant, KPI and channel: ROI and marginal ROI with "
+            "bootstrap intervals, contribution, adstock and Hill parameters.",
+            kinds={"scipy", "duckdb"},
+        ),
+        dg.AssetSpec(
+            ["ml", "mmm_fit"],
+            deps=[["marts", "fct_channel_daily"], ["marts", "fct_kpi_daily"]],
+            description="Media-mix model fit diagnostics: R², NRMSE, out-of-time MAPE.",
+            kinds={"scipy", "duckdb"},
+        ),
+        dg.AssetSpec(
+            ["ml", "mmm_decomposition"],
+            deps=[["marts", "fct_channel_daily"], ["marts", "fct_kpi_daily"]],
+            description="Daily KPI decomposition: trend, seasonality, events and each channel.",
+            kinds={"scipy", "duckdb"},
+        ),
+        dg.AssetSpec(
+            ["ml", "response_curves"],
+            deps=[["marts", "fct_channel_daily"], ["marts", "fct_kpi_daily"]],
+            description="Steady-state daily response of each paid channel on a spend grid.",
+            kinds={"scipy", "duckdb"},
+        ),
+        dg.AssetSpec(
+            ["ml", "budget_plan"],
+            deps=[["marts", "fct_channel_daily"], ["marts", "fct_kpi_daily"]],
+            description="Recommended daily budget split (same total, bounded change) with the "
+            "expected revenue change and its bootstrap interval.",
+            kinds={"scipy", "duckdb"},
+        ),
+    ],
+    group_name="ml",
+)
+def media_mix_model(context: dg.AssetExecutionContext, config: MediaMixConfig, warehouse: WarehouseResource):
+    with warehouse.connect() as con:
+        mart_columns = {
+            row[0]
+            for row in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'marts' and table_name = 'fct_channel_daily'"
+            ).fetchall()
+        }
+        volume = "volume::double" if "volume" in mart_columns else "0.0"
+        channel_daily = con.sql(
+            f"""
+            select tenant_id, date, channel, spend::double as spend, {volume} as volume
+            from marts.fct_channel_daily
+            order by tenant_id, date, channel
+            """
+        ).pl()
+        kpi_daily = con.sql(
+            """
+            select tenant_id, date, revenue::double as revenue, conversions::double as conversions
+            from marts.fct_kpi_daily
+            order by tenant_id, date
+            """
+        ).pl()
+    lift_tests = _read_lift_tests(config.lift_tests_path)
+    mmm_config = MMMConfig(grain=config.grain, n_bootstrap=config.n_bootstrap, seed=config.seed)  # type: ignore[arg-type]
+    fitted_at = datetime.now(UTC).replace(tzinfo=None)
+    outputs = run_mmm(channel_daily, kpi_daily, config=mmm_config, lift_tests=lift_tests, fitted_at=fitted_at)
+
+    plans = []
+    for (tenant, kpi), fit in sorted(outputs.fits.items()):
+        if kpi != "revenue":
+            continue
+        plan = _budget_plan(tenant, fit, config.max_change)
+        if plan is None:
+            context.log.warning(f"budget plan for {tenant}: no paid channel with recent spend")
+        else:
+            plans.append(plan)
+    budget_plan = pl.concat(plans) if plans else pl.DataFrame(schema=BUDGET_PLAN_SCHEMA)
+
+    tables = {
+        "mmm_channel": outputs.channel,
+        "mmm_fit": outputs.fit,
+        "mmm_decomposition": outputs.decomposition,
+        "response_curves": outputs.response_curves,
+        "budget_plan": budget_plan,
+    }
+    with warehouse.connect() as con:
+        for name, frame in tables.items():
+            create_or_replace(con, f"ml.{name}", frame)
+
+    revenue_channels = outputs.channel.filter(pl.col("kpi") == "revenue")
+    for name, frame in tables.items():
+        metadata: dict[str, object] = {"rows": frame.height}
+        if name == "mmm_fit":
+            metadata["median_r2"] = _median(frame["r2"])
+            metadata["median_oot_mape"] = _median(frame["oot_mape"])
+        if name == "mmm_channel":
+            metadata["median_roi_revenue"] = _median(revenue_channels["roi"])
+            metadata["calibrated_with_lift_tests"] = lift_tests is not None and lift_tests.height > 0
+        yield dg.MaterializeResult(asset_key=["ml", name], metadata=metadata)
+
+
+def _budget_plan(tenant: str, fit: MMMFit, max_change: float) -> pl.DataFrame | None:
+    current = recent_daily_spend(fit)
+    paid = [p for p in fit.params if p.paid and current[p.channel] > 0]
+    if not paid:
+        return None
+    names = {p.channel for p in paid}
+    curves = [_curve(p, fit) for p in paid]
+    # Draws list channels in the fit's order, like `paid`: the curves line up one for one.
+    draws = [[_curve(p, fit) for p in draw if p.channel in names] for draw in fit.draws]
+    spend = {c.channel: current[c.channel] for c in curves}
+    try:
+        plan = optimise_budget(curves, spend, max_change=max_change)
+    except InfeasibleBudget:
+        return None
+    return budget_plan_table(tenant, plan, curves, draws, fit.interval_level)
+
+
+def _curve(params: ChannelParams, fit: MMMFit) -> ResponseCurve:
+    return ResponseCurve(
+        params.channel, params.decay, params.k, params.alpha, params.beta, fit.days_per_period
+    )
+
+
+def _read_lift_tests(path: str | None) -> pl.DataFrame | None:
+    if not path:
+        return None
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"lift tests file {file} does not exist (MediaMixConfig.lift_tests_path)")
+    frame = pl.read_parquet(file) if file.suffix == ".parquet" else pl.read_csv(file, try_parse_dates=True)
+    needed = {"tenant_id", "kpi", "channel", "start", "end", "incremental"}
+    missing = needed - set(frame.columns)
+    if missing:
+        raise ValueError(f"lift tests file {file} lacks columns {sorted(missing)}")
+    return frame
+
+
+def _median(series: pl.Series) -> float | None:
+    value = series.drop_nulls().drop_nans().median() if series.len() else None
+    return float(value) if value is not None else None  # type: ignore[arg-type]

@@ -1,0 +1,285 @@
+"""ML signal assets: campaign forecasts, anomalies, creative fatigue and lead scores (issue 4, models 4-7).
+
+Each asset reads marts/staging aggregates from the warehouse (the warehouse does the heavy lifting),
+calls one pure `models_ml` function and writes its `ml.*` tables (INTERFACES.md §7.4).
+"""
+
+from datetime import datetime
+
+import dagster as dg
+import duckdb
+import polars as pl
+
+from models_ml.anomalies import AnomalySettings, detect_anomalies
+from models_ml.fatigue import FatigueSettings, detect_fatigue
+from models_ml.forecast import forecast_campaign_metrics
+from models_ml.lead_scoring import LeadScoringSettings, score_leads
+from pipelines.resources import WarehouseResource
+from pipelines.warehouse import create_or_replace
+
+AD_PERFORMANCE = ["marts", "fct_ad_performance_daily"]
+
+# One row per campaign and day, from the ad-level mart.
+CAMPAIGN_DAILY_SQL = """
+    select tenant_id, platform, campaign_id, date,
+           sum(spend)::double as spend,
+           sum(impressions)::double as impressions,
+           sum(clicks)::double as clicks,
+           sum(platform_conversions)::double as conversions,
+           sum(platform_conversion_value)::double as revenue
+    from marts.fct_ad_performance_daily
+    group by tenant_id, platform, campaign_id, date
+    order by tenant_id, platform, campaign_id, date
+"""
+
+AD_DAILY_SQL = """
+    select tenant_id, platform, ad_id, date,
+           impressions::double as impressions,
+           clicks::double as clicks,
+           spend::double as spend,
+           platform_conversions::double as conversions
+    from marts.fct_ad_performance_daily
+    order by tenant_id, platform, ad_id, date
+"""
+
+PAID_CHANNELS = ("meta", "google_ads", "linkedin", "tiktok")
+
+
+def lead_features_sql(contacts: str, touchpoints: str, *, has_opt_in: bool) -> str:
+    """One row per lead: what the warehouse knew when the contact became a lead (no later events).
+
+    ``contacts``: a relation shaped like ``staging.stg_hubspot__contacts``; ``touchpoints``: like
+    ``intermediate.int_touchpoints_channeled`` (channel, tenant-local time). A lead's journey is its
+    ``anonymous_id``'s sessions up to the lead time.
+    """
+    paid = ", ".join(f"'{c}'" for c in PAID_CHANNELS)
+    opt_in = "c.marketing_opt_in::double" if has_opt_in else "null::double"
+    return f"""
+    with leads as (
+        select tenant_id, contact_id, anonymous_id,
+               coalesce(became_lead_at, created_at) as created_at,
+               became_customer_at as converted_at,
+               {opt_in} as marketing_opt_in
+        from {contacts} as c
+        where not coalesce(is_archived, false)
+    ),
+    journeys as (
+        select l.tenant_id, l.contact_id,
+               count(*) filter (where t.event_type = 'session') as sessions_before_lead,
+               count(distinct t.landing_page) as pages_before_lead,
+               count(*) filter (where t.event_type = 'session' and t.landing_page like '/products/%')
+                   as product_pages_before_lead,
+               count(*) filter (where t.event_type = 'session' and t.channel in ({paid}))
+                   as paid_sessions_before_lead,
+               arg_min(t.channel, t.event_ts) filter (where t.event_type = 'session') as first_touch_channel,
+               arg_max(t.channel, t.event_ts) filter (where t.event_type = 'session') as lead_channel,
+               arg_max(t.landing_page, t.event_ts) filter (where t.event_type = 'lead') as lead_form,
+               min(t.event_ts) as first_touch_at,
+               max(t.event_ts_local) filter (where t.event_type = 'lead') as lead_at_local
+        from leads as l
+        join {touchpoints} as t
+            on t.tenant_id = l.tenant_id
+            and t.anonymous_id = l.anonymous_id
+            and t.event_ts <= l.created_at
+        group by l.tenant_id, l.contact_id
+    )
+    select l.tenant_id, l.contact_id, l.created_at, l.converted_at,
+           j.first_touch_channel, j.lead_channel, j.lead_form,
+           coalesce(j.sessions_before_lead, 0)::double as sessions_before_lead,
+           coalesce(j.pages_before_lead, 0)::double as pages_before_lead,
+           coalesce(j.product_pages_before_lead, 0)::double as product_pages_before_lead,
+           coalesce(j.paid_sessions_before_lead, 0)::double as paid_sessions_before_lead,
+           date_diff('second', j.first_touch_at, l.created_at) / 86400.0 as days_first_touch_to_lead,
+           hour(j.lead_at_local)::double as lead_hour,
+           isodow(j.lead_at_local)::double as lead_weekday,
+           l.marketing_opt_in
+    from leads as l
+    left join journeys as j using (tenant_id, contact_id)
+    order by l.tenant_id, l.contact_id
+    """
+
+
+def _has_column(con: duckdb.DuckDBPyConnection, schema: str, table: str, column: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.columns "
+            "where table_schema = ? and table_name = ? and column_name = ?",
+            [schema, table, column],
+        ).fetchall()[0][0]
+    )
+
+
+class CampaignForecastConfig(dg.Config):
+    top_n: int = 5  # largest campaigns per tenant, by spend over the last rank_window_days
+    rank_window_days: int = 90
+    horizon: int = 28
+    interval_level: float = 0.8
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            ["ml", "forecast_campaign_daily"],
+            deps=[AD_PERFORMANCE],
+            description="28-day forecast of spend, conversions and revenue of each tenant's largest "
+            "campaigns (top N by recent spend), with prediction intervals.",
+            kinds={"statsmodels", "duckdb"},
+        ),
+        dg.AssetSpec(
+            ["ml", "forecast_campaign_backtest"],
+            deps=[AD_PERFORMANCE],
+            description="Rolling-origin backtest of the campaign forecasts: MASE of every candidate "
+            "against seasonal naive.",
+            kinds={"statsmodels", "duckdb"},
+        ),
+    ],
+    group_name="ml",
+)
+def campaign_forecast(
+    context: dg.AssetExecutionContext, config: CampaignForecastConfig, warehouse: WarehouseResource
+):
+    with warehouse.connect() as con:
+        daily = con.sql(CAMPAIGN_DAILY_SQL).pl()
+    result = forecast_campaign_metrics(
+        daily,
+        top_n=config.top_n,
+        rank_window_days=config.rank_window_days,
+        horizon=config.horizon,
+        interval_level=config.interval_level,
+    )
+    with warehouse.connect() as con:
+        create_or_replace(con, "ml.forecast_campaign_daily", result.forecasts)
+        create_or_replace(con, "ml.forecast_campaign_backtest", result.backtest)
+    chosen = result.forecasts.select("tenant_id", "channel", "campaign_id", "metric", "model").unique()
+    scored = result.backtest.join(chosen, on=["tenant_id", "channel", "campaign_id", "metric", "model"])
+    median_mase = scored["mase"].drop_nulls().median() if scored.height else None
+    context.log.info(f"campaign forecast: {chosen.height} series; median MASE of chosen models {median_mase}")
+    yield dg.MaterializeResult(
+        asset_key=["ml", "forecast_campaign_daily"],
+        metadata={"rows": result.forecasts.height, "series": chosen.height},
+    )
+    yield dg.MaterializeResult(
+        asset_key=["ml", "forecast_campaign_backtest"],
+        metadata={
+            "rows": result.backtest.height,
+            "median_mase_chosen": float(median_mase) if median_mase is not None else None,
+        },
+    )
+
+
+class AnomalyConfig(dg.Config):
+    weeks: int = AnomalySettings.weeks
+    threshold: float = AnomalySettings.threshold
+    min_spend: float = AnomalySettings.min_spend
+    min_conversions: float = AnomalySettings.min_conversions
+
+
+@dg.asset(
+    key=["ml", "anomalies"],
+    deps=[AD_PERFORMANCE],
+    group_name="ml",
+    kinds={"polars", "duckdb"},
+    description="Campaign-day anomalies in spend, CPA, CTR, conversions and ROAS against the same "
+    "weekday of recent weeks (robust median/MAD scores, minimum-volume rules).",
+)
+def campaign_anomalies(
+    context: dg.AssetExecutionContext, config: AnomalyConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    settings = AnomalySettings(
+        weeks=config.weeks,
+        min_weeks=min(AnomalySettings.min_weeks, config.weeks),
+        threshold=config.threshold,
+        min_spend=config.min_spend,
+        min_conversions=config.min_conversions,
+    )
+    with warehouse.connect() as con:
+        daily = con.sql(CAMPAIGN_DAILY_SQL).pl()
+    anomalies = detect_anomalies(daily, settings)
+    with warehouse.connect() as con:
+        create_or_replace(con, "ml.anomalies", anomalies)
+    by_severity = dict(anomalies.group_by("severity").len().iter_rows()) if anomalies.height else {}
+    context.log.info(f"anomalies: {anomalies.height} flagged campaign-days ({by_severity})")
+    return dg.MaterializeResult(
+        metadata={"rows": anomalies.height, **{f"severity_{k}": v for k, v in sorted(by_severity.items())}}
+    )
+
+
+class FatigueConfig(dg.Config):
+    min_decay: float = FatigueSettings.min_decay
+    min_lr: float = FatigueSettings.min_lr
+
+
+@dg.asset(
+    key=["ml", "creative_fatigue"],
+    deps=[AD_PERFORMANCE],
+    group_name="ml",
+    kinds={"numpy", "duckdb"},
+    description="Per ad: CTR decay from its peak (segmented fit on age, likelihood-ratio evidence), "
+    "its onset and whether the creative is fatigued.",
+)
+def creative_fatigue(
+    context: dg.AssetExecutionContext, config: FatigueConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    with warehouse.connect() as con:
+        daily = con.sql(AD_DAILY_SQL).pl()
+    fatigue = detect_fatigue(daily, FatigueSettings(min_decay=config.min_decay, min_lr=config.min_lr))
+    with warehouse.connect() as con:
+        create_or_replace(con, "ml.creative_fatigue", fatigue)
+    n_fatigued = int(fatigue["fatigued"].sum()) if fatigue.height else 0
+    context.log.info(f"creative fatigue: {n_fatigued} of {fatigue.height} scored ads fatigued")
+    return dg.MaterializeResult(metadata={"ads_scored": fatigue.height, "ads_fatigued": n_fatigued})
+
+
+class LeadScoringConfig(dg.Config):
+    label_window_days: int = LeadScoringSettings.label_window_days
+    test_days: int = LeadScoringSettings.test_days
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            ["ml", "lead_scores"],
+            deps=[["staging", "stg_hubspot__contacts"], ["intermediate", "int_touchpoints_channeled"]],
+            description="Calibrated probability that each CRM lead becomes a customer, with its decile.",
+            kinds={"scikitlearn", "duckdb"},
+        ),
+        dg.AssetSpec(
+            ["ml", "lead_model"],
+            deps=[["staging", "stg_hubspot__contacts"], ["intermediate", "int_touchpoints_channeled"]],
+            description="The lead-scoring model per tenant: time-based hold-out AUC, top-decile lift, cutoff.",
+            kinds={"scikitlearn", "duckdb"},
+        ),
+    ],
+    group_name="ml",
+)
+def lead_scores(context: dg.AssetExecutionContext, config: LeadScoringConfig, warehouse: WarehouseResource):
+    with warehouse.connect() as con:
+        has_opt_in = _has_column(con, "staging", "stg_hubspot__contacts", "marketing_opt_in")
+        sql = lead_features_sql(
+            "staging.stg_hubspot__contacts", "intermediate.int_touchpoints_channeled", has_opt_in=has_opt_in
+        )
+        leads = con.sql(sql).pl()
+        # the data's end: the last touchpoint (CRM timestamps may lag or lead it a little)
+        as_of = con.execute("select max(event_ts) from intermediate.int_touchpoints_channeled").fetchall()[0][
+            0
+        ]
+    as_of = as_of or datetime(1970, 1, 1)
+    settings = LeadScoringSettings(label_window_days=config.label_window_days, test_days=config.test_days)
+    result = score_leads(leads, as_of, settings)
+    with warehouse.connect() as con:
+        create_or_replace(con, "ml.lead_scores", result.scores)
+        create_or_replace(con, "ml.lead_model", result.model)
+    for row in result.model.iter_rows(named=True):
+        context.log.info(
+            f"lead scoring {row['tenant_id']}: {row['status']}, AUC {row['auc']}, "
+            f"top-decile lift {row['lift_top_decile']}, test n {row['n_test']}"
+        )
+    ok = result.model.filter(pl.col("status") == "ok")
+    yield dg.MaterializeResult(asset_key=["ml", "lead_scores"], metadata={"rows": result.scores.height})
+    yield dg.MaterializeResult(
+        asset_key=["ml", "lead_model"],
+        metadata={
+            "tenants_scored": ok.height,
+            "min_auc": float(ok["auc"].min()) if ok.height else None,  # type: ignore[arg-type]
+        },
+    )
