@@ -18,9 +18,15 @@ DECISION_STATUSES: tuple[str, ...] = ("proposed", "applied", "failed", "skipped"
 
 PLATFORM_META = "meta"
 PLATFORM_GOOGLE_ADS = "google_ads"
+PLATFORM_LINKEDIN = "linkedin"
+PLATFORM_TIKTOK = "tiktok"
 
 ACTION_PAUSE_AD = "pause_ad"
+# LinkedIn campaigns / TikTok ad groups (world ad groups) own status and daily budget.
+ACTION_PAUSE_AD_GROUP = "pause_ad_group"
+ACTION_SET_DAILY_BUDGET = "set_daily_budget"  # new amount: evidence["new_daily_budget"], account currency
 ENTITY_AD = "ad"
+ENTITY_AD_GROUP = "ad_group"
 ENTITY_CAMPAIGN = "campaign"
 
 

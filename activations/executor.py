@@ -10,6 +10,11 @@ For each decision (DESIGN.md §8):
 - live: read the current status; already PAUSED -> 'applied' without writing (so a retried or repeated
   run never writes twice); REMOVED/DELETED/ARCHIVED -> 'skipped'; otherwise write with
   `idempotency_key=decision_id`, read back, and 'applied' only if the platform now says PAUSED.
+- LinkedIn and TikTok (activations/paid_social.py) also take `pause_ad_group` and `set_daily_budget`
+  on their ad groups (LinkedIn campaigns / TikTok ad groups; the amount is
+  `evidence["new_daily_budget"]`). Neither platform has a validate-only write, so a dry run sends
+  nothing; live runs read, write once with the key, and read back (a budget already at the amount is
+  'applied' without a write).
 Any exception from a client becomes 'failed' with its (redacted) message; nothing escapes, and one
 failure does not stop the others. Every attempt appends one audit row.
 """
@@ -24,7 +29,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from activations.decisions import ACTION_PAUSE_AD, ENTITY_AD, PLATFORM_GOOGLE_ADS, PLATFORM_META, Decision
+from activations.decisions import (
+    ACTION_PAUSE_AD,
+    ACTION_PAUSE_AD_GROUP,
+    ACTION_SET_DAILY_BUDGET,
+    ENTITY_AD,
+    ENTITY_AD_GROUP,
+    PLATFORM_GOOGLE_ADS,
+    PLATFORM_LINKEDIN,
+    PLATFORM_META,
+    PLATFORM_TIKTOK,
+    Decision,
+)
+from activations.paid_social import TargetError, budget_amount, target_for
 from activations.ports import (
     GoogleAdsPort,
     MetaAdsPort,
@@ -196,7 +213,7 @@ class _Attempt:
                 d.decision_id, "skipped", "kill switch is on: nothing sent to the platform"
             )
         try:
-            if d.action != ACTION_PAUSE_AD or d.entity_type != ENTITY_AD:
+            if (d.action, d.entity_type) not in _SUPPORTED.get(d.platform, {(ACTION_PAUSE_AD, ENTITY_AD)}):
                 raise _Failed(f"unsupported action {d.action!r} on entity type {d.entity_type!r}")
             client = clients.for_account(d.platform, d.account_id)
             if client is None:
@@ -205,8 +222,10 @@ class _Attempt:
                 return self._pause_meta(client, dry_run=dry_run, clock=clock)
             if d.platform == PLATFORM_GOOGLE_ADS:
                 return self._pause_google(client, dry_run=dry_run, clock=clock)
+            if d.platform in (PLATFORM_LINKEDIN, PLATFORM_TIKTOK):
+                return self._paid_social(client, dry_run=dry_run, clock=clock)
             raise _Failed(f"unsupported platform {d.platform!r}")
-        except _Failed as exc:
+        except (_Failed, TargetError) as exc:
             self.outcome = OUTCOME_FAILED
             return ExecutionResult(d.decision_id, "failed", redact(str(exc)))
         except Exception as exc:  # a ConnectorError, or anything else: never raise out
@@ -310,6 +329,90 @@ class _Attempt:
         after = self._google_status(client, resource, "verify")
         return self._verified(before, after, clock)
 
+    # --- LinkedIn and TikTok ------------------------------------------------------------------------
+
+    def _paid_social(self, client: Any, *, dry_run: bool, clock: Callable[[], datetime]) -> ExecutionResult:
+        d = self.decision
+        target = target_for(d.platform, client, d.entity_type, d.entity_id)
+        where = f"{target.label} {target.noun} {d.entity_id}"
+        if d.action == ACTION_SET_DAILY_BUDGET:
+            return self._set_budget(
+                target, budget_amount(d.evidence.get("new_daily_budget")), where, dry_run, clock
+            )
+        write = {
+            "op": "write",
+            "method": "set_status",
+            "entity": where,
+            "params": {"status": PAUSED},
+            "idempotency_key": d.decision_id,
+        }
+        if dry_run:
+            self.outcome = OUTCOME_DRY_RUN
+            self.calls.append({**write, "sent": False})
+            return ExecutionResult(
+                d.decision_id,
+                "proposed",
+                f"dry run: would set {where} to PAUSED "
+                f"({target.label} has no validate-only write); nothing sent",
+            )
+        self.calls.append({"op": "read", "method": "status", "entity": where})
+        before = target.status()
+        early = self._before_write(before)
+        if early is not None:
+            return early
+        self.calls.append(write)
+        target.set_status(PAUSED, d.decision_id)
+        self.calls.append({"op": "verify", "method": "status", "entity": where})
+        return self._verified(before, target.status(), clock)
+
+    def _set_budget(
+        self, target: Any, amount: Any, where: str, dry_run: bool, clock: Callable[[], datetime]
+    ) -> ExecutionResult:
+        d = self.decision
+        write = {
+            "op": "write",
+            "method": "set_budget",
+            "entity": where,
+            "params": {"daily_budget": str(amount)},
+            "idempotency_key": d.decision_id,
+        }
+        if dry_run:
+            self.outcome = OUTCOME_DRY_RUN
+            self.calls.append({**write, "sent": False})
+            return ExecutionResult(
+                d.decision_id,
+                "proposed",
+                f"dry run: would set the daily budget of {where} to {amount}; nothing sent",
+            )
+        self.calls.append({"op": "read", "method": "budget", "entity": where})
+        before = target.budget()
+        if before is None:
+            raise _Failed(f"{where} has no daily budget to change (not found, or not a daily budget)")
+        if before == amount:
+            self.outcome = OUTCOME_ALREADY_APPLIED
+            return ExecutionResult(
+                d.decision_id,
+                "applied",
+                f"daily budget already {amount}; nothing written",
+                status_before=str(before),
+                status_after=str(before),
+            )
+        self.calls.append(write)
+        target.set_budget(amount, d.decision_id)
+        self.calls.append({"op": "verify", "method": "budget", "entity": where})
+        after = target.budget()
+        if after != amount:
+            raise _Failed(f"wrote daily budget {amount} but read back {after} (was {before})")
+        self.outcome = OUTCOME_APPLIED
+        return ExecutionResult(
+            d.decision_id,
+            "applied",
+            f"daily budget {before} -> {amount}, verified by read-back",
+            applied_at=clock(),
+            status_before=str(before),
+            status_after=str(after),
+        )
+
     # --- shared -------------------------------------------------------------------------------------
 
     def _before_write(self, before: str | None) -> ExecutionResult | None:
@@ -351,6 +454,15 @@ class _Attempt:
             status_before=before,
             status_after=after,
         )
+
+
+_PAID_SOCIAL_ACTIONS = {
+    (ACTION_PAUSE_AD, ENTITY_AD),
+    (ACTION_PAUSE_AD_GROUP, ENTITY_AD_GROUP),
+    (ACTION_SET_DAILY_BUDGET, ENTITY_AD_GROUP),
+}
+# (action, entity type) pairs each platform executes; others: pause_ad on ads only.
+_SUPPORTED = {PLATFORM_LINKEDIN: _PAID_SOCIAL_ACTIONS, PLATFORM_TIKTOK: _PAID_SOCIAL_ACTIONS}
 
 
 def _raise_on_partial_failure(outcome: Any, what: str) -> None:

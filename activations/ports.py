@@ -73,11 +73,73 @@ class GoogleAdsPort(Protocol):
     ) -> MutateOutcome: ...
 
 
+@runtime_checkable
+class LinkedInAdsPort(Protocol):
+    """The slice of `connectors.linkedin_ads.LinkedInAdsClient` the executor uses (one client per account).
+
+    LinkedIn campaigns are the world's ad groups (status + daily budget); creatives are its ads.
+    - `get_campaign(campaign_id)`: the campaign's JSON, `{"id", "status", "dailyBudget": {"amount": "50.00",
+      "currencyCode": "USD"}, ...}`.
+    - `update_campaign(campaign_id, *, status=None, daily_budget=None, idempotency_key=None)`: one
+      PARTIAL_UPDATE (`{"patch": {"$set": {...}}}`); LinkedIn answers 204, so it returns nothing.
+    - `get_creative(creative_id)` / `update_creative_status(creative_id, status, *, idempotency_key=None)`:
+      the creative's `intendedStatus`.
+    """
+
+    def get_campaign(self, campaign_id: str) -> Mapping[str, Any]: ...
+
+    def update_campaign(
+        self,
+        campaign_id: str,
+        *,
+        status: str | None = None,
+        daily_budget: Any = None,
+        idempotency_key: str | None = None,
+    ) -> Any: ...
+
+    def get_creative(self, creative_id: str) -> Mapping[str, Any]: ...
+
+    def update_creative_status(
+        self, creative_id: str, status: str, *, idempotency_key: str | None = None
+    ) -> Any: ...
+
+
+@runtime_checkable
+class TikTokAdsPort(Protocol):
+    """The slice of `connectors.tiktok_ads.TikTokAdsClient` the executor uses (one client per advertiser).
+
+    - `get_adgroups(ids)` / `get_ads(ids)`: the objects as TikTok lists them (`operation_status`
+      ENABLE | DISABLE, ad groups with `budget` and `budget_mode`).
+    - `update_adgroup_status(ids, "DISABLE", *, idempotency_key)`, `update_ad_status(...)`,
+      `update_adgroup_budget(id, amount, *, idempotency_key)`: the writes; a non-zero `code` in the
+      answer raises (the client reads it on every HTTP 200).
+    """
+
+    def get_adgroups(self, adgroup_ids: Sequence[str]) -> Sequence[Mapping[str, Any]]: ...
+
+    def get_ads(self, ad_ids: Sequence[str]) -> Sequence[Mapping[str, Any]]: ...
+
+    def update_adgroup_status(
+        self, adgroup_ids: Sequence[str], operation_status: str, *, idempotency_key: str | None = None
+    ) -> Any: ...
+
+    def update_ad_status(
+        self, ad_ids: Sequence[str], operation_status: str, *, idempotency_key: str | None = None
+    ) -> Any: ...
+
+    def update_adgroup_budget(
+        self, adgroup_id: str, budget: Any, *, idempotency_key: str | None = None
+    ) -> Any: ...
+
+
 def normalize_account_id(platform: str, account_id: str) -> str:
-    """Meta accounts appear as 'act_123' or '123'; Google customers as '123-456-7890' or '1234567890'."""
+    """Meta accounts appear as 'act_123' or '123'; Google customers as '123-456-7890' or '1234567890';
+    LinkedIn accounts as 'urn:li:sponsoredAccount:123' or '123'."""
     text = str(account_id).strip()
     if platform == "meta" and text.startswith("act_"):
         text = text[len("act_") :]
+    if platform == "linkedin":
+        text = text.removeprefix("urn:li:sponsoredAccount:")
     if platform == "google_ads":
         text = text.replace("-", "")
     return text
@@ -87,20 +149,25 @@ def normalize_account_id(platform: str, account_id: str) -> str:
 class PlatformClients:
     """Connector clients by platform and account (clients are constructed per account).
 
-    `meta` is keyed by Meta ad account id, `google_ads` by Google Ads customer id; either spelling
-    ('act_123' / '123', '123-456-7890' / '1234567890') finds the client.
+    `meta` is keyed by Meta ad account id, `google_ads` by Google Ads customer id, `linkedin` by LinkedIn
+    ad account id, `tiktok` by TikTok advertiser id; either spelling ('act_123' / '123',
+    '123-456-7890' / '1234567890', 'urn:li:sponsoredAccount:1' / '1') finds the client.
     """
 
     meta: Mapping[str, MetaAdsPort] = field(default_factory=dict)
     google_ads: Mapping[str, GoogleAdsPort] = field(default_factory=dict)
+    linkedin: Mapping[str, LinkedInAdsPort] = field(default_factory=dict)
+    tiktok: Mapping[str, TikTokAdsPort] = field(default_factory=dict)
 
     def for_account(self, platform: str, account_id: str) -> Any | None:
-        table: Mapping[str, Any]
-        if platform == "meta":
-            table = self.meta
-        elif platform == "google_ads":
-            table = self.google_ads
-        else:
+        tables: dict[str, Mapping[str, Any]] = {
+            "meta": self.meta,
+            "google_ads": self.google_ads,
+            "linkedin": self.linkedin,
+            "tiktok": self.tiktok,
+        }
+        table = tables.get(platform)
+        if table is None:
             return None
         wanted = normalize_account_id(platform, account_id)
         for key, client in table.items():

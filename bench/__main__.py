@@ -15,6 +15,7 @@ SUITES = [
         ["bench/bench_signals.py"],
     ),
     ("connectors (rows/s, in-process and loopback)", ["bench/bench_connectors.py", "--repeat", "3"]),
+    ("LinkedIn and TikTok connectors (rows/s)", ["bench/bench_connectors_paid.py", "--repeat", "3"]),
     ("file importers (rows/s)", ["bench/bench_files.py", "--repeat", "3"]),
     ("mos demo stages and peak memory", ["-m", "bench.bench_demo", "--repeat", "3"]),
 ]

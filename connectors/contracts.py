@@ -242,6 +242,161 @@ _CURRENCY: dict[str, str] = {
     "google_ads_ad_stats": "currency_code",
     "fx_rates": "currency",
 }
+# ---- linkedin_ads, tiktok_ads (paid social; INTERFACES.md §7.3) ----
+RAW_COLUMNS.update(
+    {
+        "linkedin_ads_creative_stats": {
+            "tenant_id": pl.String(),
+            "account_id": pl.String(),
+            "date": pl.Date(),
+            "campaign_group_id": pl.String(),
+            "campaign_id": pl.String(),
+            "creative_id": pl.String(),
+            "currency": pl.String(),
+            "cost_in_local_currency": MONEY,
+            "impressions": pl.Int64(),
+            "clicks": pl.Int64(),
+            "external_website_conversions": pl.Float64(),
+            "conversion_value_in_local_currency": MONEY,
+        },
+        "linkedin_ads_campaigns": {
+            "tenant_id": pl.String(),
+            "account_id": pl.String(),
+            "id": pl.String(),
+            "campaign_group_id": pl.String(),
+            "name": pl.String(),
+            "status": pl.String(),
+            "daily_budget_amount": MONEY,
+            "currency": pl.String(),
+        },
+        "linkedin_ads_campaign_groups": {
+            "tenant_id": pl.String(),
+            "account_id": pl.String(),
+            "id": pl.String(),
+            "name": pl.String(),
+            "status": pl.String(),
+        },
+        "linkedin_ads_creatives": {
+            "tenant_id": pl.String(),
+            "account_id": pl.String(),
+            "id": pl.String(),
+            "campaign_id": pl.String(),
+            "name": pl.String(),
+            "status": pl.String(),
+            "created_at": TS,
+        },
+        "tiktok_ads_ad_stats": {
+            "tenant_id": pl.String(),
+            "advertiser_id": pl.String(),
+            "stat_time_day": pl.Date(),
+            "campaign_id": pl.String(),
+            "campaign_name": pl.String(),
+            "adgroup_id": pl.String(),
+            "adgroup_name": pl.String(),
+            "ad_id": pl.String(),
+            "ad_name": pl.String(),
+            "currency": pl.String(),
+            "spend": MONEY,
+            "impressions": pl.Int64(),
+            "clicks": pl.Int64(),
+            "conversion": pl.Float64(),
+            "total_purchase_value": MONEY,
+        },
+        "tiktok_ads_campaigns": {
+            "tenant_id": pl.String(),
+            "advertiser_id": pl.String(),
+            "campaign_id": pl.String(),
+            "campaign_name": pl.String(),
+            "operation_status": pl.String(),
+            "objective_type": pl.String(),
+        },
+        "tiktok_ads_adgroups": {
+            "tenant_id": pl.String(),
+            "advertiser_id": pl.String(),
+            "adgroup_id": pl.String(),
+            "campaign_id": pl.String(),
+            "adgroup_name": pl.String(),
+            "operation_status": pl.String(),
+            "budget": MONEY,
+            "budget_mode": pl.String(),
+        },
+        "tiktok_ads_ads": {
+            "tenant_id": pl.String(),
+            "advertiser_id": pl.String(),
+            "ad_id": pl.String(),
+            "adgroup_id": pl.String(),
+            "campaign_id": pl.String(),
+            "ad_name": pl.String(),
+            "operation_status": pl.String(),
+            "create_time": TS,
+        },
+    }
+)
+UNIQUE_KEYS.update(
+    {
+        "linkedin_ads_creative_stats": ("tenant_id", "account_id", "creative_id", "date"),
+        "linkedin_ads_campaigns": ("tenant_id", "account_id", "id"),
+        "linkedin_ads_campaign_groups": ("tenant_id", "account_id", "id"),
+        "linkedin_ads_creatives": ("tenant_id", "account_id", "id"),
+        "tiktok_ads_ad_stats": ("tenant_id", "advertiser_id", "ad_id", "stat_time_day"),
+        "tiktok_ads_campaigns": ("tenant_id", "advertiser_id", "campaign_id"),
+        "tiktok_ads_adgroups": ("tenant_id", "advertiser_id", "adgroup_id"),
+        "tiktok_ads_ads": ("tenant_id", "advertiser_id", "ad_id"),
+    }
+)
+_DIGIT_IDS.update(
+    {
+        "linkedin_ads_creative_stats": ("account_id", "campaign_group_id", "campaign_id", "creative_id"),
+        "linkedin_ads_campaigns": ("account_id", "id", "campaign_group_id"),
+        "linkedin_ads_campaign_groups": ("account_id", "id"),
+        "linkedin_ads_creatives": ("account_id", "id", "campaign_id"),
+        "tiktok_ads_ad_stats": ("advertiser_id", "campaign_id", "adgroup_id", "ad_id"),
+        "tiktok_ads_campaigns": ("advertiser_id", "campaign_id"),
+        "tiktok_ads_adgroups": ("advertiser_id", "adgroup_id", "campaign_id"),
+        "tiktok_ads_ads": ("advertiser_id", "ad_id", "adgroup_id", "campaign_id"),
+    }
+)
+_REQUIRED.update(
+    {
+        "linkedin_ads_creative_stats": (
+            "tenant_id", "date", "currency", "cost_in_local_currency", "impressions", "clicks",
+        ),
+        "linkedin_ads_campaigns": ("tenant_id", "status"),
+        "linkedin_ads_campaign_groups": ("tenant_id", "status"),
+        "linkedin_ads_creatives": ("tenant_id", "status"),
+        "tiktok_ads_ad_stats": ("tenant_id", "stat_time_day", "currency", "spend", "impressions", "clicks"),
+        "tiktok_ads_campaigns": ("tenant_id", "operation_status"),
+        "tiktok_ads_adgroups": ("tenant_id", "operation_status"),
+        "tiktok_ads_ads": ("tenant_id", "operation_status"),
+    }
+)  # fmt: skip
+_NON_NEGATIVE.update(
+    {
+        "linkedin_ads_creative_stats": (
+            "cost_in_local_currency", "impressions", "clicks", "external_website_conversions",
+            "conversion_value_in_local_currency",
+        ),
+        "linkedin_ads_campaigns": ("daily_budget_amount",),
+        "tiktok_ads_ad_stats": ("spend", "impressions", "clicks", "conversion", "total_purchase_value"),
+        "tiktok_ads_adgroups": ("budget",),
+    }
+)  # fmt: skip
+_NOT_FUTURE.update(
+    {
+        "linkedin_ads_creative_stats": ("date",),
+        "linkedin_ads_creatives": ("created_at",),
+        "tiktok_ads_ad_stats": ("stat_time_day",),
+    }
+)
+_CURRENCY.update(
+    {
+        "linkedin_ads_creative_stats": "currency",
+        "linkedin_ads_campaigns": "currency",
+        "tiktok_ads_ad_stats": "currency",
+    }
+)
+# ---- end linkedin_ads, tiktok_ads ----
+
 EVENT_TYPES: tuple[str, ...] = ("session", "lead")
 EARLIEST_DATE = date(2000, 1, 1)
 # Columns that must match a pattern / take one of a few values (table -> column -> rule).

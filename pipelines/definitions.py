@@ -15,6 +15,7 @@ from pipelines.assets.activation import pause_high_cpa_decisions
 from pipelines.assets.ingest import build_ingest_assets
 from pipelines.assets.ingest_files import build_file_ingest_assets
 from pipelines.assets.ingest_owned import build_owned_ingest_assets
+from pipelines.assets.ingest_paid_social import build_paid_social_assets
 from pipelines.assets.ml import channel_forecast
 from pipelines.assets.ml_attribution import attribution_channel
 from pipelines.assets.ml_mmm import media_mix_model
@@ -106,6 +107,7 @@ def build_definitions(
     partitions = daily_partitions(settings)
     assets = [
         *build_ingest_assets(partitions),
+        *build_paid_social_assets(partitions),
         *build_file_ingest_assets(partitions),
         *build_owned_ingest_assets(),
         build_dbt_assets(settings),

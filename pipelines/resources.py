@@ -56,6 +56,7 @@ class PlatformsResource(dg.ConfigurableResource):
     _transport: Any = PrivateAttr(default=None)
     _clock: Any = PrivateAttr(default=None)
     _tenants: list[Tenant] | None = PrivateAttr(default=None)
+    _linkedin_calls: Any = PrivateAttr(default=None)
 
     @property
     def sandbox(self) -> bool:
@@ -165,6 +166,35 @@ class PlatformsResource(dg.ConfigurableResource):
             token_for(tenant, "google_ads", sandbox=self.sandbox),
             developer,
             customer_id,
+            transport=self.transport(),
+            retry=self.retry_policy(),
+            landing=self.landing(),
+            sleep=self._sleep(),
+            tenant_id=tenant.tenant_id,
+        )
+
+    def linkedin(self, tenant: Tenant, account_id: str) -> Any:
+        from connectors.linkedin_ads import DailyCallBudget, LinkedInAdsClient
+
+        if self._linkedin_calls is None:  # one app, one daily quota: every LinkedIn client counts here
+            self._linkedin_calls = DailyCallBudget()
+        return LinkedInAdsClient(
+            token_for(tenant, "linkedin", sandbox=self.sandbox),
+            account_id,
+            transport=self.transport(),
+            retry=self.retry_policy(),
+            landing=self.landing(),
+            sleep=self._sleep(),
+            tenant_id=tenant.tenant_id,
+            call_budget=self._linkedin_calls,
+        )
+
+    def tiktok(self, tenant: Tenant, advertiser_id: str) -> Any:
+        from connectors.tiktok_ads import TikTokAdsClient
+
+        return TikTokAdsClient(
+            token_for(tenant, "tiktok", sandbox=self.sandbox),
+            advertiser_id,
             transport=self.transport(),
             retry=self.retry_policy(),
             landing=self.landing(),

@@ -23,6 +23,8 @@ class Tenant:
     meta_accounts: tuple[str, ...] = ()
     google_ads_customers: tuple[str, ...] = ()
     has_hubspot: bool = False
+    linkedin_accounts: tuple[str, ...] = ()
+    tiktok_advertisers: tuple[str, ...] = ()
     has_mailchimp: bool = False
     has_social: bool = False
     listening_keyword: str = ""  # what the social-listening API searches mentions for (the brand)
@@ -50,6 +52,8 @@ def tenants_from_world(tenants: pl.DataFrame, accounts: pl.DataFrame) -> list[Te
                 meta_accounts=ids("meta"),
                 google_ads_customers=ids("google_ads"),
                 has_hubspot=bool(ids("hubspot")),
+                linkedin_accounts=ids("linkedin"),
+                tiktok_advertisers=ids("tiktok"),
                 # Every sandbox brand emails and posts (connectors/sandbox/owned.py).
                 has_mailchimp=True,
                 has_social=True,
@@ -79,6 +83,8 @@ def tenants_from_file(path: Path) -> list[Tenant]:
             "google_ads": f"MOS_{tid.upper()}_GOOGLE_ADS_TOKEN",
             "google_ads_developer": "GOOGLE_ADS_DEVELOPER_TOKEN",
             "hubspot": f"MOS_{tid.upper()}_HUBSPOT_TOKEN",
+            "linkedin": f"MOS_{tid.upper()}_LINKEDIN_TOKEN",
+            "tiktok": f"MOS_{tid.upper()}_TIKTOK_TOKEN",
             "mailchimp": f"MOS_{tid.upper()}_MAILCHIMP_TOKEN",
             "social": f"MOS_{tid.upper()}_SOCIAL_TOKEN",
         }
@@ -94,6 +100,11 @@ def tenants_from_file(path: Path) -> list[Tenant]:
                     str(c).replace("-", "") for c in entry.get("google_ads_customers", [])
                 ),
                 has_hubspot=bool(entry.get("hubspot", False)),
+                linkedin_accounts=tuple(
+                    str(a).removeprefix("urn:li:sponsoredAccount:")
+                    for a in entry.get("linkedin_accounts", [])
+                ),
+                tiktok_advertisers=tuple(str(a) for a in entry.get("tiktok_advertisers", [])),
                 has_mailchimp=bool(entry.get("mailchimp", False)),
                 has_social=bool(entry.get("social", False)),
                 listening_keyword=str(entry.get("listening_keyword", entry.get("name", tid))),

@@ -83,6 +83,38 @@ RAW_DDL: dict[str, str] = {
         engagement_rate double, avg_reach bigint, category varchar, country varchar""",
 }
 
+# ---- linkedin_ads, tiktok_ads (paid social; INTERFACES.md §7.3) ----
+RAW_DDL.update(
+    {
+        "linkedin_ads_creative_stats": """tenant_id varchar not null, account_id varchar not null,
+            date date not null, campaign_group_id varchar, campaign_id varchar, creative_id varchar not null,
+            currency varchar, cost_in_local_currency decimal(18,2), impressions bigint, clicks bigint,
+            external_website_conversions double, conversion_value_in_local_currency decimal(18,2)""",
+        "linkedin_ads_campaigns": """tenant_id varchar not null, account_id varchar not null,
+            id varchar not null, campaign_group_id varchar, name varchar, status varchar,
+            daily_budget_amount decimal(18,2), currency varchar""",
+        "linkedin_ads_campaign_groups": """tenant_id varchar not null, account_id varchar not null,
+            id varchar not null, name varchar, status varchar""",
+        "linkedin_ads_creatives": """tenant_id varchar not null, account_id varchar not null,
+            id varchar not null, campaign_id varchar, name varchar, status varchar, created_at timestamp""",
+        "tiktok_ads_ad_stats": """tenant_id varchar not null, advertiser_id varchar not null,
+            stat_time_day date not null, campaign_id varchar, campaign_name varchar, adgroup_id varchar,
+            adgroup_name varchar, ad_id varchar not null, ad_name varchar, currency varchar,
+            spend decimal(18,2), impressions bigint, clicks bigint, conversion double,
+            total_purchase_value decimal(18,2)""",
+        "tiktok_ads_campaigns": """tenant_id varchar not null, advertiser_id varchar not null,
+            campaign_id varchar not null, campaign_name varchar, operation_status varchar,
+            objective_type varchar""",
+        "tiktok_ads_adgroups": """tenant_id varchar not null, advertiser_id varchar not null,
+            adgroup_id varchar not null, campaign_id varchar, adgroup_name varchar, operation_status varchar,
+            budget decimal(18,2), budget_mode varchar""",
+        "tiktok_ads_ads": """tenant_id varchar not null, advertiser_id varchar not null,
+            ad_id varchar not null, adgroup_id varchar, campaign_id varchar, ad_name varchar,
+            operation_status varchar, create_time timestamp""",
+    }
+)
+# ---- end linkedin_ads, tiktok_ads ----
+
 OPS_DDL: dict[str, str] = {
     "load_log": """run_id varchar, tenant_id varchar, source varchar, partition varchar, rows_loaded bigint,
         rows_quarantined bigint, pages bigint, status varchar, detail varchar,

@@ -72,15 +72,21 @@ def pause_high_cpa_decisions(
     evaluation = evaluate_pauses(ad_perf, campaigns, ads, as_of=as_of, config=policy_config)
     now = datetime.now(UTC)
     with ExitStack() as stack:
-        meta_clients, google_clients = {}, {}
+        meta_clients, google_clients, linkedin_clients, tiktok_clients = {}, {}, {}, {}
         for tenant in platforms.tenants():
             for account in tenant.meta_accounts:
                 meta_clients[account] = stack.enter_context(platforms.meta(tenant, account))
             for customer in tenant.google_ads_customers:
                 google_clients[customer] = stack.enter_context(platforms.google_ads(tenant, customer))
+            for account in tenant.linkedin_accounts:
+                linkedin_clients[account] = stack.enter_context(platforms.linkedin(tenant, account))
+            for advertiser in tenant.tiktok_advertisers:
+                tiktok_clients[advertiser] = stack.enter_context(platforms.tiktok(tenant, advertiser))
         report = execute(
             evaluation.decisions,
-            clients=PlatformClients(meta=meta_clients, google_ads=google_clients),
+            clients=PlatformClients(
+                meta=meta_clients, google_ads=google_clients, linkedin=linkedin_clients, tiktok=tiktok_clients
+            ),
             dry_run=activation.dry_run,
             run_id=context.run_id,
             kill_switch=activation.kill_switch,

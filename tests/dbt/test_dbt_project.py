@@ -104,6 +104,39 @@ RAW_DDL: dict[str, str] = {
         followers BIGINT, engagement_rate DOUBLE, avg_reach BIGINT, category VARCHAR, country VARCHAR""",
 }
 
+# ---- linkedin_ads, tiktok_ads: empty here, filled by tests/dbt/test_paid_social_models.py ----
+RAW_DDL.update(
+    {
+        "linkedin_ads_creative_stats": """
+            tenant_id VARCHAR, account_id VARCHAR, date DATE, campaign_group_id VARCHAR,
+            campaign_id VARCHAR, creative_id VARCHAR, currency VARCHAR, cost_in_local_currency DECIMAL(18,2),
+            impressions BIGINT, clicks BIGINT, external_website_conversions DOUBLE,
+            conversion_value_in_local_currency DECIMAL(18,2)""",
+        "linkedin_ads_campaigns": """
+            tenant_id VARCHAR, account_id VARCHAR, id VARCHAR, campaign_group_id VARCHAR, name VARCHAR,
+            status VARCHAR, daily_budget_amount DECIMAL(18,2), currency VARCHAR""",
+        "linkedin_ads_campaign_groups": "tenant_id VARCHAR, account_id VARCHAR, id VARCHAR, name VARCHAR, status VARCHAR",
+        "linkedin_ads_creatives": """
+            tenant_id VARCHAR, account_id VARCHAR, id VARCHAR, campaign_id VARCHAR, name VARCHAR,
+            status VARCHAR, created_at TIMESTAMP""",
+        "tiktok_ads_ad_stats": """
+            tenant_id VARCHAR, advertiser_id VARCHAR, stat_time_day DATE, campaign_id VARCHAR,
+            campaign_name VARCHAR, adgroup_id VARCHAR, adgroup_name VARCHAR, ad_id VARCHAR, ad_name VARCHAR,
+            currency VARCHAR, spend DECIMAL(18,2), impressions BIGINT, clicks BIGINT, conversion DOUBLE,
+            total_purchase_value DECIMAL(18,2)""",
+        "tiktok_ads_campaigns": """
+            tenant_id VARCHAR, advertiser_id VARCHAR, campaign_id VARCHAR, campaign_name VARCHAR,
+            operation_status VARCHAR, objective_type VARCHAR""",
+        "tiktok_ads_adgroups": """
+            tenant_id VARCHAR, advertiser_id VARCHAR, adgroup_id VARCHAR, campaign_id VARCHAR,
+            adgroup_name VARCHAR, operation_status VARCHAR, budget DECIMAL(18,2), budget_mode VARCHAR""",
+        "tiktok_ads_ads": """
+            tenant_id VARCHAR, advertiser_id VARCHAR, ad_id VARCHAR, adgroup_id VARCHAR, campaign_id VARCHAR,
+            ad_name VARCHAR, operation_status VARCHAR, create_time TIMESTAMP""",
+    }
+)
+# ---- end linkedin_ads, tiktok_ads ----
+
 # Rows as SQL value tuples, in the DDL column order (metadata columns are appended).
 RAW_ROWS: dict[str, list[str]] = {
     "meta_ads_insights": [

@@ -38,6 +38,14 @@ def test_assets_by_group(defs) -> None:
         "raw/hubspot_deals",
         "raw/touchpoints",
         "raw/fx_rates",
+        "raw/linkedin_ads_creative_stats",
+        "raw/linkedin_ads_campaign_groups",
+        "raw/linkedin_ads_campaigns",
+        "raw/linkedin_ads_creatives",
+        "raw/tiktok_ads_ad_stats",
+        "raw/tiktok_ads_campaigns",
+        "raw/tiktok_ads_adgroups",
+        "raw/tiktok_ads_ads",
         "raw/offline_conversions",
         "raw/erasure_requests",
         "raw/imported_ad_reports",
@@ -79,6 +87,9 @@ def test_dbt_sources_are_the_ingest_assets(defs) -> None:
     graph = defs.resolve_asset_graph()
     staging = graph.get(dg.AssetKey(["staging", "stg_meta_ads__ad_insights"]))
     assert dg.AssetKey(["raw", "meta_ads_insights"]) in staging.parent_keys
+    for platform, table in (("linkedin_ads", "creative_stats"), ("tiktok_ads", "ad_stats")):
+        node = graph.get(dg.AssetKey(["staging", f"stg_{platform}__{table}"]))
+        assert dg.AssetKey(["raw", f"{platform}_{table}"]) in node.parent_keys
     serving = graph.get(dg.AssetKey(["serving", "snapshot"]))
     assert dg.AssetKey(["activation", "decisions"]) in serving.parent_keys
 
@@ -89,6 +100,8 @@ def test_daily_sources_are_partitioned_single_run_with_retries(defs) -> None:
         "meta_ads_insights",
         "google_ads_ad_stats",
         "touchpoints",
+        "linkedin_ads_creative_stats",
+        "tiktok_ads_ad_stats",
         "offline_conversions",
         "erasure_requests",
         "imported_ad_reports",

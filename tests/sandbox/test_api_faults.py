@@ -178,7 +178,7 @@ def test_platform_filter_and_config_validation():
         {"rate": 0.1, "kinds": ("teapot",)},
         {"rate": 0.1, "kinds": ()},
         {"rate": 0.1, "timeout_mode": "during"},
-        {"rate": 0.1, "platforms": ("linkedin",)},
+        {"rate": 0.1, "platforms": ("snapchat",)},
     ):
         with pytest.raises(ValueError):
             FaultConfig(**bad)

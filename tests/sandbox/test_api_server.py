@@ -76,7 +76,7 @@ def test_loopback_writes_reach_the_state(server):
     assert len(server.api.applied_writes) == 1
     statuses = dict(server.api.state.world.ad_groups.select("ad_group_id", "status").iter_rows())
     assert statuses["120001"] == "PAUSED"
-    assert remote.get(f"http://127.0.0.1:{server.port}/linkedin/rest").status_code == 404
+    assert remote.get(f"http://127.0.0.1:{server.port}/snapchat/v1").status_code == 404
 
 
 def test_loopback_timeout_stalls_past_the_client_timeout():

@@ -1,8 +1,8 @@
 """`SandboxAPI`: one handler for every fake platform, used in-process (httpx transport) or on loopback.
 
 A request is routed by host (the real hosts, in-process) or by path prefix (`/meta`, `/google-ads`,
-`/hubspot`, on loopback), then: fault injection -> authentication -> idempotency (writes carrying
-`X-Idempotency-Key`) -> the platform handler. Requests are served one at a time (a lock), so writes and
+`/hubspot`, `/linkedin`, `/tiktok`, on loopback), then: fault injection -> authentication ->
+idempotency (writes carrying `X-Idempotency-Key`) -> the platform handler. Requests are served one at a time (a lock), so writes and
 the fault RNG stay deterministic under a threaded server.
 """
 
@@ -38,9 +38,11 @@ from connectors.sandbox.api.faults import (
 from connectors.sandbox.api.google_ads import GoogleAdsAPI, ads_error, invalid_argument
 from connectors.sandbox.api.hubspot import HubSpotAPI
 from connectors.sandbox.api.idempotency import IdempotencyStore
+from connectors.sandbox.api.linkedin import LinkedInAPI
 from connectors.sandbox.api.mailchimp import MailchimpAPI
 from connectors.sandbox.api.meta import MetaAPI, MetaError
 from connectors.sandbox.api.social import SocialAPI
+from connectors.sandbox.api.tiktok import TikTokAPI
 
 
 class PlatformHandler(Protocol):
@@ -99,12 +101,16 @@ class SandboxAPI:
         self.meta = MetaAPI(self)
         self.google_ads = GoogleAdsAPI(self)
         self.hubspot = HubSpotAPI(self, clock)
+        self.linkedin = LinkedInAPI(self)
+        self.tiktok = TikTokAPI(self)
         self.mailchimp = MailchimpAPI(self)
         self.social = SocialAPI(self)
         self._handlers: dict[str, PlatformHandler] = {
             "meta": self.meta,
             "google_ads": self.google_ads,
             "hubspot": self.hubspot,
+            "linkedin": self.linkedin,
+            "tiktok": self.tiktok,
             "mailchimp": self.mailchimp,
             "social": self.social,
         }

@@ -25,13 +25,15 @@ try:  # optional accelerator: writes the same bytes as json.dumps for the payloa
 except ImportError:  # pragma: no cover - depends on the environment
     _orjson = None
 
-PLATFORMS: tuple[str, ...] = ("meta", "google_ads", "hubspot", "mailchimp", "social")
+PLATFORMS: tuple[str, ...] = ("meta", "google_ads", "hubspot", "linkedin", "tiktok", "mailchimp", "social")
 
 # In-process the fake APIs answer on the real hosts, so a connector only swaps its transport.
 REAL_HOSTS: dict[str, str] = {
     "graph.facebook.com": "meta",
     "googleads.googleapis.com": "google_ads",
     "api.hubapi.com": "hubspot",
+    "api.linkedin.com": "linkedin",
+    "business-api.tiktok.com": "tiktok",
     "api.social.sandbox": "social",
 }
 # Mailchimp's host names the account's data centre: <dc>.api.mailchimp.com (app.py routes any dc).
@@ -41,15 +43,21 @@ LOOPBACK_PREFIXES: dict[str, str] = {
     "meta": "/meta",
     "google_ads": "/google-ads",
     "hubspot": "/hubspot",
+    "linkedin": "/linkedin",
+    "tiktok": "/tiktok",
     "mailchimp": "/mailchimp",
     "social": "/social",
 }
 META_API_VERSION = "v21.0"
 GOOGLE_ADS_API_VERSION = "v18"
+LINKEDIN_API_VERSION = "202409"  # the `LinkedIn-Version` header (YYYYMM); the path has no version
+TIKTOK_API_VERSION = "v1.3"
 BASE_URLS: dict[str, str] = {
     "meta": f"https://graph.facebook.com/{META_API_VERSION}",
     "google_ads": f"https://googleads.googleapis.com/{GOOGLE_ADS_API_VERSION}",
     "hubspot": "https://api.hubapi.com",
+    "linkedin": "https://api.linkedin.com/rest",
+    "tiktok": f"https://business-api.tiktok.com/open_api/{TIKTOK_API_VERSION}",
     "mailchimp": "https://us21.api.mailchimp.com/3.0",
     "social": "https://api.social.sandbox/v1",
 }
@@ -57,6 +65,8 @@ _LOOPBACK_VERSIONED = {
     "meta": f"/{META_API_VERSION}",
     "google_ads": f"/{GOOGLE_ADS_API_VERSION}",
     "hubspot": "",
+    "linkedin": "/rest",
+    "tiktok": f"/open_api/{TIKTOK_API_VERSION}",
     "mailchimp": "/3.0",
     "social": "/v1",
 }
@@ -103,6 +113,16 @@ class SandboxLimits:
     hubspot_rate_interval_ms: int = 10_000
     hubspot_daily: int = 500_000
     hubspot_batch_max: int = 1_000  # inputs per v4 association batch read
+    # LinkedIn: adAnalytics has no paging and silently cuts its answer at this many elements.
+    linkedin_analytics_max_elements: int = 15_000
+    linkedin_analytics_max_fields: int = 20
+    linkedin_page_size_default: int = 100  # search finders (cursor paging: pageSize / pageToken)
+    linkedin_page_size_max: int = 1_000
+    linkedin_min_daily_budget: str = "10.00"  # account currency
+    tiktok_page_size_default: int = 10
+    tiktok_page_size_max: int = 1_000
+    tiktok_report_max_days: int = 30  # a stat_time_day report spans at most this many days
+    tiktok_min_daily_budget: str = "20.00"  # ad group daily budget, account currency
     mailchimp_max_count: int = 1_000  # reports per page (`count`)
     # Mailchimp allows 10 simultaneous connections per API key (429 beyond): the sandbox serves one
     # request at a time, so it only reports the limit; a connector must not open more.

@@ -1,6 +1,7 @@
 {#
-    Meta and Google delivery at one grain and with one set of names, in account currency.
-    Google stats carry no ad name: it comes from the ad entity list.
+    Meta, Google, LinkedIn and TikTok delivery at one grain and with one set of names, in account
+    currency. Google stats carry no ad name: it comes from the ad entity list. LinkedIn analytics
+    name only the creative: campaign group, campaign and creative names come from the entity lists.
 
     Imported ad reports (exports read through config/imports mappings) join with the platform their
     mapping declares, but never count what an API already loaded. An imported row is dropped when,
@@ -33,6 +34,36 @@ google_ads as (
 imported_reports as (
 
     select * from {{ ref('stg_files__imported_ad_reports') }}
+
+),
+
+linkedin_stats as (
+
+    select * from {{ ref('stg_linkedin_ads__creative_stats') }}
+
+),
+
+linkedin_campaign_groups as (
+
+    select * from {{ ref('stg_linkedin_ads__campaign_groups') }}
+
+),
+
+linkedin_campaigns as (
+
+    select * from {{ ref('stg_linkedin_ads__campaigns') }}
+
+),
+
+linkedin_creatives as (
+
+    select * from {{ ref('stg_linkedin_ads__creatives') }}
+
+),
+
+tiktok_stats as (
+
+    select * from {{ ref('stg_tiktok_ads__ad_stats') }}
 
 ),
 
@@ -89,11 +120,72 @@ google_performance as (
 
 ),
 
+linkedin_performance as (
+
+    select
+        linkedin_stats.tenant_id,
+        linkedin_stats.date,
+        linkedin_stats.platform,
+        linkedin_stats.account_id,
+        linkedin_stats.campaign_id,
+        linkedin_campaign_groups.campaign_name,
+        linkedin_stats.ad_group_id,
+        linkedin_campaigns.ad_group_name,
+        linkedin_stats.ad_id,
+        linkedin_creatives.ad_name,
+        linkedin_stats.currency,
+        linkedin_stats.spend,
+        linkedin_stats.impressions,
+        linkedin_stats.clicks,
+        linkedin_stats.platform_conversions,
+        linkedin_stats.platform_conversion_value
+
+    from linkedin_stats
+    left join linkedin_campaign_groups
+        on linkedin_campaign_groups.tenant_id = linkedin_stats.tenant_id
+        and linkedin_campaign_groups.campaign_id = linkedin_stats.campaign_id
+    left join linkedin_campaigns
+        on linkedin_campaigns.tenant_id = linkedin_stats.tenant_id
+        and linkedin_campaigns.ad_group_id = linkedin_stats.ad_group_id
+    left join linkedin_creatives
+        on linkedin_creatives.tenant_id = linkedin_stats.tenant_id
+        and linkedin_creatives.ad_id = linkedin_stats.ad_id
+
+),
+
+tiktok_performance as (
+
+    select
+        tenant_id,
+        date,
+        platform,
+        account_id,
+        campaign_id,
+        campaign_name,
+        ad_group_id,
+        ad_group_name,
+        ad_id,
+        ad_name,
+        currency,
+        spend,
+        impressions,
+        clicks,
+        platform_conversions,
+        platform_conversion_value
+
+    from tiktok_stats
+
+),
+
 api_performance as (
 
     select * from meta_performance
     union all
     select * from google_performance
+    union all
+    select * from linkedin_performance
+    union all
+    select * from tiktok_performance
 
 ),
 

@@ -3,6 +3,8 @@
     Meta: latest snapshot of the campaign; daily_budget = sum of its ad sets' daily budgets;
     target_cpa = the largest cost-cap bid among its ad sets (bid_strategy COST_CAP or unset).
     Google: campaign budget and target_cpa_micros.
+    LinkedIn (campaign group) and TikTok (campaign): daily_budget = sum of the daily budgets of their
+    LinkedIn campaigns / TikTok ad groups; no target CPA is read from either platform (null).
     Currency: the account's currency as seen in delivery, else the tenant currency.
 #}
 with
@@ -22,6 +24,30 @@ meta_adsets as (
 google_campaigns as (
 
     select * from {{ ref('stg_google_ads__campaigns') }}
+
+),
+
+linkedin_campaign_groups as (
+
+    select * from {{ ref('stg_linkedin_ads__campaign_groups') }}
+
+),
+
+linkedin_campaigns as (
+
+    select * from {{ ref('stg_linkedin_ads__campaigns') }}
+
+),
+
+tiktok_campaigns as (
+
+    select * from {{ ref('stg_tiktok_ads__campaigns') }}
+
+),
+
+tiktok_adgroups as (
+
+    select * from {{ ref('stg_tiktok_ads__adgroups') }}
 
 ),
 
@@ -103,11 +129,77 @@ google_campaigns_shaped as (
 
 ),
 
+linkedin_budget_rollup as (
+
+    select
+        tenant_id,
+        campaign_id,
+        sum(daily_budget) as daily_budget
+
+    from linkedin_campaigns
+    group by tenant_id, campaign_id
+
+),
+
+linkedin_campaigns_shaped as (
+
+    select
+        linkedin_campaign_groups.tenant_id,
+        linkedin_campaign_groups.platform,
+        linkedin_campaign_groups.campaign_id,
+        linkedin_campaign_groups.account_id,
+        linkedin_campaign_groups.campaign_name,
+        linkedin_campaign_groups.status,
+        cast(null as {{ money_type() }}) as target_cpa,
+        linkedin_budget_rollup.daily_budget
+
+    from linkedin_campaign_groups
+    left join linkedin_budget_rollup
+        on linkedin_budget_rollup.tenant_id = linkedin_campaign_groups.tenant_id
+        and linkedin_budget_rollup.campaign_id = linkedin_campaign_groups.campaign_id
+
+),
+
+tiktok_budget_rollup as (
+
+    select
+        tenant_id,
+        campaign_id,
+        sum(daily_budget) as daily_budget
+
+    from tiktok_adgroups
+    group by tenant_id, campaign_id
+
+),
+
+tiktok_campaigns_shaped as (
+
+    select
+        tiktok_campaigns.tenant_id,
+        tiktok_campaigns.platform,
+        tiktok_campaigns.campaign_id,
+        tiktok_campaigns.account_id,
+        tiktok_campaigns.campaign_name,
+        tiktok_campaigns.status,
+        cast(null as {{ money_type() }}) as target_cpa,
+        tiktok_budget_rollup.daily_budget
+
+    from tiktok_campaigns
+    left join tiktok_budget_rollup
+        on tiktok_budget_rollup.tenant_id = tiktok_campaigns.tenant_id
+        and tiktok_budget_rollup.campaign_id = tiktok_campaigns.campaign_id
+
+),
+
 unioned as (
 
     select * from meta_campaigns
     union all
     select * from google_campaigns_shaped
+    union all
+    select * from linkedin_campaigns_shaped
+    union all
+    select * from tiktok_campaigns_shaped
 
 ),
 

@@ -1,7 +1,7 @@
 {#
     Mart totals equal raw totals per tenant and day (DESIGN §6): spend, impressions, clicks,
     platform conversions and row counts of fct_ad_performance_daily against raw Meta insights +
-    raw Google ad stats + the imported ad reports not already loaded by API. Raw Google spend is
+    raw Google ad stats + raw LinkedIn creative stats + raw TikTok ad stats + the imported ad reports not already loaded by API. Raw Google spend is
     the exact sum(cost_micros) / 1e6; the mart rounds each row to the cent (half away from zero),
     so a day may differ by at most half a cent per Google row. Returns the disagreeing tenant-days; no rows = pass.
 #}
@@ -44,6 +44,40 @@ raw_google as (
 
 ),
 
+raw_linkedin as (
+
+    select
+        tenant_id,
+        date,
+        sum(cost_in_local_currency) as spend,
+        sum(impressions) as impressions,
+        sum(clicks) as clicks,
+        sum(external_website_conversions) as platform_conversions,
+        count(*) as n_rows,
+        0 as n_rounded_rows
+
+    from {{ source('raw', 'linkedin_ads_creative_stats') }}
+    group by tenant_id, date
+
+),
+
+raw_tiktok as (
+
+    select
+        tenant_id,
+        stat_time_day as date,
+        sum(spend) as spend,
+        sum(impressions) as impressions,
+        sum(clicks) as clicks,
+        sum(conversion) as platform_conversions,
+        count(*) as n_rows,
+        0 as n_rounded_rows
+
+    from {{ source('raw', 'tiktok_ads_ad_stats') }}
+    group by tenant_id, stat_time_day
+
+),
+
 {#- Imported reports count where no API row covers the same tenant+platform+day or
     tenant+campaign+day (the rule of int_ad_performance_unioned), latest drop per row. -#}
 raw_imported_latest as (
@@ -66,6 +100,12 @@ raw_api_rows as (
     union all
     select tenant_id, 'google_ads' as platform, campaign_id, date
     from {{ source('raw', 'google_ads_ad_stats') }}
+    union all
+    select tenant_id, 'linkedin' as platform, campaign_group_id as campaign_id, date
+    from {{ source('raw', 'linkedin_ads_creative_stats') }}
+    union all
+    select tenant_id, 'tiktok' as platform, campaign_id, stat_time_day as date
+    from {{ source('raw', 'tiktok_ads_ad_stats') }}
 
 ),
 
@@ -98,6 +138,10 @@ raw_unioned as (
     select * from raw_meta
     union all
     select * from raw_google
+    union all
+    select * from raw_linkedin
+    union all
+    select * from raw_tiktok
     union all
     select * from raw_imported
 
