@@ -45,28 +45,29 @@ def test_marts_are_not_empty(tiny_run) -> None:
             "ml.forecast_backtest",
         ):
             assert con.execute(f"select count(*) from {table}").fetchone()[0] > 0, table
-        # Both tenants and both paid platforms reach the channel mart.
+        # Both tenants and all four paid platforms reach the channel mart.
         paid = con.execute(
             "select tenant_id, channel from marts.fct_channel_daily where spend > 0 group by all order by all"
         ).fetchall()
     assert paid == [
-        ("bellavista", "google_ads"),
-        ("bellavista", "meta"),
-        ("northwind", "google_ads"),
-        ("northwind", "meta"),
+        (tenant, platform)
+        for tenant in ("bellavista", "northwind")
+        for platform in ("google_ads", "linkedin", "meta", "tiktok")
     ]
 
 
 def test_channel_spend_equals_true_spend_to_the_cent(tiny_run) -> None:
     truth = pl.read_parquet(tiny_run.world_dir / "truth" / "channel_daily.parquet")
-    # the platforms the pipeline ingests so far (the world also has linkedin, tiktok, email, organic_social)
-    truth = truth.filter(pl.col("channel").is_in(["meta", "google_ads"])).select(
+    # every paid platform (email and organic_social have no spend), loaded through its API exactly once
+    paid = ["meta", "google_ads", "linkedin", "tiktok"]
+    truth = truth.filter(pl.col("channel").is_in(paid)).select(
         "tenant_id", "date", "channel", (pl.col("spend") * 100).round(0).cast(pl.Int64).alias("cents")
     )
     with duckdb.connect(str(tiny_run.settings.warehouse), read_only=True) as con:
         mart = con.sql(
             """select tenant_id, date, channel, (spend * 100)::bigint as cents
-               from marts.fct_channel_daily where channel in ('meta', 'google_ads')"""
+               from marts.fct_channel_daily where list_contains($paid, channel)""",
+            params={"paid": paid},
         ).pl()
     joined = truth.join(mart, on=["tenant_id", "date", "channel"], how="full", coalesce=True)
     joined = joined.with_columns(pl.col("cents").fill_null(0), pl.col("cents_right").fill_null(0))
