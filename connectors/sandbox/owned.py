@@ -42,75 +42,20 @@ import polars as pl
 from connectors.sandbox.media import NonPaidChannel, OwnedMedia, owned_account_ids
 from connectors.sandbox.plan import slugify
 from connectors.sandbox.presets import Preset, TenantSpec
+from connectors.sandbox.schema import TRUTH_SCHEMAS, WORLD_SCHEMAS
 
 S, F, INT = pl.String, pl.Float64, pl.Int64
 TS = pl.Datetime("us")  # naive, UTC
 
+# The pinned world schemas (INTERFACES §7.1) live in schema.py; these are the owned-media subset.
 OWNED_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
-    "email_campaigns": {
-        "tenant_id": S,
-        "account_id": S,
-        "email_campaign_id": S,
-        "list_id": S,
-        "campaign_title": S,
-        "type": S,
-        "send_time": TS,
-        "emails_sent": INT,
-        "hard_bounces": INT,
-        "soft_bounces": INT,
-        "unsubscribed": INT,
-        "abuse_reports": INT,
-        "opens_total": INT,
-        "unique_opens": INT,
-        "clicks_total": INT,
-        "unique_clicks": INT,
-    },
-    "social_posts": {
-        "tenant_id": S,
-        "platform": S,
-        "account_id": S,
-        "post_id": S,
-        "created_at": TS,
-        "post_type": S,
-        "message": S,
-        "permalink": S,
-        "reach": INT,
-        "impressions": INT,
-        "likes": INT,
-        "comments": INT,
-        "shares": INT,
-        "saves": INT,
-        "link_clicks": INT,
-    },
-    "social_mentions": {
-        "tenant_id": S,
-        "platform": S,
-        "mention_id": S,
-        "created_at": TS,
-        "author_handle": S,
-        "author_followers": INT,
-        "text": S,
-        "url": S,
-        "likes": INT,
-        "reposts": INT,
-        "language": S,
-    },
-    "influencers": {
-        "tenant_id": S,
-        "platform": S,
-        "influencer_id": S,
-        "handle": S,
-        "display_name": S,
-        "followers": INT,
-        "engagement_rate": F,
-        "avg_reach": INT,
-        "category": S,
-        "country": S,
-    },
+    name: WORLD_SCHEMAS[name]
+    for name in ("email_campaigns", "social_posts", "social_mentions", "influencers")
 }
 OWNED_TRUTH_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
-    "mention_sentiment": {"mention_id": S, "sentiment": S, "score": F},
+    "mention_sentiment": TRUTH_SCHEMAS["mention_sentiment"]
 }
+
 OWNED_SORT_KEYS: dict[str, list[str]] = {
     "email_campaigns": ["tenant_id", "send_time", "email_campaign_id"],
     "social_posts": ["tenant_id", "created_at", "platform", "post_id"],
