@@ -77,11 +77,14 @@ def test_google_stats_and_hubspot_lists_reconcile(state):
         assert sum(int(r["metrics"]["costMicros"]) for r in results) == truth["spend_micros"].sum()
     for tenant in world.tenants["tenant_id"]:
         headers = {"Authorization": f"Bearer {sandbox_token(tenant)}"}
-        url, ids = f"{BASE_URLS['hubspot']}/crm/v3/objects/contacts?limit=100", set()
-        while url:
-            body = client.get(url, headers=headers).json()
-            ids.update(r["id"] for r in body["results"])
-            url = body.get("paging", {}).get("next", {}).get("link")
+        ids: set[str] = set()
+        for archived in ("false", "true"):  # archived records are listed apart, not deleted
+            url = f"{BASE_URLS['hubspot']}/crm/v3/objects/contacts?limit=100&archived={archived}"
+            while url:
+                body = client.get(url, headers=headers).json()
+                assert all(r["archived"] == (archived == "true") for r in body["results"])
+                ids.update(r["id"] for r in body["results"])
+                url = body.get("paging", {}).get("next", {}).get("link")
         assert ids == set(world.contacts.filter(pl.col("tenant_id") == tenant)["contact_id"])
 
 
