@@ -256,3 +256,66 @@ def _has(row: Any, path: tuple[str, ...]) -> bool:
             return False
         row = row[key]
     return True
+
+
+def check_rows(
+    rows: Sequence[Any],
+    *,
+    source: str,
+    report: ParseReport | None,
+    expected: Iterable[str] | None = None,
+    nested: Iterable[str] = (),
+    required: Iterable[tuple[str, ...]] = (),
+    numbers: Mapping[tuple[str, ...], NumberKind] | None = None,
+    text_numbers: Mapping[tuple[str, ...], NumberKind] | None = None,
+) -> RowIssues:
+    """The drift checks in one call, for parsers that read row dicts before building their frame.
+
+    - `expected`: the fields (and `parent.child` for the parents in `nested`) a row may carry; others
+      are reported `new_column` (None: not checked);
+    - `required`: a row without one of these paths is marked for quarantine (`missing_column`);
+    - `numbers` (sent as JSON numbers) / `text_numbers` (sent as plain numeric text, e.g. TikTok's
+      metrics): a value sent as formatted text ("1,234.50", "1.234,50"; for `numbers` any text) is read
+      exactly (`read_number`), written back into the row as the plain wire form, and reported
+      `type_changed`; a value that reads two ways (or not at all) is set to None and the row marked.
+    Returns the row issues: `issues.mark(frame)` on the frame built from `rows` (same order) adds the
+    quarantine columns."""
+    issues = RowIssues()
+    if expected is not None:
+        new_fields(row_keys(rows, nested), expected, source=source, report=report)
+    missing_fields(rows, required, source=source, report=report, issues=issues)
+    for specs, as_text in ((numbers or {}, False), (text_numbers or {}, True)):
+        for path, kind in specs.items():
+            label = ".".join(path)
+            changed = 0
+            for i, row in enumerate(rows):
+                if not _has(row, path):
+                    continue
+                parent = row
+                for key in path[:-1]:
+                    parent = parent[key]
+                value = parent[path[-1]]
+                if value is None or type(value) in (int, float):
+                    continue
+                if type(value) is str and as_text and _PLAIN.match(value) and _fits(Decimal(value), kind):
+                    continue
+                number, reason = read_number(value, kind)
+                if reason is not None:
+                    issues.add(i, label, f"{source}: {label} {reason}")
+                    parent[path[-1]] = None
+                    continue
+                if number is None:
+                    continue
+                changed += 1
+                parent[path[-1]] = _canonical(number, kind) if as_text else _wire_number(number, kind)
+            if changed and report is not None:
+                report.add("type_changed", label, f"{source}: {label} sent as formatted text; read exactly")
+    return issues
+
+
+def _wire_number(number: Decimal, kind: NumberKind) -> Any:
+    if kind == "int":
+        return int(number)
+    if kind == "money":
+        return str(number.quantize(Decimal("0.01")))
+    return float(number)

@@ -41,6 +41,7 @@ from connectors.contracts import (
     to_float,
     to_int,
 )
+from connectors.drift import ParseReport, check_rows
 from connectors.errors import AuthError, PermanentError, RateLimitedError, TransientError
 from connectors.http import (
     DEFAULT_TIMEOUT,
@@ -69,6 +70,16 @@ ANALYTICS_FIELDS: tuple[str, ...] = (
     "externalWebsiteConversions",
     "conversionValueInLocalCurrency",
 )
+ANALYTICS_REQUIRED = ("dateRange", "pivotValues", "costInLocalCurrency", "impressions", "clicks")
+# How each numeric analytics field is read: money arrives as decimal text, counts as JSON numbers.
+ANALYTICS_NUMBERS: dict[str, Any] = {
+    "costInLocalCurrency": "money",
+    "conversionValueInLocalCurrency": "money",
+    "impressions": "int",
+    "clicks": "int",
+    "landingPageClicks": "int",
+    "externalWebsiteConversions": "int",  # whole conversions (a DOUBLE column, counted in whole units)
+}
 WRITABLE_STATUSES = frozenset({"ACTIVE", "PAUSED", "ARCHIVED"})
 
 
@@ -243,8 +254,15 @@ def parse_creative_stats(
     account_id: str,
     currency: str,
     parents: CreativeParents,
+    *,
+    report: ParseReport | None = None,
+    fields: Iterable[str] = ANALYTICS_FIELDS,
 ) -> pl.DataFrame:
     """adAnalytics (pivot=CREATIVE, DAILY) -> raw.linkedin_ads_creative_stats.
+
+    Drift (connectors/drift.py): fields beyond the asked `fields`, and numbers sent as formatted text,
+    go to `report`; an element without a required field (or with a number that reads two ways) is
+    marked for quarantine with the reason.
 
     Cost and conversion value: exact Decimal(18,2) from the strings; counts Int64; the day from
     `dateRange.start` ({year, month, day}); campaign and campaign group from `parents`. A row whose
@@ -252,11 +270,21 @@ def parse_creative_stats(
     rows = list(_elements(pages))
     if not rows:
         return frame_from_rows("linkedin_ads_creative_stats", [])
+    asked = set(fields)
+    issues = check_rows(
+        rows,
+        source="linkedin_ads_creative_stats",
+        report=report,
+        expected=asked,
+        required=[(f,) for f in ANALYTICS_REQUIRED if f in asked],
+        numbers={(f,): kind for f, kind in ANALYTICS_NUMBERS.items() if f in asked and kind != "money"},
+        text_numbers={(f,): kind for f, kind in ANALYTICS_NUMBERS.items() if f in asked and kind == "money"},
+    )
     creative = [urn_id(_first(r.get("pivotValues")), CREATIVE_URN) for r in rows]
     day = [ymd((r.get("dateRange") or {}).get("start")) if isinstance(r.get("dateRange"), Mapping) else None
            for r in rows]  # fmt: skip
     n = len(rows)
-    return frame_from_columns(
+    frame = frame_from_columns(
         "linkedin_ads_creative_stats",
         {
             "tenant_id": [tenant_id] * n,
@@ -278,6 +306,7 @@ def parse_creative_stats(
             ),
         },
     )
+    return issues.mark(frame)
 
 
 def parse_campaign_groups(
@@ -412,6 +441,7 @@ class LinkedInAdsClient:
         )
         self._currency: str | None = None
         self._parents: CreativeParents | None = None
+        self.report = ParseReport()  # drift the parsers noticed (pipelines/ drains it)
 
     def __enter__(self) -> LinkedInAdsClient:
         return self
@@ -583,7 +613,13 @@ class LinkedInAdsClient:
 
     def parse_creative_stats(self, pages: Iterable[Page | Mapping[str, Any]]) -> pl.DataFrame:
         return parse_creative_stats(
-            pages, self._tenant(), self.account_id, self.currency(), self.creative_parents()
+            pages,
+            self._tenant(),
+            self.account_id,
+            self.currency(),
+            self.creative_parents(),
+            report=self.report,
+            fields=self.settings.analytics_fields,
         )
 
     def fetch_creative_stats(self, since: date | str, until: date | str) -> pl.DataFrame:

@@ -28,6 +28,7 @@ import httpx
 import polars as pl
 
 from connectors.contracts import frame_from_columns, int_column
+from connectors.drift import ParseReport, check_rows
 from connectors.errors import AuthError, PermanentError, RateLimitedError, TransientError
 from connectors.http import (
     DEFAULT_TIMEOUT,
@@ -54,6 +55,14 @@ COUNT_FIELDS = {
     "clicks_total": ("clicks",),
     "unique_clicks": ("clicks",),
 }
+
+# Fields of a report the connector knows (others are reported as drift) and those it cannot do without.
+REPORT_FIELDS = frozenset(
+    {"id", "campaign_title", "type", "list_id", "list_is_active", "list_name", "subject_line",
+     "preview_text", "emails_sent", "abuse_reports", "unsubscribed", "send_time", "bounces", "forwards",
+     "opens", "clicks", "_links"}
+)  # fmt: skip
+REQUIRED_FIELDS = (("id",), ("send_time",), ("emails_sent",), ("opens",), ("clicks",))
 
 
 @dataclass(frozen=True)
@@ -118,9 +127,27 @@ def _reports(pages: Iterable[Page | Mapping[str, Any]]) -> Iterator[Mapping[str,
         yield from body["reports"]
 
 
-def parse_reports(pages: Iterable[Page | Mapping[str, Any]], tenant_id: str, account_id: str) -> pl.DataFrame:
-    """-> raw.mailchimp_email_reports; one row per campaign (the last version read wins)."""
+def parse_reports(
+    pages: Iterable[Page | Mapping[str, Any]],
+    tenant_id: str,
+    account_id: str,
+    *,
+    report: ParseReport | None = None,
+) -> pl.DataFrame:
+    """-> raw.mailchimp_email_reports; one row per campaign (the last version read wins).
+
+    Drift (connectors/drift.py): unexpected fields and counts sent as formatted text go to `report`;
+    a report without a required field, or with a count that reads two ways, is marked for quarantine;
+    exact repeats (a page repeating rows) are counted in `report.duplicates`."""
     records = list(_reports(pages))
+    issues = check_rows(
+        records,
+        source=SOURCE,
+        report=report,
+        expected=REPORT_FIELDS,
+        required=REQUIRED_FIELDS,
+        numbers={(*path, name): "int" for name, path in COUNT_FIELDS.items()},
+    )
     columns: dict[str, Any] = {
         "tenant_id": [tenant_id] * len(records),
         "account_id": [account_id] * len(records),
@@ -133,7 +160,9 @@ def parse_reports(pages: Iterable[Page | Mapping[str, Any]], tenant_id: str, acc
     for name, path in COUNT_FIELDS.items():
         values = [(r.get(path[0]) or {}).get(name) if path else r.get(name) for r in records]
         columns[name] = int_column(name, values)
-    frame = frame_from_columns(SOURCE, columns, timestamp_strings=("send_time",))
+    frame = issues.mark(frame_from_columns(SOURCE, columns, timestamp_strings=("send_time",)))
+    if report is not None:
+        report.duplicates += frame.height - frame.unique().height
     return frame.unique(subset=["tenant_id", "campaign_id"], keep="last", maintain_order=True)
 
 
@@ -169,6 +198,7 @@ class MailchimpClient:
         self.tenant_id = tenant_id
         self.landing = landing
         self._account_id: str | None = None
+        self.report = ParseReport()  # drift and repeats the parser noticed (pipelines/ drains it)
         self.http = HttpClient(
             base_url or f"https://{dc}.api.mailchimp.com/3.0",
             headers={"Authorization": f"Basic {basic}", "Accept": "application/json"},
@@ -241,7 +271,9 @@ class MailchimpClient:
             seq += 1
             yield page
             total = data.get("total_items")
-            offset += len(data["reports"])
+            # A page never advances the offset by more than was asked for: a page carrying repeats of
+            # the previous one would otherwise skip as many rows of the next.
+            offset += min(len(data["reports"]), self.settings.page_size)
             if not data["reports"] or not isinstance(total, int) or offset >= total:
                 break
             if seq >= self.settings.max_pages:
@@ -255,7 +287,7 @@ class MailchimpClient:
         pages = list(self.iter_report_pages(since_send_time=since_send_time))
         if since_send_time is not None:
             pages += list(self.iter_report_pages(report_type="automation"))
-        return parse_reports(pages, self._tenant(), self.account_id()), len(pages)
+        return parse_reports(pages, self._tenant(), self.account_id(), report=self.report), len(pages)
 
 
 def _iso(value: datetime) -> str:

@@ -24,6 +24,7 @@ import httpx
 import polars as pl
 
 from connectors.contracts import frame_from_columns, int_column
+from connectors.drift import ParseReport, RowIssues, check_rows
 from connectors.errors import AuthError, PermanentError, RateLimitedError, TransientError
 from connectors.http import (
     DEFAULT_TIMEOUT,
@@ -43,6 +44,20 @@ DEFAULT_BASE_URL = "https://api.social.sandbox/v1"
 THROTTLE_CODES = frozenset({4, 17, 32, 613}) | frozenset(range(80000, 80015))
 AUTH_CODES = frozenset({102, 104, 190})
 POST_METRICS = ("reach", "impressions", "likes", "comments", "shares", "saves", "link_clicks")
+# What each listing's rows carry (others are reported as drift; `metrics.*` / `author.*` one level down)
+# and the fields a row cannot do without (absent: the row is quarantined with the reason).
+POST_FIELDS = frozenset(
+    {"id", "platform", "account_id", "created_time", "type", "message", "permalink_url", "metrics"}
+    | {f"metrics.{m}" for m in POST_METRICS}
+)
+MENTION_FIELDS = frozenset(
+    {"id", "platform", "created_time", "author", "text", "permalink_url", "like_count", "repost_count",
+     "lang", "author.username", "author.followers_count"}
+)  # fmt: skip
+INFLUENCER_FIELDS = frozenset(
+    {"id", "platform", "username", "name", "followers_count", "engagement_rate", "avg_reach", "category",
+     "country"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -108,13 +123,28 @@ def _data(pages: Iterable[Page | Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return out
 
 
-def _latest(frame: pl.DataFrame, key: list[str]) -> pl.DataFrame:
+def _latest(
+    frame: pl.DataFrame, key: list[str], issues: RowIssues | None = None, report: ParseReport | None = None
+) -> pl.DataFrame:
+    """One row per key (the last version read), after marking the rows with issues; exact repeats (a
+    page repeating rows of the previous one) are counted in `report.duplicates`."""
+    if issues is not None:
+        frame = issues.mark(frame)
+    if report is not None:
+        report.duplicates += frame.height - frame.unique().height
     return frame.unique(subset=key, keep="last", maintain_order=True)
 
 
-def parse_posts(pages: Iterable[Page | Mapping[str, Any]], tenant_id: str) -> pl.DataFrame:
-    """-> raw.social_posts (lifetime metrics as of the read)."""
+def parse_posts(
+    pages: Iterable[Page | Mapping[str, Any]], tenant_id: str, *, report: ParseReport | None = None
+) -> pl.DataFrame:
+    """-> raw.social_posts (lifetime metrics as of the read). Drift as in connectors/drift.py."""
     records = _data(pages)
+    issues = check_rows(
+        records, source="social_posts", report=report, expected=POST_FIELDS, nested=("metrics",),
+        required=(("id",), ("created_time",), ("metrics", "reach"), ("metrics", "impressions")),
+        numbers={("metrics", m): "int" for m in POST_METRICS},
+    )  # fmt: skip
     metrics = [r.get("metrics") or {} for r in records]
     columns: dict[str, Any] = {
         "tenant_id": [tenant_id] * len(records),
@@ -129,12 +159,19 @@ def parse_posts(pages: Iterable[Page | Mapping[str, Any]], tenant_id: str) -> pl
     for name in POST_METRICS:
         columns[name] = int_column(name, [m.get(name) for m in metrics])
     frame = frame_from_columns("social_posts", columns, timestamp_strings=("created_at",))
-    return _latest(frame, ["tenant_id", "platform", "post_id"])
+    return _latest(frame, ["tenant_id", "platform", "post_id"], issues, report)
 
 
-def parse_mentions(pages: Iterable[Page | Mapping[str, Any]], tenant_id: str) -> pl.DataFrame:
-    """-> raw.social_mentions."""
+def parse_mentions(
+    pages: Iterable[Page | Mapping[str, Any]], tenant_id: str, *, report: ParseReport | None = None
+) -> pl.DataFrame:
+    """-> raw.social_mentions. Drift as in connectors/drift.py."""
     records = _data(pages)
+    issues = check_rows(
+        records, source="social_mentions", report=report, expected=MENTION_FIELDS, nested=("author",),
+        required=(("id",), ("created_time",), ("like_count",)),
+        numbers={("like_count",): "int", ("repost_count",): "int", ("author", "followers_count"): "int"},
+    )  # fmt: skip
     authors = [r.get("author") or {} for r in records]
     columns: dict[str, Any] = {
         "tenant_id": [tenant_id] * len(records),
@@ -150,12 +187,20 @@ def parse_mentions(pages: Iterable[Page | Mapping[str, Any]], tenant_id: str) ->
         "language": [r.get("lang") for r in records],
     }
     frame = frame_from_columns("social_mentions", columns, timestamp_strings=("created_at",))
-    return _latest(frame, ["tenant_id", "platform", "mention_id"])
+    return _latest(frame, ["tenant_id", "platform", "mention_id"], issues, report)
 
 
-def parse_influencers(pages: Iterable[Page | Mapping[str, Any]], tenant_id: str) -> pl.DataFrame:
-    """-> raw.social_influencers (engagement_rate as sent: a share of followers)."""
+def parse_influencers(
+    pages: Iterable[Page | Mapping[str, Any]], tenant_id: str, *, report: ParseReport | None = None
+) -> pl.DataFrame:
+    """-> raw.social_influencers (engagement_rate as sent: a share of followers). Drift as in
+    connectors/drift.py."""
     records = _data(pages)
+    issues = check_rows(
+        records, source="social_influencers", report=report, expected=INFLUENCER_FIELDS,
+        required=(("id",), ("followers_count",)),
+        numbers={("followers_count",): "int", ("engagement_rate",): "float", ("avg_reach",): "int"},
+    )  # fmt: skip
     columns: dict[str, Any] = {
         "tenant_id": [tenant_id] * len(records),
         "platform": [r.get("platform") for r in records],
@@ -169,7 +214,7 @@ def parse_influencers(pages: Iterable[Page | Mapping[str, Any]], tenant_id: str)
         "country": [r.get("country") for r in records],
     }
     frame = frame_from_columns("social_influencers", columns)
-    return _latest(frame, ["tenant_id", "platform", "influencer_id"])
+    return _latest(frame, ["tenant_id", "platform", "influencer_id"], issues, report)
 
 
 def _str(value: Any) -> str | None:
@@ -211,6 +256,7 @@ class SocialClient:
         self.settings = settings
         self.tenant_id = tenant_id
         self.landing = landing
+        self.report = ParseReport()  # drift and repeats the parsers noticed (pipelines/ drains it)
         self.http = HttpClient(
             base_url,
             headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
@@ -295,15 +341,15 @@ class SocialClient:
         pages = [
             p for account in self.list_accounts() for p in self.iter_posts(str(account["id"]), since=since)
         ]
-        return parse_posts(pages, self._tenant()), len(pages)
+        return parse_posts(pages, self._tenant(), report=self.report), len(pages)
 
     def fetch_mentions(self, keyword: str, *, since: datetime | None = None) -> tuple[pl.DataFrame, int]:
         pages = list(self.iter_mentions(keyword, since=since))
-        return parse_mentions(pages, self._tenant()), len(pages)
+        return parse_mentions(pages, self._tenant(), report=self.report), len(pages)
 
     def fetch_influencers(self) -> tuple[pl.DataFrame, int]:
         pages = list(self.iter_influencers())
-        return parse_influencers(pages, self._tenant()), len(pages)
+        return parse_influencers(pages, self._tenant(), report=self.report), len(pages)
 
 
 def _unix(value: datetime) -> int:

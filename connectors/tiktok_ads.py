@@ -37,6 +37,7 @@ from connectors.contracts import (
     to_decimal,
     to_float,
 )
+from connectors.drift import ParseReport, check_rows
 from connectors.errors import AuthError, PermanentError, RateLimitedError, TransientError
 from connectors.http import (
     DEFAULT_TIMEOUT,
@@ -63,6 +64,14 @@ REPORT_METRICS: tuple[str, ...] = (
     "conversion",
     "total_purchase_value",
 )
+# How the report's numeric metrics (all sent as plain text by TikTok) are read.
+REPORT_NUMBERS: dict[str, Any] = {
+    "spend": "money",
+    "total_purchase_value": "money",
+    "impressions": "int",
+    "clicks": "int",
+    "conversion": "int",
+}
 OPERATION_STATUSES = frozenset({"ENABLE", "DISABLE"})
 _ID = re.compile(r"^\d+$")
 
@@ -130,15 +139,36 @@ def _text(value: Any) -> str | None:
 
 
 def parse_ad_stats(
-    pages: Iterable[Page | Mapping[str, Any]], tenant_id: str, advertiser_id: str
+    pages: Iterable[Page | Mapping[str, Any]],
+    tenant_id: str,
+    advertiser_id: str,
+    *,
+    report: ParseReport | None = None,
+    metrics_asked: Iterable[str] = REPORT_METRICS,
 ) -> pl.DataFrame:
     """integrated report (AUCTION_AD, ["ad_id", "stat_time_day"]) -> raw.tiktok_ads_ad_stats.
 
     spend / total_purchase_value exact Decimal(18,2) from the strings; impressions / clicks Int64;
-    conversion Float64; stat_time_day "2026-01-31 00:00:00" -> date."""
+    conversion Float64; stat_time_day "2026-01-31 00:00:00" -> date.
+
+    Drift (connectors/drift.py): metrics nobody asked for, and metrics sent as formatted text ("1,234.50"
+    where TikTok sends "1234.50"), go to `report`; a row without a required field (or with a number that
+    reads two ways) is marked for quarantine with the reason."""
     rows = list(_items(pages))
     if not rows:
         return frame_from_rows("tiktok_ads_ad_stats", [])
+    asked = set(metrics_asked)
+    issues = check_rows(
+        rows,
+        source="tiktok_ads_ad_stats",
+        report=report,
+        expected={"dimensions", "metrics", "dimensions.ad_id", "dimensions.stat_time_day"}
+        | {f"metrics.{m}" for m in asked},
+        nested=("dimensions", "metrics"),
+        required=[("dimensions", "stat_time_day"), ("dimensions", "ad_id")]
+        + [("metrics", m) for m in ("spend", "impressions", "clicks") if m in asked],
+        text_numbers={("metrics", m): kind for m, kind in REPORT_NUMBERS.items() if m in asked},
+    )
     dims = [r.get("dimensions") if isinstance(r.get("dimensions"), Mapping) else {} for r in rows]
     metrics = [r.get("metrics") if isinstance(r.get("metrics"), Mapping) else {} for r in rows]
 
@@ -149,7 +179,7 @@ def parse_ad_stats(
         return [_text(m.get(name)) for m in metrics]
 
     n = len(rows)
-    return frame_from_columns(
+    frame = frame_from_columns(
         "tiktok_ads_ad_stats",
         {
             "tenant_id": [tenant_id] * n,
@@ -171,6 +201,7 @@ def parse_ad_stats(
             ),
         },
     )
+    return issues.mark(frame)
 
 
 def parse_campaigns(
@@ -263,6 +294,7 @@ class TikTokAdsClient:
         self.advertiser_id = str(advertiser_id)
         self.tenant_id = tenant_id
         self.landing = landing
+        self.report = ParseReport()  # drift the parsers noticed (pipelines/ drains it)
         self.http = HttpClient(
             base_url or f"https://business-api.tiktok.com/open_api/{settings.api_version}",
             headers={"Access-Token": access_token, "Accept": "application/json"},
@@ -352,7 +384,13 @@ class TikTokAdsClient:
             self.landing.finish_partition("tiktok_ads_ad_stats", self._tenant(), part, seq)
 
     def parse_ad_stats(self, pages: Iterable[Page | Mapping[str, Any]]) -> pl.DataFrame:
-        return parse_ad_stats(pages, self._tenant(), self.advertiser_id)
+        return parse_ad_stats(
+            pages,
+            self._tenant(),
+            self.advertiser_id,
+            report=self.report,
+            metrics_asked=self.settings.report_metrics,
+        )
 
     def fetch_ad_stats(self, since: date | str, until: date | str) -> pl.DataFrame:
         return self.parse_ad_stats(list(self.iter_report_pages(since, until)))

@@ -292,6 +292,8 @@ def load_snapshot(
     run_id: str,
     source_ref: str,
     pages: int = 0,
+    drift: Sequence[DriftEvent] = (),
+    duplicates: int = 0,
 ) -> LoadOutcome:
     """Entity snapshots (campaigns, ad sets, ads): the tenant's current state replaces its previous one."""
     checked = _check(
@@ -320,6 +322,8 @@ def load_snapshot(
         partitions=1,
         loaded=loaded,
         pages=pages,
+        drift=drift,
+        duplicates=duplicates,
     )
 
 
@@ -430,6 +434,8 @@ def merge_keyed(
     cursor_label: str,
     pages: int = 0,
     as_of: date | None = None,
+    drift: Sequence[DriftEvent] = (),
+    duplicates: int = 0,
 ) -> LoadOutcome:
     """Records that change in place after they first appear (email reports, posts, mentions): upsert
     on `keys`; `partition` names each row's day (its send or creation day), so reading the same
@@ -446,5 +452,13 @@ def merge_keyed(
     )
     loaded = merge_on_keys(con, table, checked.good, list(keys), quarantine=checked.quarantined)
     return _log_and_report(
-        con, checked, tenant_id=tenant_id, label=cursor_label, partitions=1, loaded=loaded, pages=pages
+        con,
+        checked,
+        tenant_id=tenant_id,
+        label=cursor_label,
+        partitions=1,
+        loaded=loaded,
+        pages=pages,
+        drift=drift,
+        duplicates=duplicates,
     )

@@ -12,6 +12,7 @@ The cursors live in `ops.cursors` (one per tenant and table).
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import dagster as dg
 import polars as pl
@@ -71,14 +72,19 @@ def _incremental(
     time_column: str,
     lookback: timedelta,
     fetch: Callable[[datetime | None], tuple[pl.DataFrame, int]],
+    client: Any = None,
 ) -> LoadOutcome:
-    """Fetch since (cursor - lookback), merge on `keys`, move the cursor to the newest time seen."""
+    """Fetch since (cursor - lookback), merge on `keys` with the drift and repeats the client's parsers
+    reported, and move the cursor to the newest time seen. A load that quarantined rows keeps the cursor
+    where it was: the quarantined records (a field missing in this answer, say) are read again next run,
+    however old, instead of falling behind the look-back for good."""
     from pipelines.warehouse import get_cursor, set_cursor
 
     with warehouse.connect() as con:
         cursor = get_cursor(con, tenant.tenant_id, table)
     since = datetime.fromisoformat(cursor) - lookback if cursor else None
     frame, pages = fetch(since)
+    drift, duplicates = client.report.take() if client is not None else ([], 0)
     with warehouse.connect() as con:
         outcome = merge_keyed(
             con,
@@ -92,8 +98,10 @@ def _incremental(
             source_ref=f"landing/{table}/{tenant.tenant_id}",
             cursor_label=f"since {since.isoformat() if since else 'the beginning'}",
             pages=pages,
+            drift=drift,
+            duplicates=duplicates,
         )
-        newest = frame[time_column].max() if frame.height else None
+        newest = frame[time_column].max() if frame.height and not outcome.rows_quarantined else None
         if newest is not None and (cursor is None or newest > datetime.fromisoformat(cursor)):
             set_cursor(con, tenant.tenant_id, table, newest.isoformat())
     return outcome
@@ -128,6 +136,7 @@ def build_owned_ingest_assets() -> list[dg.AssetsDefinition]:
                         time_column="send_time",
                         lookback=EMAIL_LOOKBACK,
                         fetch=lambda since, client=client: client.fetch_reports(since_send_time=since),
+                        client=client,
                     )
                 )
         yield from _results(["raw", "mailchimp_email_reports"], outcomes)
@@ -158,6 +167,7 @@ def build_owned_ingest_assets() -> list[dg.AssetsDefinition]:
                         time_column="created_at",
                         lookback=POSTS_LOOKBACK,
                         fetch=lambda since, client=client: client.fetch_posts(since=since),
+                        client=client,
                     )
                 )
         yield from _results(["raw", "social_posts"], outcomes)
@@ -191,6 +201,7 @@ def build_owned_ingest_assets() -> list[dg.AssetsDefinition]:
                         fetch=lambda since, client=client, keyword=keyword: client.fetch_mentions(
                             keyword, since=since
                         ),
+                        client=client,
                     )
                 )
         yield from _results(["raw", "social_mentions"], outcomes)
@@ -212,6 +223,7 @@ def build_owned_ingest_assets() -> list[dg.AssetsDefinition]:
                 continue
             with platforms.social(tenant) as client:
                 frame, pages = client.fetch_influencers()
+                drift, duplicates = client.report.take()
             with warehouse.connect() as con:
                 outcomes.append(
                     load_snapshot(
@@ -224,6 +236,8 @@ def build_owned_ingest_assets() -> list[dg.AssetsDefinition]:
                         run_id=context.run_id,
                         source_ref=f"landing/social_influencers/{tenant.tenant_id}",
                         pages=pages,
+                        drift=drift,
+                        duplicates=duplicates,
                     )
                 )
         yield from _results(["raw", "social_influencers"], outcomes)

@@ -1,8 +1,9 @@
 """Ingest assets for LinkedIn Ads and TikTok Ads -> `raw.*` (INTERFACES.md §7.3).
 
-Daily facts (creative-day / ad-day) are partitioned by day: each run fetches the partition range per
-account (the clients split it as each platform requires: LinkedIn by its 15,000-element cap, TikTok in
-30-day spans) and replaces the (tenant, source, day) slices. Entities are snapshots replaced per tenant.
+Daily facts (creative-day / ad-day) are partitioned by day and loaded as Meta's and Google's are: one
+31-day request window at a time (plus the look-back when the range reaches the newest day), per account
+(the clients split further as each platform requires: LinkedIn by its 15,000-element cap, TikTok in
+30-day spans), each window replacing its (tenant, source, day) slices; a failing window fails alone. Entities are snapshots replaced per tenant.
 """
 
 from collections.abc import Callable, Sequence
@@ -12,8 +13,14 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from pipelines.assets.ingest import INGEST_RETRY, _contract_check, _outcome_result, _today, partition_days
-from pipelines.ingest import LoadOutcome, load_daily_slices, load_snapshot
+from pipelines.assets.ingest import (
+    INGEST_RETRY,
+    _contract_check,
+    _load_ad_platform_daily,
+    _outcome_result,
+    _today,
+)
+from pipelines.ingest import LoadOutcome, load_snapshot
 from pipelines.resources import PlatformsResource, WarehouseResource
 from pipelines.tenants import Tenant
 
@@ -139,29 +146,14 @@ def _load_daily(
     fetch: Callable[[Any, date, date], tuple[pl.DataFrame, int]],
     day_column: str,
 ) -> list[LoadOutcome]:
-    """All of a tenant's accounts for the partition range, then one slice replacement per tenant (the
-    slice is (tenant, source, day): loading one account at a time would delete the others' rows)."""
-    days = partition_days(context)
-    outcomes = []
-    for tenant in platforms.tenants():
-        if not accounts(tenant):
-            continue
-        frames, pages = [], 0
-        for account in accounts(tenant):
-            with client_for(tenant, account) as client:
-                frame, n_pages = fetch(client, days[0], days[-1])
-            frames.append(frame)
-            pages += n_pages
-        with warehouse.connect() as con:
-            outcomes.append(
-                load_daily_slices(
-                    con, table=table, source=source, tenant_id=tenant.tenant_id, days=days,
-                    frame=pl.concat(frames, how="diagonal_relaxed"), partition=pl.col(day_column),
-                    run_id=context.run_id, source_ref=f"landing/{table}/{tenant.tenant_id}", pages=pages,
-                    as_of=days[-1],
-                )
-            )  # fmt: skip
-    return outcomes
+    """As Meta and Google (`_load_ad_platform_daily`): the partition range plus the source's look-back
+    when it reaches the newest day, one request window at a time, each window one (tenant, source, day)
+    slice replacement with the drift and repeats the client's parser reported; a failing window is
+    logged, keeps its previous rows and fails the step after the others load."""
+    return _load_ad_platform_daily(
+        context, warehouse, platforms, table=table, source=source, accounts=accounts,
+        client_for=client_for, fetch=fetch, day_column=day_column,
+    )  # fmt: skip
 
 
 def _load_entities(

@@ -44,6 +44,7 @@ from connectors.sandbox.api.common import (
     micros_to_str,
     money_str,
 )
+from connectors.sandbox.api.faults import RowFaultTarget
 from connectors.sandbox.api.restli import RestliSyntaxError, decode
 
 if TYPE_CHECKING:
@@ -80,6 +81,16 @@ _PIVOT_URN = {
     "ACCOUNT": ACCOUNT_URN,
 }
 _GRANULARITIES = ("DAILY", "ALL")
+# Analytics fields a connector cannot do without (drift_missing_column) and the numeric ones (text faults).
+_ANALYTICS_REQUIRED = ("dateRange", "pivotValues", "costInLocalCurrency", "impressions", "clicks")
+_ANALYTICS_NUMERIC = (
+    "costInLocalCurrency",
+    "impressions",
+    "clicks",
+    "externalWebsiteConversions",
+    "conversionValueInLocalCurrency",
+    "landingPageClicks",
+)
 _WRITE_STATUSES = ("ACTIVE", "PAUSED")
 _THROTTLES = (
     "Resource level throttle APPLICATION DAY limit for calls to this resource is reached.",
@@ -156,6 +167,23 @@ class LinkedInAPI:
 
     def is_write(self, call: Call) -> bool:
         return call.method == "POST"
+
+    def fault_rows(self, call: Call) -> RowFaultTarget | None:
+        """Body faults act on `elements` of adAnalytics answers (entity finders are not targeted yet)."""
+        if call.method != "GET":
+            return None
+        scope = call.tenant_scope
+        if call.path.rstrip("/") == "/rest/adAnalytics":
+            params = self._params(call)
+            asked = set(unquote(params.get("fields", "")).split(","))
+            return RowFaultTarget(
+                rows=("elements",),
+                required=tuple((f,) for f in _ANALYTICS_REQUIRED if f in asked),
+                numeric=tuple((f,) for f in _ANALYTICS_NUMERIC if f in asked),
+                new_field=(("approximateMemberReach",), 1234),
+                stream=f"linkedin:{scope}:adAnalytics:{unquote(params.get('accounts', ''))}",
+            )
+        return None
 
     def limit_response(self, fault: Fault, call: Call, retry_after: int) -> httpx.Response:
         message = _THROTTLES[fault.variant % len(_THROTTLES)] if fault.kind == "throttle" else _THROTTLES[0]

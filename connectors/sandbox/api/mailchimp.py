@@ -30,6 +30,7 @@ import httpx
 import polars as pl
 
 from connectors.sandbox.api.common import ApiError, Call, json_response, parse_instant_ms
+from connectors.sandbox.api.faults import RowFaultTarget
 from connectors.sandbox.api.owned_world import owned_table
 
 if TYPE_CHECKING:
@@ -90,6 +91,22 @@ class MailchimpAPI:
 
     def is_write(self, call: Call) -> bool:
         return False
+
+    def fault_rows(self, call: Call) -> RowFaultTarget | None:
+        """Body faults act on `reports` of the report listing (offset paging)."""
+        match = _REPORT.match(call.path)
+        if call.method != "GET" or match is None or match["id"] is not None:
+            return None
+        counts = (("emails_sent",), ("abuse_reports",), ("unsubscribed",), ("bounces", "hard_bounces"),
+                  ("bounces", "soft_bounces"), ("opens", "opens_total"), ("opens", "unique_opens"),
+                  ("clicks", "clicks_total"), ("clicks", "unique_clicks"))  # fmt: skip
+        return RowFaultTarget(
+            rows=("reports",),
+            required=(("id",), ("send_time",), ("emails_sent",), ("opens",), ("clicks",)),
+            numeric=(*counts, ("opens", "open_rate"), ("clicks", "click_rate")),
+            new_field=(("ecommerce",), {"total_orders": 0, "total_spent": 0, "total_revenue": 0}),
+            stream=f"mailchimp:{call.tenant_scope}:reports:{call.query.get('type', '')}",
+        )
 
     def limit_response(self, fault: Fault, call: Call, retry_after: int) -> httpx.Response:
         if fault.kind == "throttle":  # the edge refuses before the API sees the call: HTML, no JSON

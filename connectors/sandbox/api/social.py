@@ -49,6 +49,7 @@ from connectors.sandbox.api.common import (
     json_response,
     parse_instant_ms,
 )
+from connectors.sandbox.api.faults import RowFaultTarget
 from connectors.sandbox.api.owned_world import owned_table
 from connectors.sandbox.owned import SOCIAL_PLATFORMS, social_account_ids
 from connectors.sandbox.presets import TENANTS
@@ -104,6 +105,39 @@ class SocialAPI:
 
     def is_write(self, call: Call) -> bool:
         return False
+
+    def fault_rows(self, call: Call) -> RowFaultTarget | None:
+        """Body faults act on `data` of the posts, mentions and influencer listings (cursor paging)."""
+        if call.method != "GET":
+            return None
+        path = call.path.rstrip("/")
+        stream = f"social:{call.tenant_scope}:{path}:{call.query.get('q', '')}"
+        if _POSTS.match(call.path) is not None:
+            metrics = ("reach", "impressions", "likes", "comments", "shares", "saves", "link_clicks")
+            return RowFaultTarget(
+                rows=("data",),
+                required=(("id",), ("created_time",), ("metrics", "reach"), ("metrics", "impressions")),
+                numeric=tuple(("metrics", m) for m in metrics),
+                new_field=(("metrics", "video_views"), 0),
+                stream=stream,
+            )
+        if path == "/v1/mentions":
+            return RowFaultTarget(
+                rows=("data",),
+                required=(("id",), ("created_time",), ("like_count",)),
+                numeric=(("like_count",), ("repost_count",), ("author", "followers_count")),
+                new_field=(("sentiment",), "neutral"),
+                stream=stream,
+            )
+        if path == "/v1/influencers":
+            return RowFaultTarget(
+                rows=("data",),
+                required=(("id",), ("followers_count",)),
+                numeric=(("followers_count",), ("engagement_rate",), ("avg_reach",)),
+                new_field=(("verified",), False),
+                stream=stream,
+            )
+        return None
 
     def limit_response(self, fault: Fault, call: Call, retry_after: int) -> httpx.Response:
         trace = call.request_id("fbtrace")[:11]

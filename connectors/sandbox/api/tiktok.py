@@ -29,6 +29,7 @@ import polars as pl
 
 from connectors.sandbox.api.access import Account, Entity
 from connectors.sandbox.api.common import ApiError, Call, json_response, micros_to_str, money_str
+from connectors.sandbox.api.faults import RowFaultTarget
 
 if TYPE_CHECKING:
     from connectors.sandbox.api.app import SandboxAPI
@@ -74,6 +75,7 @@ _THROTTLE_MESSAGES = (
     "Too many requests: the QPS of this app exceeded the limit.",
     "Requests made too frequently. Please retry later.",
 )
+_REPORT_NUMERIC = ("spend", "impressions", "clicks", "conversion", "total_purchase_value")
 _ENTITY_ROUTES = {"campaign": "campaign", "adgroup": "ad_group", "ad": "ad"}
 _ROUTE = re.compile(r"^/open_api/v\d+\.\d+/(?P<path>[a-z_/]+?)/?$")
 
@@ -116,6 +118,33 @@ class TikTokAPI:
 
     def is_write(self, call: Call) -> bool:
         return call.method == "POST"
+
+    def fault_rows(self, call: Call) -> RowFaultTarget | None:
+        """Body faults act on `data.list` of reports (dimensions + metrics, every metric a string).
+        Entity listings are not targeted yet."""
+        match = _ROUTE.match(call.path)
+        path = match["path"] if match else ""
+        if call.method != "GET":
+            return None
+        stream = f"tiktok:{call.tenant_scope}:{call.query.get('advertiser_id')}:{path}"
+        if path == "report/integrated/get":
+            try:
+                metrics = set(_json_list(call.query.get("metrics"), "metrics"))
+            except TikTokError:
+                return None
+            level = _LEVEL_DIMENSION.get(call.query.get("data_level", ""), "ad_id")
+            return RowFaultTarget(
+                rows=("data", "list"),
+                required=(
+                    ("dimensions", "stat_time_day"),
+                    ("dimensions", level),
+                    *(("metrics", m) for m in ("spend", "impressions", "clicks") if m in metrics),
+                ),
+                numeric=tuple(("metrics", m) for m in _REPORT_NUMERIC if m in metrics),
+                new_field=(("metrics", "reach"), "0"),
+                stream=stream,
+            )
+        return None
 
     def limit_response(self, fault: Fault, call: Call, retry_after: int) -> httpx.Response:
         # TikTok throttles inside an HTTP 200: only `code` says so.
