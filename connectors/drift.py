@@ -307,10 +307,18 @@ def check_rows(
                 if number is None:
                     continue
                 changed += 1
-                parent[path[-1]] = _canonical(number, kind) if as_text else _wire_number(number, kind)
+                parent[path[-1]] = _text_number(number, kind) if as_text else _wire_number(number, kind)
             if changed and report is not None:
                 report.add("type_changed", label, f"{source}: {label} sent as formatted text; read exactly")
     return issues
+
+
+def _text_number(number: Decimal, kind: NumberKind) -> str:
+    if kind == "int":
+        return str(int(number))
+    if kind == "money":
+        return str(number.quantize(Decimal("0.01")))
+    return str(number)
 
 
 def _wire_number(number: Decimal, kind: NumberKind) -> Any:

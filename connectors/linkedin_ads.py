@@ -71,15 +71,13 @@ ANALYTICS_FIELDS: tuple[str, ...] = (
     "conversionValueInLocalCurrency",
 )
 ANALYTICS_REQUIRED = ("dateRange", "pivotValues", "costInLocalCurrency", "impressions", "clicks")
-# How each numeric analytics field is read: money arrives as decimal text, counts as JSON numbers.
-ANALYTICS_NUMBERS: dict[str, Any] = {
-    "costInLocalCurrency": "money",
-    "conversionValueInLocalCurrency": "money",
-    "impressions": "int",
-    "clicks": "int",
-    "landingPageClicks": "int",
-    "externalWebsiteConversions": "int",  # whole conversions (a DOUBLE column, counted in whole units)
-}
+ANALYTICS_MONEY = ("costInLocalCurrency", "conversionValueInLocalCurrency")  # decimal text
+ANALYTICS_COUNTS = (
+    "impressions",
+    "clicks",
+    "landingPageClicks",
+    "externalWebsiteConversions",
+)  # JSON numbers
 WRITABLE_STATUSES = frozenset({"ACTIVE", "PAUSED", "ARCHIVED"})
 
 
@@ -277,8 +275,9 @@ def parse_creative_stats(
         report=report,
         expected=asked,
         required=[(f,) for f in ANALYTICS_REQUIRED if f in asked],
-        numbers={(f,): kind for f, kind in ANALYTICS_NUMBERS.items() if f in asked and kind != "money"},
-        text_numbers={(f,): kind for f, kind in ANALYTICS_NUMBERS.items() if f in asked and kind == "money"},
+        numbers={(f,): "int" for f in ANALYTICS_COUNTS if f in asked},
+        # money comes as decimal text, at times with more than two decimals (rounded later): any number
+        text_numbers={(f,): "float" for f in ANALYTICS_MONEY if f in asked},
     )
     creative = [urn_id(_first(r.get("pivotValues")), CREATIVE_URN) for r in rows]
     day = [ymd((r.get("dateRange") or {}).get("start")) if isinstance(r.get("dateRange"), Mapping) else None
