@@ -26,7 +26,7 @@ import pytest
 from tests.dbt.test_dbt_project import _META, RAW_DDL, DbtRun, invoke_dbt, query
 
 D = Decimal
-CONTACT = "('northwind','{id}','{id}@x.test','F','L','customer','{anon}','2026-01-01 00:00:00','2026-03-10 00:00:00',NULL,NULL,NULL,NULL,{customer},false)"
+CONTACT = "('northwind','{id}','{id}@x.test','F','L','customer','{anon}','2026-01-01 00:00:00','2026-03-10 00:00:00',NULL,NULL,NULL,NULL,{customer},false,true,'2026-01-01 00:00:00',NULL)"
 DEAL = "('northwind','{id}','{contact}','order',{amount},'closedwon','default','2026-03-01 00:00:00','{close}','{close}',false)"
 SESSION = "('northwind','{id}','{anon}','{ts}','session',{source},{medium},NULL,'/')"
 

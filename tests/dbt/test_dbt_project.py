@@ -64,7 +64,8 @@ RAW_DDL: dict[str, str] = {
         tenant_id VARCHAR, id VARCHAR, email VARCHAR, firstname VARCHAR, lastname VARCHAR,
         lifecyclestage VARCHAR, anonymous_id VARCHAR, createdate TIMESTAMP,
         lastmodifieddate TIMESTAMP, lead_date TIMESTAMP, mql_date TIMESTAMP, sql_date TIMESTAMP,
-        opportunity_date TIMESTAMP, customer_date TIMESTAMP, archived BOOLEAN""",
+        opportunity_date TIMESTAMP, customer_date TIMESTAMP, archived BOOLEAN,
+        marketing_opt_in BOOLEAN, opt_in_date TIMESTAMP, opt_out_date TIMESTAMP""",
     "hubspot_deals": """
         tenant_id VARCHAR, id VARCHAR, contact_id VARCHAR, dealname VARCHAR, amount DECIMAL(18,2),
         dealstage VARCHAR, pipeline VARCHAR, createdate TIMESTAMP, closedate TIMESTAMP,
@@ -182,15 +183,15 @@ RAW_ROWS: dict[str, list[str]] = {
     ],
     "hubspot_contacts": [
         "('northwind','c1','a@x.test','Ann','A','customer','a1','2026-02-20 10:05:00','2026-03-02 15:00:00',"
-        "'2026-02-20 10:05:00',NULL,NULL,NULL,'2026-03-02 15:00:00',false)",
+        "'2026-02-20 10:05:00',NULL,NULL,NULL,'2026-03-02 15:00:00',false,true,'2026-02-20 10:05:00',NULL)",
         "('northwind','c2','b@x.test','Bob','B','customer','a2','2026-02-25 10:00:00','2026-03-03 03:00:00',"
-        "'2026-02-25 10:00:00',NULL,NULL,NULL,NULL,false)",
+        "'2026-02-25 10:00:00',NULL,NULL,NULL,NULL,false,false,'2026-02-25 10:00:00','2026-03-01 08:00:00')",
         "('northwind','c3','c@x.test','Cy','C','customer','a3','2026-02-25 10:00:00','2026-03-01 10:00:00',"
-        "NULL,NULL,NULL,NULL,NULL,false)",
+        "NULL,NULL,NULL,NULL,NULL,false,NULL,NULL,NULL)",
         "('northwind','c6','d@x.test','Di','D','customer','a6','2026-01-20 10:00:00','2026-03-03 12:00:00',"
-        "NULL,NULL,NULL,NULL,NULL,false)",
+        "NULL,NULL,NULL,NULL,NULL,false,false,NULL,NULL)",
         "('bellavista','c4','e@x.test','Eva','E','customer','b1','2026-03-01 23:31:00','2026-03-02 00:30:00',"
-        "NULL,NULL,NULL,NULL,'2026-03-02 00:30:00',false)",
+        "NULL,NULL,NULL,NULL,'2026-03-02 00:30:00',false,true,'2026-03-01 23:31:00',NULL)",
     ],
     "hubspot_deals": [
         # d1: last session before 15:00 UTC is google/cpc at 14:00 -> google_ads, local 03-02
@@ -578,3 +579,22 @@ def test_owned_media_staging(built: tuple[Path, DbtRun]) -> None:
     assert query(
         warehouse, "select category, country, engagement_rate from staging.stg_social__influencers"
     ) == [("hiking", "US", 0.041)]
+
+
+def test_contact_consent_reaches_staging(built: tuple[Path, DbtRun]) -> None:
+    """raw.hubspot_contacts consent -> stg_hubspot__contacts: opted in, opted out (with both dates),
+    unknown consent and never opted in (both no consent)."""
+    path, _ = built
+    rows = query(
+        path,
+        "select contact_id, has_marketing_opt_in, marketing_opted_in_at, marketing_opted_out_at "
+        "from staging.stg_hubspot__contacts order by contact_id",
+    )
+    consent = {r[0]: (r[1], r[2] is not None, r[3] is not None) for r in rows}
+    assert consent == {
+        "c1": (True, True, False),
+        "c2": (False, True, True),
+        "c3": (False, False, False),
+        "c4": (True, True, False),
+        "c6": (False, False, False),
+    }

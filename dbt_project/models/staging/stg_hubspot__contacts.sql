@@ -22,6 +22,8 @@ renamed as (
 
         ----------  booleans
         coalesce(archived, false) as is_archived,
+        -- marketing consent: true only for an opt-in without a later opt-out; unknown = no consent
+        coalesce(marketing_opt_in, false) as has_marketing_opt_in,
 
         ----------  timestamps (UTC)
         cast(createdate as {{ dbt.type_timestamp() }}) as created_at,
@@ -30,7 +32,9 @@ renamed as (
         cast(mql_date as {{ dbt.type_timestamp() }}) as became_mql_at,
         cast(sql_date as {{ dbt.type_timestamp() }}) as became_sql_at,
         cast(opportunity_date as {{ dbt.type_timestamp() }}) as became_opportunity_at,
-        cast(customer_date as {{ dbt.type_timestamp() }}) as became_customer_at
+        cast(customer_date as {{ dbt.type_timestamp() }}) as became_customer_at,
+        cast(opt_in_date as {{ dbt.type_timestamp() }}) as marketing_opted_in_at,
+        cast(opt_out_date as {{ dbt.type_timestamp() }}) as marketing_opted_out_at
 
     from source
 
