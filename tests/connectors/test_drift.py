@@ -269,3 +269,43 @@ def test_hubspot_duplicates_are_counted():
     clean = _hubspot(make_api(FixtureState())).fetch_contacts()
     assert frame.height == clean.height and repeated > 0
     assert json.dumps(sorted(frame["id"].to_list())) == json.dumps(sorted(clean["id"].to_list()))
+
+
+def test_check_rows_reads_text_numbers_in_place_and_marks_what_cannot_load() -> None:
+    from connectors.drift import check_rows
+    from connectors.tiktok_ads import parse_ad_stats
+
+    def row(spend, impressions, **extra):
+        metrics = {"spend": spend, "impressions": impressions, "clicks": "3", **extra}
+        return {"dimensions": {"ad_id": "1", "stat_time_day": "2026-03-01 00:00:00"}, "metrics": metrics}
+
+    # TikTok sends metrics as plain text: that is its wire form, not drift
+    report = ParseReport()
+    plain = parse_ad_stats([{"data": {"list": [row("1234.50", "1000")]}}], "t", "9", report=report)
+    assert report.drift == [] and plain["spend"].to_list() == [Decimal("1234.50")]
+    # grouped text is read exactly, reported once; a row without a required metric is marked
+    pages = [{"data": {"list": [
+        row("1,234.50", "1.000,0", reach="7"),
+        row("1.234,50", "12,345"),
+        {"dimensions": {"ad_id": "2", "stat_time_day": "2026-03-01 00:00:00"}, "metrics": {"spend": "1.00"}},
+    ]}}]  # fmt: skip
+    frame = parse_ad_stats(pages, "t", "9", report=report)
+    assert frame["spend"].to_list()[:2] == [Decimal("1234.50")] * 2
+    assert frame["impressions"].to_list()[:2] == [1000, 12345]
+    assert frame[QUARANTINE_REASON].to_list()[:2] == [None, None]
+    assert "metrics.impressions absent" in frame[QUARANTINE_REASON][2]
+    kinds = {(e.kind, e.column) for e in report.drift}
+    assert kinds == {
+        ("new_column", "metrics.reach"),
+        ("type_changed", "metrics.spend"),
+        ("type_changed", "metrics.impressions"),
+        ("missing_column", "metrics.impressions"),
+        ("missing_column", "metrics.clicks"),
+    }
+    # a JSON-number field sent as any text is drift; a float reading two ways is marked, never guessed
+    rows = [{"n": "12"}, {"n": "1,234"}, {"n": 5}]
+    issues = check_rows(rows, source="s", report=(r := ParseReport()), numbers={("n",): "float"})
+    assert rows[0]["n"] == 12.0 and rows[1]["n"] is None and rows[2]["n"] == 5
+    marked = issues.mark(pl.DataFrame({"x": [1, 2, 3]}))
+    assert marked[QUARANTINE_REASON].to_list()[0] is None and "ambiguous" in marked[QUARANTINE_REASON][1]
+    assert [(e.kind, e.column) for e in r.drift] == [("type_changed", "n")]
