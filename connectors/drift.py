@@ -327,3 +327,13 @@ def _wire_number(number: Decimal, kind: NumberKind) -> Any:
     if kind == "money":
         return str(number.quantize(Decimal("0.01")))
     return float(number)
+
+
+def latest_per_key(frame: pl.DataFrame, key: list[str]) -> pl.DataFrame:
+    """One row per `key`, the last one read; rows marked for quarantine are all kept as they are (the
+    missing field may be part of the key: collapsing them would lose records silently)."""
+    if QUARANTINE_REASON not in frame.columns:
+        return frame.unique(subset=key, keep="last", maintain_order=True)
+    marked = pl.col(QUARANTINE_REASON).is_not_null()
+    good = frame.filter(~marked).unique(subset=key, keep="last", maintain_order=True)
+    return pl.concat([good, frame.filter(marked)], how="vertical")

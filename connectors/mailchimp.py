@@ -28,7 +28,7 @@ import httpx
 import polars as pl
 
 from connectors.contracts import frame_from_columns, int_column
-from connectors.drift import ParseReport, check_rows
+from connectors.drift import ParseReport, check_rows, latest_per_key
 from connectors.errors import AuthError, PermanentError, RateLimitedError, TransientError
 from connectors.http import (
     DEFAULT_TIMEOUT,
@@ -163,7 +163,7 @@ def parse_reports(
     frame = issues.mark(frame_from_columns(SOURCE, columns, timestamp_strings=("send_time",)))
     if report is not None:
         report.duplicates += frame.height - frame.unique().height
-    return frame.unique(subset=["tenant_id", "campaign_id"], keep="last", maintain_order=True)
+    return latest_per_key(frame, ["tenant_id", "campaign_id"])
 
 
 def _str(value: Any) -> str | None:

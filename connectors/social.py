@@ -24,7 +24,7 @@ import httpx
 import polars as pl
 
 from connectors.contracts import frame_from_columns, int_column
-from connectors.drift import ParseReport, RowIssues, check_rows
+from connectors.drift import ParseReport, RowIssues, check_rows, latest_per_key
 from connectors.errors import AuthError, PermanentError, RateLimitedError, TransientError
 from connectors.http import (
     DEFAULT_TIMEOUT,
@@ -132,7 +132,7 @@ def _latest(
         frame = issues.mark(frame)
     if report is not None:
         report.duplicates += frame.height - frame.unique().height
-    return frame.unique(subset=key, keep="last", maintain_order=True)
+    return latest_per_key(frame, key)
 
 
 def parse_posts(

@@ -134,6 +134,7 @@ def test_text_number_is_readable_one_way():
     assert text_number("1234.50", 2) == "1.234,50"
     assert text_number("1234", 2) == "1.234,0"  # never "1.234": that reads as 1.234 too
     assert text_number("53", 0) == "53"
+    assert text_number(3000, 0) == "3,000.0"  # never "3,000": a decimal comma reads it as 3 too
 
 
 def test_recent_days_are_restated_as_they_mature():

@@ -254,6 +254,9 @@ def text_number(value: Any, variant: int) -> Any:
     if style == 2 and not dot and len(whole) > 3:
         # "1.234" could be 1.234 or 1234: give an integer in dot groups only with a decimal part.
         return sign + grouped + ",0"
+    if style == 0 and not dot and len(whole) > 3 and whole.endswith("000"):
+        # "3,000" reads as 3000 or as 3.000 (= 3, a decimal comma): give such integers a decimal part.
+        return sign + grouped + ".0"
     return sign + grouped + (decimal + frac if dot else "")
 
 
