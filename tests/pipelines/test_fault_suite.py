@@ -228,8 +228,14 @@ def test_missing_column_rows_are_quarantined_with_their_reason(source, clean, mi
         mine = quarantined.filter(pl.col("source") == logged)
         assert mine.height > 0, f"{table}: nothing quarantined"
         assert all("absent from the platform's answer" in r for r in mine["reason"]), mine["reason"].unique()
-        # every row is accounted for: loaded, or quarantined with the reason (none silently dropped)
-        assert during[table]["n_rows"] + counted[logged] == clean_totals[table]["n_rows"], table
+        # every row is accounted for: loaded, or quarantined with the reason (none silently dropped).
+        # The run's GDPR erasures remove erased people's records from ops.quarantine, and erased
+        # contacts from raw too (HubSpot), so there the count is bounded from both sides.
+        missing = clean_totals[table]["n_rows"] - during[table]["n_rows"]
+        if source == "hubspot":
+            assert mine.height <= missing <= counted[logged], table
+        else:
+            assert missing == counted[logged] == mine.height, table
         assert "missing_column" in drift.filter(pl.col("source") == logged)["kind"].to_list(), table
         assert after[table] == clean_totals[table], f"{table}: a clean rerun does not make it whole"
 
