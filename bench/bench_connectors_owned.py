@@ -37,14 +37,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
 PATHS = ("mailchimp_reports", "social_posts", "social_mentions", "social_influencers")
-MODES = ("inprocess", "loopback")
+MODES = ("inprocess", "loopback", "replay")
 
 
 class _State:
@@ -52,26 +57,47 @@ class _State:
         self.world, self.today, self.world_dir = world, world.meta.end_date, None
 
 
-def _clients(mode: str, state: _State) -> tuple[Callable[..., Any], Callable[..., Any], Callable[[], None]]:
+class _Transport:
+    """The transport clients get: the sandbox in-process, nothing on loopback, or in `replay` mode the
+    recording of the warm-up run's answers (see bench_connectors.Recording)."""
+
+    def __init__(self, mode: str, sandbox: Any) -> None:
+        from bench.bench_connectors import Recording
+
+        self.mode, self.sandbox, self.recording = mode, sandbox, Recording()
+        self.current = sandbox
+
+    def warmup(self) -> None:
+        if self.mode == "replay":
+            self.current = self.recording.recorder(self.sandbox)
+
+    def run(self) -> None:
+        if self.mode == "replay":
+            self.current = self.recording.replayer()
+
+
+def _clients(
+    mode: str, state: _State
+) -> tuple[Callable[..., Any], Callable[..., Any], Callable[[], None], _Transport]:
     from connectors.mailchimp import MailchimpClient
     from connectors.sandbox.api import SandboxAPI, serve
     from connectors.sandbox.clock import VirtualClock
     from connectors.social import SocialClient
 
     clock = VirtualClock()
-    if mode == "inprocess":
-        transport = SandboxAPI(state, clock=clock.monotonic).transport()
+    if mode in ("inprocess", "replay"):
+        transport = _Transport(mode, SandboxAPI(state, clock=clock.monotonic).transport())
         urls: dict[str, str] = {}
         stop: Callable[[], None] = lambda: None  # noqa: E731
     else:
         server = serve(state, port=0, background=True)
-        transport, urls, stop = None, server.base_urls, server.stop
+        transport, urls, stop = _Transport(mode, None), server.base_urls, server.stop
 
     def mailchimp(tenant: str, landing: Any) -> Any:
         extra = {"base_url": urls["mailchimp"]} if urls else {}
         return MailchimpClient(
             f"sandbox-{tenant}-us21",
-            transport=transport,
+            transport=transport.current,
             landing=landing,
             tenant_id=tenant,
             sleep=clock.sleep,
@@ -82,14 +108,14 @@ def _clients(mode: str, state: _State) -> tuple[Callable[..., Any], Callable[...
         extra = {"base_url": urls["social"]} if urls else {}
         return SocialClient(
             f"sandbox-{tenant}",
-            transport=transport,
+            transport=transport.current,
             landing=landing,
             tenant_id=tenant,
             sleep=clock.sleep,
             **extra,
         )
 
-    return mailchimp, social, stop
+    return mailchimp, social, stop, transport
 
 
 def _run(path: str, mailchimp: Callable[..., Any], social: Callable[..., Any], tenants: list[str]) -> int:
@@ -122,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=PATHS)
     args = parser.parse_args(argv)
 
+    from bench.bench_connectors import load_average
     from connectors.sandbox.generator import generate_world
 
     world = generate_world(args.preset, args.seed)
@@ -132,17 +159,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"{'mode':<10} {'path':<20} {'rows':>8} {'median s':>9} {'rows/s':>10}")
     for mode in args.modes:
-        mailchimp, social, stop = _clients(mode, state)
+        mailchimp, social, stop, transport = _clients(mode, state)
         try:
             for path in args.paths:
-                rows = _run(path, mailchimp, social, tenants)  # warm-up: imports, sandbox caches
+                transport.warmup()
+                rows = _run(path, mailchimp, social, tenants)  # warm-up: imports, caches (replay: records)
                 times = []
                 for _ in range(args.repeat):
+                    transport.run()
                     started = time.perf_counter()
                     rows = _run(path, mailchimp, social, tenants)
                     times.append(time.perf_counter() - started)
                 median = statistics.median(times)
-                print(f"{mode:<10} {path:<20} {rows:>8,} {median:>9.3f} {rows / median:>10,.0f}", flush=True)
+                print(
+                    f"{mode:<10} {path:<20} {rows:>8,} {median:>9.3f} {rows / median:>10,.0f}"
+                    f"   runs: {', '.join(f'{t:.3f}' for t in times)}   load {load_average()}",
+                    flush=True,
+                )
         finally:
             stop()
     return 0

@@ -48,10 +48,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.bench_connectors import Env, run_meta_insights  # noqa: E402
+from bench.bench_connectors import Env, load_average, run_meta_insights  # noqa: E402
 
 PATHS = ("linkedin_creative_stats", "tiktok_ad_stats", "meta_insights")
-MODES = ("inprocess", "loopback")
+MODES = ("inprocess", "loopback", "replay")
 
 
 def run_linkedin(env: Env, run: str) -> int:
@@ -91,9 +91,11 @@ def bench(world_dir: Path, modes: list[str], paths: list[str], repeat: int) -> l
             medians: dict[str, float] = {}
             for path in paths:
                 runner = RUNNERS[path]
-                runner(env, f"{path}-warmup")  # imports, sandbox caches
+                env.start_warmup()
+                runner(env, f"{path}-warmup")  # imports, sandbox caches (replay: records the answers)
                 times, rows = [], 0
                 for i in range(repeat):
+                    env.start_run()
                     started = time.perf_counter()
                     rows = runner(env, f"{path}-{i}")
                     times.append(time.perf_counter() - started)
@@ -107,7 +109,7 @@ def bench(world_dir: Path, modes: list[str], paths: list[str], repeat: int) -> l
                 results.append({"mode": mode, "path": path, "rows": rows, "median_s": median})
                 print(
                     f"{mode:10s} {path:24s} {rows:>9,d} rows  {median:7.2f} s  {rows / median:>10,.0f} rows/s"
-                    f"   runs: {', '.join(f'{t:.2f}' for t in times)}{ratio}",
+                    f"   runs: {', '.join(f'{t:.2f}' for t in times)}{ratio}   load {load_average()}",
                     flush=True,
                 )
         finally:
