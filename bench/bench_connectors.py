@@ -304,28 +304,39 @@ def bench(
                 runner = RUNNERS[path]
                 env.start_warmup()
                 runner(env, f"{path}-warmup")  # warm-up: imports, sandbox frame caches (replay: records)
-                times, rows = [], 0
+                times, cpu, rows = [], [], 0
                 for i in range(repeat):
                     run = f"{path}-{i}"
                     prof = cProfile.Profile() if profile is not None and i == 0 else None
                     env.start_run()
-                    t0 = time.perf_counter()
+                    c0, t0 = time.process_time(), time.perf_counter()
                     if prof is not None:
                         prof.enable()
                     rows = runner(env, run)
                     if prof is not None:
                         prof.disable()
                     times.append(time.perf_counter() - t0)
+                    cpu.append(time.process_time() - c0)
                     if prof is not None and profile is not None:
                         profile.mkdir(parents=True, exist_ok=True)
                         prof.dump_stats(profile / f"{mode}-{path}.prof")
                     shutil.rmtree(env.tmp / run, ignore_errors=True)
-                median = statistics.median(times)
-                results.append({"mode": mode, "path": path, "rows": rows, "seconds": median, "runs": times})
+                median, cpu_median = statistics.median(times), statistics.median(cpu)
+                results.append(
+                    {
+                        "mode": mode,
+                        "path": path,
+                        "rows": rows,
+                        "seconds": median,
+                        "cpu": cpu_median,
+                        "runs": times,
+                    }
+                )
                 before, after = RECORDED.get((mode, path), (float("nan"), float("nan")))
                 print(
                     f"{mode:10s} {path:18s} {rows:>10,d} rows  {median:7.2f} s  "
-                    f"{rows / median:>12,.0f} rows/s   runs: {', '.join(f'{t:.2f}' for t in times)}"
+                    f"{rows / median:>12,.0f} rows/s   cpu {cpu_median:.2f} s = {rows / cpu_median:>9,.0f} rows/s"
+                    f"   runs: {', '.join(f'{t:.2f}' for t in times)}"
                     f"   (recorded: before {before:.2f} s, after {after:.2f} s)   load {load_average()}",
                     flush=True,
                 )

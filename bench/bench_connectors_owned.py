@@ -164,15 +164,17 @@ def main(argv: list[str] | None = None) -> int:
             for path in args.paths:
                 transport.warmup()
                 rows = _run(path, mailchimp, social, tenants)  # warm-up: imports, caches (replay: records)
-                times = []
+                times, cpu = [], []
                 for _ in range(args.repeat):
                     transport.run()
-                    started = time.perf_counter()
+                    cpu_started, started = time.process_time(), time.perf_counter()
                     rows = _run(path, mailchimp, social, tenants)
                     times.append(time.perf_counter() - started)
-                median = statistics.median(times)
+                    cpu.append(time.process_time() - cpu_started)
+                median, cpu_median = statistics.median(times), statistics.median(cpu)
                 print(
                     f"{mode:<10} {path:<20} {rows:>8,} {median:>9.3f} {rows / median:>10,.0f}"
+                    f"   cpu {cpu_median:.3f} s = {rows / cpu_median:>9,.0f} rows/s"
                     f"   runs: {', '.join(f'{t:.3f}' for t in times)}   load {load_average()}",
                     flush=True,
                 )

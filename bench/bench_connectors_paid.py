@@ -93,22 +93,26 @@ def bench(world_dir: Path, modes: list[str], paths: list[str], repeat: int) -> l
                 runner = RUNNERS[path]
                 env.start_warmup()
                 runner(env, f"{path}-warmup")  # imports, sandbox caches (replay: records the answers)
-                times, rows = [], 0
+                times, cpu, rows = [], [], 0
                 for i in range(repeat):
                     env.start_run()
-                    started = time.perf_counter()
+                    cpu_started, started = time.process_time(), time.perf_counter()
                     rows = runner(env, f"{path}-{i}")
                     times.append(time.perf_counter() - started)
-                median = statistics.median(times)
+                    cpu.append(time.process_time() - cpu_started)
+                median, cpu_median = statistics.median(times), statistics.median(cpu)
                 medians[path] = median / max(rows, 1)
                 ratio = (
                     f"   {medians[path] / medians['meta_insights']:.2f}x Meta's s/row"
                     if "meta_insights" in medians and path != "meta_insights"
                     else ""
                 )
-                results.append({"mode": mode, "path": path, "rows": rows, "median_s": median})
+                results.append(
+                    {"mode": mode, "path": path, "rows": rows, "median_s": median, "cpu_s": cpu_median}
+                )
                 print(
                     f"{mode:10s} {path:24s} {rows:>9,d} rows  {median:7.2f} s  {rows / median:>10,.0f} rows/s"
+                    f"   cpu {cpu_median:.2f} s = {rows / cpu_median:>9,.0f} rows/s"
                     f"   runs: {', '.join(f'{t:.2f}' for t in times)}{ratio}   load {load_average()}",
                     flush=True,
                 )
