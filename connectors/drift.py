@@ -117,12 +117,17 @@ def row_keys(rows: Iterable[Mapping[str, Any]], nested: Iterable[str] = ()) -> s
     """Every key of the rows; for the keys in `nested`, the keys one level down as `parent.child`."""
     keys: set[str] = set()
     inner = set(nested)
+    # Nested objects of a page share a handful of key sets: collect those, name `parent.child` once.
+    shapes: dict[str, set[tuple[Any, ...]]] = {parent: set() for parent in inner}
     for row in rows:
         keys.update(row.keys())
         for parent in inner:
             child = row.get(parent)
             if type(child) is dict or isinstance(child, Mapping):
-                keys.update(f"{parent}.{k}" for k in child)
+                shapes[parent].add(tuple(child))
+    for parent, found in shapes.items():
+        for shape in found:
+            keys.update(f"{parent}.{k}" for k in shape)
     return keys
 
 
@@ -280,7 +285,7 @@ def _absent(rows: Sequence[Any], path: tuple[str, ...]) -> list[int]:
 
 def _has(row: Any, path: tuple[str, ...]) -> bool:
     for key in path:
-        if not isinstance(row, Mapping) or key not in row:
+        if not (type(row) is dict or isinstance(row, Mapping)) or key not in row:
             return False
         row = row[key]
     return True
