@@ -336,6 +336,7 @@ def bench(
                 print(
                     f"{mode:10s} {path:18s} {rows:>10,d} rows  {median:7.2f} s  "
                     f"{rows / median:>12,.0f} rows/s   cpu {cpu_median:.2f} s = {rows / cpu_median:>9,.0f} rows/s"
+                    f" (min {min(cpu):.2f} s)"
                     f"   runs: {', '.join(f'{t:.2f}' for t in times)}"
                     f"   (recorded: before {before:.2f} s, after {after:.2f} s)   load {load_average()}",
                     flush=True,

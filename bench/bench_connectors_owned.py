@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                 median, cpu_median = statistics.median(times), statistics.median(cpu)
                 print(
                     f"{mode:<10} {path:<20} {rows:>8,} {median:>9.3f} {rows / median:>10,.0f}"
-                    f"   cpu {cpu_median:.3f} s = {rows / cpu_median:>9,.0f} rows/s"
+                    f"   cpu {cpu_median:.3f} s = {rows / cpu_median:>9,.0f} rows/s (min {min(cpu):.3f} s)"
                     f"   runs: {', '.join(f'{t:.3f}' for t in times)}   load {load_average()}",
                     flush=True,
                 )

@@ -112,7 +112,7 @@ def bench(world_dir: Path, modes: list[str], paths: list[str], repeat: int) -> l
                 )
                 print(
                     f"{mode:10s} {path:24s} {rows:>9,d} rows  {median:7.2f} s  {rows / median:>10,.0f} rows/s"
-                    f"   cpu {cpu_median:.2f} s = {rows / cpu_median:>9,.0f} rows/s"
+                    f"   cpu {cpu_median:.2f} s = {rows / cpu_median:>9,.0f} rows/s (min {min(cpu):.2f} s)"
                     f"   runs: {', '.join(f'{t:.2f}' for t in times)}{ratio}   load {load_average()}",
                     flush=True,
                 )
