@@ -15,7 +15,13 @@ every account, every day):
                      + import_touchpoint_files
 
 Modes: `inprocess` is the httpx MockTransport the pipeline uses (`SandboxAPI.transport()`); `loopback`
-is the stdlib HTTP server (`serve(state, port=0, background=True)`) with clients on `base_url=`.
+is the stdlib HTTP server (`serve(state, port=0, background=True)`) with clients on `base_url=`;
+`replay` records every answer of the warm-up run through the in-process sandbox (status, headers, body
+bytes: `Recording`) and serves the timed runs from that recording through an `httpx.MockTransport`, so
+its figure is the connector's own cost (httpx, JSON decode, paging, parsing, landing) without the fake
+server generating and serialising pages. Each line prints wall seconds and rows/s (medians), the
+process's CPU seconds (median and min; on a CPU-saturated box the wall figure is mostly waiting for a
+core) and the load average.
 Clients sleep on a `VirtualClock` in both modes (as the pipeline does in the sandbox), so rate-limit
 pacing costs no wall time. Every page is landed (gzip + sidecar) in a fresh temporary LandingZone,
 as in the pipeline. The first run of each (mode, path) is a warm-up (imports, sandbox caches) and is

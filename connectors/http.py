@@ -221,24 +221,29 @@ def loads(content: bytes | str) -> Any:
         return jsonlib.loads(raw)
 
 
-_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_NINETEEN_DIGITS = b"0" * 19
-# A JSON number token starts after ':', ',' or '[' (whitespace aside): 20+ digits may exceed uint64,
-# -19 digits may go below int64's minimum.
-_WIDE_INT_TOKENS = tuple(
-    [p + b"0" * 20 for p in (b":", b",", b"[")] + [p + b"-" + b"0" * 19 for p in (b":", b",", b"[")]
-)
+def _number_classes() -> bytes:
+    # digits -> '0', '-' kept, what may precede a JSON number token (':', ',', '[', whitespace) -> 'x',
+    # every other byte -> '"' (a digit run after a letter, quote or '/' is inside a string).
+    table = bytearray(b'"' * 256)
+    for byte in b"0123456789":
+        table[byte] = ord("0")
+    for byte in b":,[ \t\r\n":
+        table[byte] = ord("x")
+    table[ord("-")] = ord("-")
+    return bytes(table)
+
+
+_NUMBER_CLASSES = _number_classes()
+# 20+ digits may exceed uint64; '-' and 19+ digits may go below int64's minimum.
+_WIDE_POSITIVE = b"x" + b"0" * 20
+_WIDE_NEGATIVE = b"x-" + b"0" * 19
 
 
 def _may_hold_wide_int(raw: bytes) -> bool:
-    """True when `raw` may hold an integer token orjson would read as a float (a cheap byte scan: no run
-    of 19 digits anywhere, the usual case, is decided in one pass; otherwise number tokens are checked,
-    erring towards True, e.g. for digits inside a string)."""
-    digits = raw.translate(_DIGITS_TO_ZERO)
-    if _NINETEEN_DIGITS not in digits:
-        return False
-    compact = raw.translate(_DIGITS_TO_ZERO, b" \t\r\n")
-    return compact[:1] in (b"0", b"-") or any(token in compact for token in _WIDE_INT_TOKENS)
+    """True when `raw` may hold an integer token orjson would read as a float: one translate and two
+    substring searches over the body, erring towards True (a long digit run after ':' inside a string)."""
+    classes = b"x" + raw.translate(_NUMBER_CLASSES)
+    return _WIDE_POSITIVE in classes or _WIDE_NEGATIVE in classes
 
 
 _JSON_CACHE = "_mos_json"
