@@ -44,6 +44,24 @@ the connectors as they were before the speed-ups that came with this benchmark, 
     hubspot_contacts    100,030     10.81     5.44
     hubspot_deals        35,700     21.13     2.21   (was ~40 ms of Nagle/delayed-ACK stall per response)
 
+Replay (the connector's own cost), demo preset seed 7, 2-core box at load average 15-17 (other jobs), so
+CPU seconds are the figure to read; "before" = the connectors at the commit that added replay, "after" =
+orjson decode, one-pass drift checks, dict fast paths, one mkdir per folder; runs interleaved
+before/after/before/after, median of 3 each (CPU s; wall s in brackets):
+
+    replay               rows      before (2 rounds)              after (2 rounds)            after CPU rows/s
+    meta_insights       42,384   1.15, 1.10  (7.1, 6.7)       0.97, 0.99  (5.7, 5.0)        ~43,000
+    google_ad_stats     37,882   1.04, 1.11  (4.8, 8.6)       0.75, 0.73  (4.0, 3.1)        ~51,000
+    hubspot_deals       35,706   1.33, 1.19  (10.3, 8.4)      1.09, 1.17  (6.9, 7.0)        ~31,000
+    hubspot_contacts    98,013   3.44        (6.8, load 10)   3.13        (11.9, load 13)   ~31,000
+
+At load ~9 single runs gave meta 0.74 s CPU (57k rows/s), google 0.60 s (62k), contacts 2.8 s (35k),
+deals 1.09 s (33k). HubSpot is bound by bytes, not rows: 100 records a page at ~830 bytes (contacts) to
+~2 KB (deals) a record, so per page ~0.55 ms JSON decode (orjson), ~0.3 ms gzip-1 and 0.1 ms sha256 of
+the landed copy, two atomic file writes, before any parsing (parse alone: ~0.9 s CPU for 98k contacts).
+In-process and loopback add the fake server's cost: in the same session (load 13-18) in-process meta
+1.6-1.7 s CPU, contacts 8-9 s CPU, i.e. the sandbox generating pages is most of those figures.
+
 An earlier "before" run under heavier load (fsync and gzip -9 suffer most from a busy disk and CPU)
 took 11.5 / 7.1 / 17.1 / 6.7 / 17.3 s in-process for the same five paths. `mos demo` (bench_demo,
 median of 2 cold runs, same box): hubspot_crm 16.0 -> 8.8 s, raw__touchpoints 21.2 -> 15.2 s,
