@@ -93,7 +93,7 @@ def missing_fields(
     """Rows lacking a required field (absent, not null) are marked; the drift is reported once."""
     for path in required:
         name = ".".join(path)
-        absent = [i for i, row in enumerate(rows) if not _has(row, path)]
+        absent = _absent(rows, path)
         if not absent:
             continue
         for i in absent:
@@ -117,12 +117,17 @@ def row_keys(rows: Iterable[Mapping[str, Any]], nested: Iterable[str] = ()) -> s
     """Every key of the rows; for the keys in `nested`, the keys one level down as `parent.child`."""
     keys: set[str] = set()
     inner = set(nested)
+    # Nested objects of a page share a handful of key sets: collect those, name `parent.child` once.
+    shapes: dict[str, set[tuple[Any, ...]]] = {parent: set() for parent in inner}
     for row in rows:
         keys.update(row.keys())
         for parent in inner:
             child = row.get(parent)
-            if isinstance(child, Mapping):
-                keys.update(f"{parent}.{k}" for k in child)
+            if type(child) is dict or isinstance(child, Mapping):
+                shapes[parent].add(tuple(child))
+    for parent, found in shapes.items():
+        for shape in found:
+            keys.update(f"{parent}.{k}" for k in shape)
     return keys
 
 
@@ -196,6 +201,9 @@ def number_column(
     """A numeric column as the raw dtype (Int64, Decimal(18,2), Float64), exact; values sent as text
     are read by `read_number` (reported as `type_changed`), unreadable ones marked for quarantine."""
     label = field_name or name
+    text = _plain_text(values, kind)
+    if text is not None:  # every value a plain string the raw dtype takes exactly: one vectorised cast
+        return text.cast(pl.Int64 if kind == "int" else pl.Decimal(18, 2)).alias(name)
     plain = _all_plain(values, kind)
     if not plain:
         fixed: list[Any] = []
@@ -229,14 +237,25 @@ def _is_plain(value: Any, kind: NumberKind) -> bool:
     return type(value) is str and _PLAIN.match(value) is not None and _fits(Decimal(value), kind)
 
 
+_PLAIN_TEXT = {"int": r"^-?[0-9]{1,18}$", "money": r"^-?[0-9]{1,16}(?:\.[0-9]{1,2})?$"}
+
+
+def _plain_text(values: list[Any], kind: NumberKind) -> pl.Series | None:
+    """The values as a String Series when each is None or a plain integer / money string that casts to
+    Int64 / Decimal(18,2) exactly (checked vectorised); None otherwise."""
+    pattern = _PLAIN_TEXT.get(kind)
+    if pattern is None or not all(v is None or type(v) is str for v in values):
+        return None
+    text = pl.Series(values, dtype=pl.String)
+    ok = text.str.contains(pattern)
+    return text if ok.null_count() == text.null_count() and ok.all() else None
+
+
 def _all_plain(values: list[Any], kind: NumberKind) -> bool:
     if kind == "float":
         return all(v is None or type(v) is float or type(v) is int for v in values)
     if all(v is None or type(v) is str for v in values):
-        text = pl.Series(values, dtype=pl.String)
-        pattern = r"^-?[0-9]{1,18}$" if kind == "int" else r"^-?[0-9]{1,16}(?:\.[0-9]{1,2})?$"
-        ok = text.str.contains(pattern)
-        return bool(ok.null_count() == text.null_count() and ok.all())
+        return _plain_text(values, kind) is not None
     return all(v is None or _is_plain(v, kind) for v in values)
 
 
@@ -250,9 +269,23 @@ def _canonical(number: Decimal | None, kind: NumberKind) -> Any:
     return float(number)
 
 
+def _absent(rows: Sequence[Any], path: tuple[str, ...]) -> list[int]:
+    """`[i for i, row in enumerate(rows) if not _has(row, path)]`, without an ABC isinstance per row
+    for the usual shapes (JSON objects decode to dicts)."""
+    if len(path) == 1:
+        (key,) = path
+        if all(type(row) is dict and key in row for row in rows):
+            return []
+    elif len(path) == 2:
+        outer, key = path
+        if all(type(row) is dict and type(inner := row.get(outer)) is dict and key in inner for row in rows):
+            return []
+    return [i for i, row in enumerate(rows) if not _has(row, path)]
+
+
 def _has(row: Any, path: tuple[str, ...]) -> bool:
     for key in path:
-        if not isinstance(row, Mapping) or key not in row:
+        if not (type(row) is dict or isinstance(row, Mapping)) or key not in row:
             return False
         row = row[key]
     return True

@@ -252,7 +252,7 @@ def _results(batches: Iterable[Page | Mapping[str, Any] | list[Any]]) -> Iterato
 def _get(row: Mapping[str, Any], *path: str) -> Any:
     cur: Any = row
     for key in path:
-        if not isinstance(cur, Mapping):
+        if not (type(cur) is dict or isinstance(cur, Mapping)):
             return None
         cur = cur.get(key)
     return cur
@@ -346,12 +346,12 @@ _NOT_A_NODE: Any = object()
 
 def _node(row: Mapping[str, Any], key: str) -> Any:
     """`row[key]` when `row` is a mapping (the first step of `_get`)."""
-    return row.get(key) if isinstance(row, Mapping) else _NOT_A_NODE
+    return row.get(key) if type(row) is dict or isinstance(row, Mapping) else _NOT_A_NODE
 
 
 def _field(node: Any, key: str) -> Any:
     """The last step of `_get`: `node[key]`, None when `node` is not a mapping."""
-    return node.get(key) if isinstance(node, Mapping) else None
+    return node.get(key) if type(node) is dict or isinstance(node, Mapping) else None
 
 
 def _metric_ints(metrics: list[Mapping[str, Any]], name: str) -> pl.Series:

@@ -27,6 +27,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
 
 from connectors.errors import (
     AuthError,
@@ -46,7 +47,9 @@ __all__ = [
     "RetryPolicy",
     "default_decision",
     "iter_pages",
+    "loads",
     "parse_retry_after",
+    "response_json",
 ]
 
 log = logging.getLogger("connectors.http")
@@ -201,6 +204,62 @@ def default_decision(
     if policy.should_retry_status(status):
         return RetryDecision(True, TransientError, f"HTTP {status}", delay)
     return RetryDecision(False, PermanentError, f"HTTP {status}")
+
+
+def loads(content: bytes | str) -> Any:
+    """`json.loads`, decoding with orjson (3-4x faster on a page of rows) whenever orjson gives the same
+    result. orjson turns integers outside 64 bits into floats and refuses NaN/Infinity literals and lone
+    surrogates: a body that may hold such an integer (`_may_hold_wide_int`) or that orjson refuses is
+    decoded by the stdlib, so the result is always what `json.loads` gives; a body neither reads raises
+    ValueError."""
+    raw = content.encode() if isinstance(content, str) else content
+    if _may_hold_wide_int(raw):
+        return jsonlib.loads(raw)
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return jsonlib.loads(raw)
+
+
+def _number_classes() -> bytes:
+    # digits -> '0', '-' kept, what may precede a JSON number token (':', ',', '[', whitespace) -> 'x',
+    # every other byte -> '"' (a digit run after a letter, quote or '/' is inside a string).
+    table = bytearray(b'"' * 256)
+    for byte in b"0123456789":
+        table[byte] = ord("0")
+    for byte in b":,[ \t\r\n":
+        table[byte] = ord("x")
+    table[ord("-")] = ord("-")
+    return bytes(table)
+
+
+_NUMBER_CLASSES = _number_classes()
+# 20+ digits may exceed uint64; '-' and 19+ digits may go below int64's minimum.
+_WIDE_POSITIVE = b"x" + b"0" * 20
+_WIDE_NEGATIVE = b"x-" + b"0" * 19
+
+
+def _may_hold_wide_int(raw: bytes) -> bool:
+    """True when `raw` may hold an integer token orjson would read as a float: one translate and two
+    substring searches over the body, erring towards True (a long digit run after ':' inside a string)."""
+    classes = b"x" + raw.translate(_NUMBER_CLASSES)
+    return _WIDE_POSITIVE in classes or _WIDE_NEGATIVE in classes
+
+
+_JSON_CACHE = "_mos_json"
+
+
+def response_json(response: httpx.Response) -> Any:
+    """The response body parsed as JSON (`loads`), parsed once per response: a classify hook that reads
+    every answer (TikTok's `code` in HTTP 200 bodies) and the client's own parse share one decode.
+    Raises ValueError when the body is not JSON; an empty body is None."""
+    cached = response.__dict__.get(_JSON_CACHE, _JSON_CACHE)
+    if cached is not _JSON_CACHE:
+        return cached
+    content = response.content
+    data = loads(content) if content else None
+    response.__dict__[_JSON_CACHE] = data
+    return data
 
 
 @dataclass
@@ -510,7 +569,7 @@ class HttpClient:
         if not parse_json:
             return JsonResponse(response, None)
         try:
-            data = jsonlib.loads(response.content) if response.content else None
+            data = response_json(response)
         except ValueError as exc:
             return _Attempt(
                 RetryDecision(True, TransientError, f"response body is not valid JSON (truncated?): {exc}"),

@@ -50,11 +50,20 @@ def _component(value: object, what: str) -> str:
     return text
 
 
-def _atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
+def _atomic_write(path: Path, data: bytes, *, durable: bool = True, made: set[Path] | None = None) -> None:
     """Write `data` to a temporary file beside `path`, then rename it into place (fsync first when
-    `durable`)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    `durable`). `made`: folders already created by this writer (their mkdir is skipped; a folder removed
+    since is made again)."""
+    folder = path.parent
+    if made is None or folder not in made:
+        folder.mkdir(parents=True, exist_ok=True)
+        if made is not None:
+            made.add(folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except FileNotFoundError:  # the folder went away since we made it
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -84,6 +93,7 @@ class LandingZone:
         self.root = Path(root)
         self.redactor = Redactor(secrets)
         self.durable = durable
+        self._made: set[Path] = set()  # partition folders this zone has created (one mkdir each)
 
     def __repr__(self) -> str:
         durable = ", durable=True" if self.durable else ""
@@ -113,7 +123,12 @@ class LandingZone:
     ) -> Path:
         """Write one response body (gzip) plus a redacted sidecar of request meta; return the body path."""
         path = self.page_path(source, tenant_id, partition, seq)
-        _atomic_write(path, gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0), durable=self.durable)
+        _atomic_write(
+            path,
+            gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0),
+            durable=self.durable,
+            made=self._made,
+        )
         sidecar = {
             "source": source,
             "tenant_id": tenant_id,
@@ -128,6 +143,7 @@ class LandingZone:
             path.with_name(path.name[: -len(PAGE_SUFFIX)] + META_SUFFIX),
             json.dumps(sidecar, indent=2, sort_keys=True, default=str).encode(),
             durable=self.durable,
+            made=self._made,
         )
         return path
 

@@ -47,6 +47,7 @@ from connectors.http import (
     RetryDecision,
     RetryPolicy,
     page_body,
+    response_json,
 )
 from connectors.landing import LandingZone
 
@@ -94,7 +95,7 @@ def classify_tiktok(response: httpx.Response, settings: TikTokSettings | None = 
     which the status-code rules and the JSON parse judge)."""
     settings = settings or TikTokSettings()
     try:
-        body = response.json()
+        body = response_json(response)  # parsed once: the client's own parse reuses it
     except ValueError:
         return None
     if not isinstance(body, dict) or "code" not in body:

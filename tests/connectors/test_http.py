@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from datetime import UTC, datetime, timedelta
@@ -339,3 +340,45 @@ def test_iter_pages_is_lazy_and_detects_loops():
     next(gen)
     with pytest.raises(PermanentError, match="repeated"):
         next(gen)
+
+
+# ---- JSON decoding: orjson where it gives what json.loads gives, the stdlib otherwise ----------------
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"data": [{"spend": "12.34", "impressions": "1000"}], "paging": {}}',
+        b'{"id": 123456789012345678901234567890, "n": -9223372036854775809}',  # beyond 64 bits: exact
+        b'{"a" :\n  18446744073709551616}',  # just past uint64, whitespace before the token
+        b"[18446744073709551615, -9223372036854775808, 9223372036854775807]",
+        b" 12345678901234567890123",
+        b'{"x": NaN, "y": Infinity, "z": 1e400}',
+        b'{"id": "12345678901234567890123", "v": 0.1, "w": 1.10}',  # a long digit run inside a string
+        '{"name": "caf\u00e9 \u2603", "s": "\\ud800"}'.encode(),
+        "[1, 2]".encode("utf-16"),
+    ],
+)
+def test_loads_gives_what_json_loads_gives(body):
+    from connectors.http import loads
+
+    expected = json.loads(body)
+    got = loads(body)
+    assert repr(got) == repr(expected)
+    assert type(got) is type(expected)
+
+
+@pytest.mark.parametrize("body", [b'{"data": [1, 2', b"", b"<html>busy</html>"])
+def test_loads_rejects_what_json_loads_rejects(body):
+    from connectors.http import loads
+
+    with pytest.raises(ValueError):
+        loads(body)
+
+
+def test_response_json_parses_a_body_once():
+    from connectors.http import response_json
+
+    response = httpx.Response(200, content=b'{"code": 0, "data": {"list": [1]}}')
+    first = response_json(response)
+    assert first == {"code": 0, "data": {"list": [1]}}
+    assert response_json(response) is first
+    assert response_json(httpx.Response(204, content=b"")) is None

@@ -127,3 +127,17 @@ def test_save_file_recopies_a_landed_file_of_the_wrong_size(tmp_path):
     dest.write_bytes(b"")  # e.g. left empty by a power loss before the data reached the disk
     assert zone.save_file("touchpoints", "northwind", src) == dest
     assert dest.read_bytes() == src.read_bytes()
+
+
+def test_save_page_after_its_folder_was_removed(tmp_path):
+    """The zone remembers the folders it made; a folder deleted since is made again, the page lands."""
+    import shutil
+
+    from connectors.landing import LandingZone, read_page
+
+    zone = LandingZone(tmp_path / "landing")
+    zone.save_page("meta_ads_insights", "acme", "2026-01-01", 0, b'{"data": []}')
+    shutil.rmtree(tmp_path / "landing")
+    path = zone.save_page("meta_ads_insights", "acme", "2026-01-01", 1, b'{"data": [1]}')
+    assert read_page(path) == b'{"data": [1]}'
+    assert path.with_name("00001.meta.json").exists()
