@@ -830,5 +830,6 @@ def plan_anomalies(plan: TenantPlan, n_days: int, rng: np.random.Generator) -> t
         spend=np.array([a["spend"] for a in chosen]),
         ctr=np.array([a["ctr"] for a in chosen]),
         conversions=np.array([a["conversions"] for a in chosen]),
+        rng=np.random.default_rng(rng.integers(0, 2**63)),
     )
     return anomalies, chosen
