@@ -731,9 +731,9 @@ def build_tenant_plan(
 # The first metric is the incident's own; the others are consequences, listed in the truth only when
 # they really moved (see generator.anomaly_truth). Magnitudes are those of real incidents:
 # budget_runaway: a pacing/bid bug or a mistyped budget spends 2.5-5x the plan for 1-3 days;
-# tracking_outage: the pixel/tag is gone after a site release, conversions ~0 for 2-5 days;
+# tracking_outage: the pixel/tag is gone after a site release, conversions ~0 for 2-7 days;
 # broken_creative: an asset fails to render or is disapproved, CTR (and so results) -70..-90 % for
-# 2-6 days; broken_landing_page: clicks arrive, the page/checkout fails, conversions -75..-95 %.
+# 2-6 days; broken_landing_page: clicks arrive, the page/checkout fails, conversions -75..-95 % for 2-7 days.
 ANOMALY_KINDS: dict[
     str, tuple[tuple[int, int], tuple[float, float], tuple[float, float], tuple[float, float], tuple]
 ] = {
@@ -745,7 +745,7 @@ ANOMALY_KINDS: dict[
         (("spend", "up"), ("cpa", "up"), ("roas", "down")),
     ),
     "tracking_outage": (
-        (2, 5),
+        (2, 7),
         (1.0, 1.0),
         (1.0, 1.0),
         (0.0, 0.05),
@@ -759,7 +759,7 @@ ANOMALY_KINDS: dict[
         (("ctr", "down"), ("conversions", "down"), ("cpa", "up"), ("roas", "down")),
     ),
     "broken_landing_page": (
-        (2, 6),
+        (2, 7),
         (1.0, 1.0),
         (1.0, 1.0),
         (0.05, 0.25),
@@ -768,13 +768,18 @@ ANOMALY_KINDS: dict[
 }
 ANOMALY_LOOKBACK = 14  # days of normal delivery before an anomaly (the truth's reference)
 ANOMALY_HISTORY = 42  # days a campaign runs before an incident (a baseline of same weekdays exists)
-ANOMALY_MIN_CONVERSIONS = 2.0  # planned conversions/day (budget / target CPA) for conversion incidents
+# Incidents hit campaigns where they are observable: planned spend and clicks a day, and for incidents
+# about conversions planned conversions a day (budget / target CPA) and over the incident.
+ANOMALY_MIN_SPEND = 20.0
+ANOMALY_MIN_CLICKS = 30.0
+ANOMALY_MIN_CONVERSIONS = 2.0
+ANOMALY_MIN_LOST_CONVERSIONS = 10.0
 
 
 def plan_anomalies(plan: TenantPlan, n_days: int, rng: np.random.Generator) -> tuple[Anomalies, list[dict]]:
     """A handful of incidents a year on campaigns with volume (picked by planned spend): spend runaways,
     tracking outages, broken creatives, broken landing pages. Each needs ANOMALY_HISTORY normal days
-    before it (ANOMALY_LOOKBACK in short worlds), incidents never overlap on a campaign, and incidents
+    before it (a third of the window in short worlds) free of other incidents, and incidents
     about conversions hit campaigns planned to get >= ANOMALY_MIN_CONVERSIONS a day (a conversion
     outage on a campaign with one sale a week is not observable)."""
     n_camp = plan.campaigns.height
@@ -786,18 +791,28 @@ def plan_anomalies(plan: TenantPlan, n_days: int, rng: np.random.Generator) -> t
     target_cpa = plan.campaigns["target_cpa"].cast(pl.Float64).fill_null(np.nan).to_numpy()
     mean_budget = total / np.maximum(running.sum(axis=1), 1)
     planned_conv = np.where(np.isfinite(target_cpa) & (target_cpa > 0), mean_budget / target_cpa, 0.0)
-    converts = big & (planned_conv >= ANOMALY_MIN_CONVERSIONS)
-    history = ANOMALY_HISTORY if n_days >= 3 * ANOMALY_HISTORY else ANOMALY_LOOKBACK
+    ads = plan.inputs
+    per_unit = np.bincount(ads.campaign, 1000.0 * ads.ctr_base / ads.cpm_base, minlength=n_camp)
+    per_unit /= np.maximum(np.bincount(ads.campaign, minlength=n_camp), 1)
+    planned_clicks = mean_budget * per_unit  # clicks/day of a fresh creative at the planned budget
+    big &= mean_budget >= ANOMALY_MIN_SPEND
+    observable = {  # by the incident's own metric
+        "spend": big,
+        "ctr": big & (planned_clicks >= ANOMALY_MIN_CLICKS),
+        "conversions": big & (planned_conv >= ANOMALY_MIN_CONVERSIONS),
+    }
+    history = max(ANOMALY_LOOKBACK, min(ANOMALY_HISTORY, n_days // 3))
     n = max(2, round(rng.uniform(3.0, 6.0) * n_days / 365.0))
     kinds = list(ANOMALY_KINDS)
-    busy = np.zeros((n_camp, n_days), dtype=bool)
+    busy = np.zeros((n_camp, n_days), dtype=bool)  # incidents and their baselines
+    hit = np.zeros((n_camp, n_days), dtype=bool)  # incidents and the week after
     chosen: list[dict] = []
-    for _ in range(n * 20):  # rejection sampling; a few tries per incident
+    for _ in range(n * 100):  # rejection sampling; tries per incident
         if len(chosen) == n:
             break
         kind = kinds[int(rng.integers(0, len(kinds)))]
         (d_lo, d_hi), spend_r, ctr_r, conv_r, moves = ANOMALY_KINDS[kind]
-        eligible = converts if moves[0][0] == "conversions" else big
+        eligible = observable[moves[0][0]]
         weights = np.where(eligible, total, 0.0)
         if weights.sum() <= 0:
             continue
@@ -806,9 +821,15 @@ def plan_anomalies(plan: TenantPlan, n_days: int, rng: np.random.Generator) -> t
         first = int(rng.integers(history, max(n_days - days, history + 1)))
         last = first + days - 1
         span = slice(first - history, last + 1)
-        if last >= n_days or not running[camp, span].all() or busy[camp, span].any():
+        # the new incident's baseline holds no incident (or its 7 days after) and the new incident
+        # lies in no other incident's baseline
+        own = slice(first, last + 1)
+        if last >= n_days or not running[camp, span].all() or hit[camp, span].any() or busy[camp, own].any():
+            continue
+        if moves[0][0] == "conversions" and days * planned_conv[camp] < ANOMALY_MIN_LOST_CONVERSIONS:
             continue
         busy[camp, span] = True
+        hit[camp, first : last + 8] = True
         ctr_x = float(rng.uniform(*ctr_r))
         conv_x = float(rng.uniform(*conv_r))
         chosen.append(
