@@ -189,8 +189,8 @@ def _read_budgets(con: duckdb.DuckDBPyConnection, relation: str) -> pl.DataFrame
     exists = con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
         [schema, table],
-    ).fetchone()
-    if not exists or not exists[0]:
+    ).fetchall()
+    if not exists[0][0]:
         return None
     return con.sql(
         f'select tenant_id, platform, campaign_id, date, daily_budget from "{schema}"."{table}"'
