@@ -2,7 +2,8 @@
 
 Input: ``marts.fct_ad_performance_daily`` aggregated to one row per (tenant_id, platform, campaign_id,
 date) with ``spend, impressions, clicks, conversions, revenue``. Output: the rows of ``ml.anomalies``
-(INTERFACES.md §7.4), one per flagged (campaign, metric, day). Pure: frames in, frames out.
+(INTERFACES.md §7.4), one per flagged (campaign, metric, day), grouped into alerts (``alert_id``).
+Optional: the planned daily budgets per campaign (``budgets``). Pure: frames in, frames out.
 
 Method, per campaign and metric (``spend``, ``conversions``, ``cpa`` = spend / conversions, ``ctr`` =
 clicks / impressions, ``roas`` = revenue / spend):
@@ -29,9 +30,20 @@ clicks / impressions, ``roas`` = revenue / spend):
    a CPA/ROAS flag is dropped when spend or conversions is flagged on the same campaign and day, so an
    incident is reported once. Off by default: an injected CPA spike is a spend spike at the same
    results, and dropping its CPA row would hide the metric the incident is about.
-8. **Minimum volume.** Tiny campaigns do not alarm: a day is scored only when the baseline carries
+8. **Planned budgets.** With ``budgets``, spend is scored as pacing, ``log(spend + 1) - log(budget +
+   1)``: a spend step that follows a budget change is expected (on the demo world, planned budget steps
+   were 95 % of the false alarms without it); ``expected`` is reported in currency at the day's budget.
+   The recent level (median of the previous ``level_days``) also follows steps, and at 14 days a 1-3
+   day runaway does not drag it (7 days did: the days after a runaway then looked like drops).
+9. **Persistence and runs.** CTR moves with the ad mix: a CTR flag needs ``persist_days`` days in a
+   row. Low-volume drops (a tracking outage at 3 conversions a day) build up as Stouffer run scores
+   over up to ``run_days`` days (see ``_run_score``).
+10. **Alerts.** Flagged rows of one campaign (any metric) with at most ``alert_gap_days`` quiet days
+   between them share an ``alert_id`` (one incident, one alert); ``summarize_alerts`` gives one row
+   per alert.
+11. **Minimum volume.** Tiny campaigns do not alarm: a day is scored only when the baseline carries
    enough volume: expected spend ``>= min_spend`` (all metrics), expected impressions ``>=
-   min_impressions`` (CTR), expected conversions ``>= min_conversions`` (conversions, CPA, ROAS); CPA
+   min_impressions`` and expected clicks ``>= min_clicks`` (CTR), expected conversions ``>= min_conversions`` (conversions, CPA, ROAS); CPA
    and ROAS also need conversions on the day itself (otherwise they are undefined or 0 by chance; the
    conversion drop shows up under ``conversions``).
 """
