@@ -43,8 +43,9 @@ clicks / impressions, ``roas`` = revenue / spend):
    per alert.
 11. **Minimum volume.** Tiny campaigns do not alarm: a day is scored only when the baseline carries
    enough volume: expected spend ``>= min_spend`` (all metrics), expected impressions ``>=
-   min_impressions`` and expected clicks ``>= min_clicks`` (CTR), expected conversions ``>= min_conversions`` (conversions, CPA, ROAS); CPA
-   and ROAS also need conversions on the day itself (otherwise they are undefined or 0 by chance; the
+   min_impressions`` and clicks ``>= min_clicks`` (CTR: a search campaign has few impressions but
+   many clicks), expected conversions ``>= min_conversions`` (conversions, CPA, ROAS); CPA and ROAS
+   also need conversions on the day itself (otherwise they are undefined or 0 by chance; the
    conversion drop shows up under ``conversions``).
 """
 
