@@ -194,6 +194,21 @@ class Anomalies:
             clicks[broken] = rng.binomial(clicks[broken], ctr_x[broken])
         return impressions, clicks
 
+    def apply_landed(
+        self, landed: np.ndarray, planned_clicks: np.ndarray, clicks: np.ndarray, land_rate: np.ndarray
+    ) -> np.ndarray:
+        """Sessions of the incident rows: fewer clicks keep each planned session with probability
+        clicks / planned; extra (runaway) clicks land at the row's land rate."""
+        rng = self._rng()
+        out = landed.copy()
+        fewer = np.nonzero(clicks < planned_clicks)[0]
+        if len(fewer):
+            out[fewer] = rng.binomial(landed[fewer], clicks[fewer] / planned_clicks[fewer])
+        more = np.nonzero(clicks > planned_clicks)[0]
+        if len(more):
+            out[more] += rng.binomial(clicks[more] - planned_clicks[more], land_rate[more])
+        return out
+
     def apply_conversions(self, conv: np.ndarray, conv_x: np.ndarray, integer_rows: np.ndarray) -> np.ndarray:
         """Platform-reported conversions of the incident rows x conv_x (integers thinned binomially
         from the incidents' stream, fractional ones scaled)."""
@@ -641,6 +656,7 @@ def simulate_tenant(
     ctr = np.minimum(ads.ctr_base[row_ad] * fatigue * rng.lognormal(0.0, 0.1, n_rows), 0.5)
     clicks = rng.binomial(impressions, ctr).astype(np.int64)
     if anomalies is not None:  # incidents draw from their own stream: the rest of the world is unmoved
+        planned_clicks = clicks
         impressions, clicks = anomalies.apply_delivery(impressions, clicks, cents, cpm, ctr, ctr_x)
 
     def per_platform_day(values: np.ndarray) -> np.ndarray:
@@ -857,7 +873,11 @@ def simulate_tenant(
     lead_session = lead_session_piece + everyone  # index of each contact's lead session in j_*
 
     # ---------------------------------------------------------------- anonymous traffic fills the rest
-    landed = rng.binomial(clicks, land_rate[row_plat])
+    if anomalies is None:
+        landed = rng.binomial(clicks, land_rate[row_plat])
+    else:  # the planned clicks' sessions from the world's stream, the incident's change from its own
+        landed = rng.binomial(planned_clicks, land_rate[row_plat])
+        landed = anomalies.apply_landed(landed, planned_clicks, clicks, land_rate[row_plat])
     used = np.bincount(j_row[j_row >= 0], minlength=n_rows + n_h + n_k)
     a_left = np.concatenate(
         [np.maximum(landed - used[:n_rows], 0), np.maximum(k_clicks - used[n_rows + n_h :], 0)]
