@@ -21,7 +21,7 @@ from models_ml.anomalies import detect_anomalies
 from models_ml.fatigue import detect_fatigue
 from models_ml.forecast import forecast_campaign_metrics
 from models_ml.lead_scoring import score_leads
-from models_ml.signal_eval import fatigue_rates, match_anomaly_truth
+from models_ml.signal_eval import fatigue_rates, match_anomaly_alerts, match_anomaly_truth
 
 
 def timed(fn: Callable[[], Any], runs: int) -> tuple[Any, float]:
@@ -84,15 +84,22 @@ def main() -> None:
     print(f"world {args.preset}-s{args.seed}: {daily.height} campaign-days, {world.delivery.height} ad-days")
 
     # anomalies
-    detected, t = timed(lambda: detect_anomalies(daily), args.runs)
     truth = world.truth.get("anomalies")
+    budgets = world.truth.get("campaign_budgets")
+    detected, t = timed(lambda: detect_anomalies(daily, budgets=budgets), args.runs)
+    _, t_blind = timed(lambda: detect_anomalies(daily), args.runs)
     if truth is not None and truth.height:
-        m = match_anomaly_truth(detected, truth)
-        print(
-            f"anomalies (sandbox truth, {truth['anomaly_id'].n_unique()} incidents / {truth.height} metric rows): "
-            f"{m.detections} detections, precision {m.precision:.2f}, recall {m.recall_rows:.2f} (rows), "
-            f"{m.recall_incidents:.2f} (incidents); median {t:.3f} s"
-        )
+        for label, det in (("with budgets", detected), ("without budgets", detect_anomalies(daily))):
+            m = match_anomaly_truth(det, truth)
+            a = match_anomaly_alerts(det, truth)
+            print(
+                f"anomalies {label} (sandbox truth, {truth['anomaly_id'].n_unique()} incidents / "
+                f"{truth.height} metric rows): {m.detections} rows, precision {m.precision:.2f}, recall "
+                f"{m.recall_rows:.2f} (rows), {m.recall_incidents:.2f} (incidents); {a.alerts} alerts, "
+                f"alert precision {a.precision:.2f}, recall by kind "
+                + ", ".join(f"{k} {v:.2f}" for k, v in a.recall_by_kind.items())
+            )
+        print(f"  median {t:.3f} s with budgets, {t_blind:.3f} s without")
     sdaily, struth = campaign_days()
     sdet = detect_anomalies(sdaily)
     p_strict, r_strict = match_anomalies(sdet, struth)
@@ -101,11 +108,9 @@ def main() -> None:
         f"anomalies (synthetic, {struth.height} injected): precision {p_rel:.2f} recall {r_rel:.2f} "
         f"(ratio consequences count); strict same-metric {p_strict:.2f} / {r_strict:.2f}"
     )
-    for run_days in (3,):
-        m3 = match_anomaly_truth(detect_anomalies(daily, AnomalySettings(run_days=run_days)), truth)
-        print(
-            f"  option run_days={run_days}: sandbox precision {m3.precision:.2f}, incidents {m3.recall_incidents:.2f}"
-        )
+    for option in (dict(run_days=1), dict(persist_days=1), dict(level_days=7)):
+        m3 = match_anomaly_truth(detect_anomalies(daily, AnomalySettings(**option), budgets), truth)
+        print(f"  option {option}: sandbox precision {m3.precision:.2f}, incidents {m3.recall_incidents:.2f}")
 
     # fatigue
     ads = world.delivery.with_columns(

@@ -2,7 +2,8 @@
 
 Input: ``marts.fct_ad_performance_daily`` aggregated to one row per (tenant_id, platform, campaign_id,
 date) with ``spend, impressions, clicks, conversions, revenue``. Output: the rows of ``ml.anomalies``
-(INTERFACES.md §7.4), one per flagged (campaign, metric, day). Pure: frames in, frames out.
+(INTERFACES.md §7.4), one per flagged (campaign, metric, day), grouped into alerts (``alert_id``).
+Optional: the planned daily budgets per campaign (``budgets``). Pure: frames in, frames out.
 
 Method, per campaign and metric (``spend``, ``conversions``, ``cpa`` = spend / conversions, ``ctr`` =
 clicks / impressions, ``roas`` = revenue / spend):
@@ -29,10 +30,22 @@ clicks / impressions, ``roas`` = revenue / spend):
    a CPA/ROAS flag is dropped when spend or conversions is flagged on the same campaign and day, so an
    incident is reported once. Off by default: an injected CPA spike is a spend spike at the same
    results, and dropping its CPA row would hide the metric the incident is about.
-8. **Minimum volume.** Tiny campaigns do not alarm: a day is scored only when the baseline carries
+8. **Planned budgets.** With ``budgets``, spend is scored as pacing, ``log(spend + 1) - log(budget +
+   1)``: a spend step that follows a budget change is expected (on the demo world, planned budget steps
+   were 95 % of the false alarms without it); ``expected`` is reported in currency at the day's budget.
+   The recent level (median of the previous ``level_days``) also follows steps, and at 14 days a 1-3
+   day runaway does not drag it (7 days did: the days after a runaway then looked like drops).
+9. **Persistence and runs.** CTR moves with the ad mix: a CTR flag needs ``persist_days`` days in a
+   row. Low-volume drops (a tracking outage at 3 conversions a day) build up as Stouffer run scores
+   over up to ``run_days`` days (see ``_run_score``).
+10. **Alerts.** Flagged rows of one campaign (any metric) with at most ``alert_gap_days`` quiet days
+   between them share an ``alert_id`` (one incident, one alert); ``summarize_alerts`` gives one row
+   per alert.
+11. **Minimum volume.** Tiny campaigns do not alarm: a day is scored only when the baseline carries
    enough volume: expected spend ``>= min_spend`` (all metrics), expected impressions ``>=
-   min_impressions`` (CTR), expected conversions ``>= min_conversions`` (conversions, CPA, ROAS); CPA
-   and ROAS also need conversions on the day itself (otherwise they are undefined or 0 by chance; the
+   min_impressions`` and clicks ``>= min_clicks`` (CTR: a search campaign has few impressions but
+   many clicks), expected conversions ``>= min_conversions`` (conversions, CPA, ROAS); CPA and ROAS
+   also need conversions on the day itself (otherwise they are undefined or 0 by chance; the
    conversion drop shows up under ``conversions``).
 """
 
@@ -44,7 +57,14 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-__all__ = ["ANOMALY_SCHEMA", "METRICS", "AnomalySettings", "detect_anomalies", "score_campaign_days"]
+__all__ = [
+    "ANOMALY_SCHEMA",
+    "METRICS",
+    "AnomalySettings",
+    "detect_anomalies",
+    "score_campaign_days",
+    "summarize_alerts",
+]
 
 METRICS: tuple[str, ...] = ("spend", "cpa", "ctr", "conversions", "roas")
 _KEYS = ("tenant_id", "platform", "campaign_id")
@@ -62,6 +82,7 @@ ANOMALY_SCHEMA: dict[str, pl.DataType] = {
     "score": pl.Float64(),
     "direction": pl.String(),
     "severity": pl.String(),
+    "alert_id": pl.String(),
 }
 
 
@@ -70,16 +91,20 @@ class AnomalySettings:
     """Detection settings (see the module doc); the defaults suit daily campaign data."""
 
     weeks: int = 8
-    level_days: int = 7  # 0: the plain same-weekday median (no recent-level adjustment)
-    run_days: int = 1  # > 1: also Stouffer run scores over up to run_days days
+    level_days: int = 14  # 0: the plain same-weekday median (no recent-level adjustment)
+    run_days: int = 3  # > 1: also Stouffer run scores over up to run_days days
     min_weeks: int = 4
     threshold: float = 5.0
     rel_floor: float = 0.1
     min_spend: float = 20.0
-    min_impressions: float = 1000.0
+    min_impressions: float = 200.0
+    min_clicks: float = 20.0
     min_conversions: float = 3.0
     min_change: float = 0.5
     explain_ratios: bool = False
+    persist_metrics: Sequence[str] = ("ctr",)
+    persist_days: int = 2
+    alert_gap_days: int = 1  # flagged days of a campaign with at most this many quiet days between: one alert
     metrics: Sequence[str] = METRICS
 
     def __post_init__(self) -> None:
@@ -96,15 +121,17 @@ class AnomalySettings:
             raise ValueError(f"metrics must be drawn from {list(METRICS)}, got {self.metrics!r}")
 
 
-def score_campaign_days(daily: pl.DataFrame, settings: AnomalySettings | None = None) -> pl.DataFrame:
+def score_campaign_days(
+    daily: pl.DataFrame, settings: AnomalySettings | None = None, budgets: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Every scorable (campaign, metric, day) with value, expected, spread and score (long format).
 
     The full scoring behind ``detect_anomalies``: useful to inspect why a day was or was not flagged.
     Columns: the keys, metric, date, value, expected, spread (on the metric's scoring scale), score,
-    eligible (the volume rules hold).
+    eligible (the volume rules hold). ``budgets``: see ``detect_anomalies``.
     """
     settings = settings or AnomalySettings()
-    dense = _dense_days(daily)
+    dense = _with_budgets(_dense_days(daily), budgets)
     values = dense.with_columns(
         pl.col("spend").alias("spend_value"),
         pl.col("conversions").alias("conversions_value"),
@@ -114,8 +141,10 @@ def score_campaign_days(daily: pl.DataFrame, settings: AnomalySettings | None = 
         .then(pl.col("revenue") / pl.col("spend"))
         .alias("roas_value"),
     )
+    # Planned budgets: spend is scored as pacing (spend / budget), so a spend step that follows a
+    # budget change is expected; ``expected`` is reported back in currency at the day's budget.
     values = values.with_columns(
-        [_transform(m, pl.col(f"{m}_value")).alias(f"{m}_scaled") for m in settings.metrics]
+        [(_transform(m, pl.col(f"{m}_value")) - _offset(m)).alias(f"{m}_scaled") for m in settings.metrics]
     )
     # Recent level: the median of the previous level_days days (follows budget steps within days).
     if settings.level_days:
@@ -152,6 +181,7 @@ def score_campaign_days(daily: pl.DataFrame, settings: AnomalySettings | None = 
             pl.col(f"{metric}_value").alias("value"),
             pl.col(f"{metric}_scaled").alias("scaled"),
             (pl.col(f"{metric}_level") + refs_col.list.median()).alias("centre"),
+            _offset(metric).alias("offset"),
             refs_col.list.eval((pl.element() - pl.element().median()).abs().median())
             .list.first()
             .alias("mad"),
@@ -168,17 +198,32 @@ def score_campaign_days(daily: pl.DataFrame, settings: AnomalySettings | None = 
     return pl.concat(parts).sort(*_KEYS, "metric", "date")
 
 
-def detect_anomalies(daily: pl.DataFrame, settings: AnomalySettings | None = None) -> pl.DataFrame:
-    """The flagged (campaign, metric, day) rows of ``ml.anomalies``; see the module doc."""
+def detect_anomalies(
+    daily: pl.DataFrame, settings: AnomalySettings | None = None, budgets: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """The flagged (campaign, metric, day) rows of ``ml.anomalies``; see the module doc.
+
+    ``budgets`` (optional): the planned daily budget per campaign, columns tenant_id, platform,
+    campaign_id, date, daily_budget; one row per day or one per change (carried forward). With it,
+    spend is scored as pacing against the budget, so planned budget changes do not alarm.
+    """
     settings = settings or AnomalySettings()
-    scored = score_campaign_days(daily, settings)
+    scored = score_campaign_days(daily, settings, budgets)
     if scored.height == 0:
         return pl.DataFrame(schema=ANOMALY_SCHEMA)
     t = settings.threshold
     relative = (pl.col("value") / pl.col("expected") - 1.0).abs()
-    flagged = scored.filter(
-        pl.col("eligible") & (pl.col("score").abs() >= t) & (relative >= settings.min_change)
+    hit = pl.col("eligible") & (pl.col("score").abs() >= t) & (relative >= settings.min_change)
+    # Persistence: on noisy metrics (CTR moves with the ad mix) a flag needs persist_days days in a row
+    # flagged the same way (the flag counts from day persist_days of a run).
+    signed = pl.when(hit).then(pl.col("score").sign()).otherwise(0.0)
+    n = settings.persist_days
+    persistent = (
+        signed.rolling_sum_by("date", window_size=f"{n}d").over(*_KEYS, "metric").abs() >= n
+        if n > 1
+        else pl.lit(True)
     )
+    flagged = scored.filter(hit & (~pl.col("metric").is_in(list(settings.persist_metrics)) | persistent))
     if settings.explain_ratios:
         causes = (
             flagged.filter(pl.col("metric").is_in(["spend", "conversions"]))
@@ -191,7 +236,7 @@ def detect_anomalies(daily: pl.DataFrame, settings: AnomalySettings | None = Non
             .filter(~(pl.col("metric").is_in(["cpa", "roas"]) & pl.col("_explained").fill_null(False)))
             .drop("_explained")
         )
-    return (
+    return _group_alerts(
         flagged.with_columns(
             pl.when(pl.col("score") > 0).then(pl.lit("up")).otherwise(pl.lit("down")).alias("direction"),
             pl.when((pl.col("score").abs() >= 2 * t) & (relative >= 0.5))
@@ -200,10 +245,53 @@ def detect_anomalies(daily: pl.DataFrame, settings: AnomalySettings | None = Non
             .then(pl.lit("medium"))
             .otherwise(pl.lit("low"))
             .alias("severity"),
+        ).drop("spread", "daily_score", "eligible"),
+        settings.alert_gap_days,
+    )
+
+
+def _group_alerts(flagged: pl.DataFrame, gap_days: int) -> pl.DataFrame:
+    """Adds ``alert_id``: flagged rows of one campaign (any metric) with at most ``gap_days`` quiet
+    days between them form one alert (one incident = one alert); id = campaign + first day."""
+    if flagged.height == 0:
+        return pl.DataFrame(schema=ANOMALY_SCHEMA)
+    days = flagged.select(*_KEYS, "date").unique().sort(*_KEYS, "date")
+    days = days.with_columns(
+        (
+            (pl.col("date") - pl.col("date").shift(1).over(_KEYS)).dt.total_days().fill_null(gap_days + 2)
+            > gap_days + 1
         )
+        .cum_sum()
+        .over(_KEYS)
+        .alias("_run")
+    ).with_columns(
+        pl.format(
+            "{}:{}:{}:{}", *_KEYS, pl.col("date").min().over(*_KEYS, "_run").dt.strftime("%Y-%m-%d")
+        ).alias("alert_id")
+    )
+    return (
+        flagged.join(days.select(*_KEYS, "date", "alert_id"), on=[*_KEYS, "date"])
         .select(list(ANOMALY_SCHEMA))
         .cast(ANOMALY_SCHEMA)  # type: ignore[arg-type]
         .sort(*_KEYS, "metric", "date")
+    )
+
+
+def summarize_alerts(anomalies: pl.DataFrame) -> pl.DataFrame:
+    """One row per alert of ``detect_anomalies``' output: keys, alert_id, start_date, end_date, days
+    flagged, metrics (sorted, comma-joined), severity (the worst), max_abs_score."""
+    rank = pl.col("severity").replace_strict({"low": 0, "medium": 1, "high": 2}, return_dtype=pl.Int8)
+    return (
+        anomalies.group_by(*_KEYS, "alert_id")
+        .agg(
+            pl.col("date").min().alias("start_date"),
+            pl.col("date").max().alias("end_date"),
+            pl.col("date").n_unique().alias("days"),
+            pl.col("metric").unique().sort().str.join(",").alias("metrics"),
+            pl.col("severity").sort_by(rank).last().alias("severity"),
+            pl.col("score").abs().max().alias("max_abs_score"),
+        )
+        .sort(*_KEYS, "start_date")
     )
 
 
@@ -245,6 +333,40 @@ def _dense_days(daily: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _with_budgets(dense: pl.DataFrame, budgets: pl.DataFrame | None) -> pl.DataFrame:
+    """``dense`` with ``budget``: the campaign's planned daily budget, carried forward from the last
+    row on or before each day (a daily table and a change log both work); null where unknown."""
+    if budgets is None:
+        return dense.with_columns(pl.lit(None, pl.Float64).alias("budget"))
+    missing = [c for c in (*_KEYS, "date", "daily_budget") if c not in budgets.columns]
+    if missing:
+        raise ValueError(f"budgets frame is missing column(s) {missing}; it has {budgets.columns}")
+    b = budgets.select(
+        *[pl.col(k).cast(pl.String) for k in _KEYS],
+        pl.col("date").cast(pl.Date),
+        pl.col("daily_budget").cast(pl.Float64).alias("budget"),
+    )
+    bad = b.filter(pl.col("budget").is_not_null() & (pl.col("budget") < 0))
+    if bad.height:
+        raise ValueError(f"budgets frame has {bad.height} negative daily_budget row(s), e.g. {bad.row(0)}")
+    b = b.filter(pl.col("budget") > 0).unique([*_KEYS, "date"], keep="last")
+    return (
+        dense.join(b, on=[*_KEYS, "date"], how="full", coalesce=True)
+        .sort(*_KEYS, "date")
+        .with_columns(pl.col("budget").forward_fill().over(_KEYS))
+        .join(dense.select(*_KEYS, "date"), on=[*_KEYS, "date"], how="semi")
+        .sort(*_KEYS, "date")
+    )
+
+
+def _offset(metric: str) -> pl.Expr:
+    """What a metric is measured against on its scoring scale: log(budget + 1) for spend when the
+    budget is known (pacing), else nothing."""
+    if metric == "spend":
+        return (pl.col("budget") + 1.0).log().fill_null(0.0)
+    return pl.lit(0.0)
+
+
 def _transform(metric: str, value: pl.Expr) -> pl.Expr:
     """The scale a metric is scored on: Anscombe's root for conversion counts (Poisson noise has unit
     spread there), the log for spend and the ratios (multiplicative changes, symmetric up and down)."""
@@ -281,7 +403,9 @@ def _score(part: pl.DataFrame, metric: str, settings: AnomalySettings) -> pl.Dat
     spread = pl.max_horizontal(_MAD_TO_SD * pl.col("mad"), rel, noise, pl.lit(1e-12))
     volume_ok = pl.col("base_spend") >= settings.min_spend
     if metric == "ctr":
-        volume_ok &= pl.col("base_impressions") >= settings.min_impressions
+        volume_ok &= (pl.col("base_impressions") >= settings.min_impressions) & (
+            pl.col("base_clicks") >= settings.min_clicks
+        )
     if metric in ("conversions", "cpa", "roas"):
         volume_ok &= pl.col("base_conversions") >= settings.min_conversions
     eligible = (
@@ -291,7 +415,9 @@ def _score(part: pl.DataFrame, metric: str, settings: AnomalySettings) -> pl.Dat
         & pl.col("centre").is_not_null()
     )
     return (
-        part.with_columns(spread.alias("spread"), _inverse(metric, pl.col("centre")).alias("expected"))
+        part.with_columns(
+            spread.alias("spread"), _inverse(metric, pl.col("centre") + pl.col("offset")).alias("expected")
+        )
         .with_columns(
             pl.when(eligible.fill_null(False))
             .then((pl.col("scaled") - pl.col("centre")) / pl.col("spread"))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-__all__ = ["AnomalyMatch", "fatigue_rates", "match_anomaly_truth"]
+__all__ = ["AlertMatch", "AnomalyMatch", "fatigue_rates", "match_anomaly_alerts", "match_anomaly_truth"]
 
 _KEYS = ["tenant_id", "platform", "campaign_id", "metric"]
 
@@ -52,6 +52,47 @@ def match_anomaly_truth(detected: pl.DataFrame, truth: pl.DataFrame, slack_days:
         recall_incidents=(
             hits["anomaly_id"].n_unique() / truth["anomaly_id"].n_unique() if truth.height else nan
         ),
+    )
+
+
+@dataclass(frozen=True)
+class AlertMatch:
+    """Alert level (what an on-call person sees): precision: share of alerts (``alert_id``) that
+    overlap an injected incident on the same campaign; recall: share of incidents (``anomaly_id``)
+    with an overlapping alert."""
+
+    alerts: int
+    precision: float
+    recall: float
+    recall_by_kind: dict[str, float]
+
+
+def match_anomaly_alerts(detected: pl.DataFrame, truth: pl.DataFrame, slack_days: int = 1) -> AlertMatch:
+    """An alert (rows of ``detected`` sharing ``alert_id``, any metric) matches an incident on the
+    same tenant, platform and campaign when one of its days lies in ``[start_date - slack_days,
+    end_date + slack_days]``."""
+    keys = _KEYS[:-1]
+    incidents = truth.select(*keys, "anomaly_id", "kind", "start_date", "end_date").unique()
+    hits = (
+        detected.select(*keys, "alert_id", "date")
+        .join(incidents, on=keys)
+        .filter(
+            (pl.col("date") >= pl.col("start_date") - pl.duration(days=slack_days))
+            & (pl.col("date") <= pl.col("end_date") + pl.duration(days=slack_days))
+        )
+    )
+    n_alerts = detected["alert_id"].n_unique() if detected.height else 0
+    found = set(hits["anomaly_id"].to_list())
+    by_kind = {
+        kind: sum(a in found for a in rows["anomaly_id"]) / rows.height
+        for (kind,), rows in incidents.group_by("kind")
+    }
+    nan = float("nan")
+    return AlertMatch(
+        alerts=n_alerts,
+        precision=hits["alert_id"].n_unique() / n_alerts if n_alerts else nan,
+        recall=len(found) / incidents.height if incidents.height else nan,
+        recall_by_kind=dict(sorted(by_kind.items())),
     )
 
 

@@ -85,6 +85,7 @@ SORT_KEYS: dict[str, list[str]] = {
     "lead_propensity": ["tenant_id", "contact_id"],
     "attribution_shares": ["tenant_id", "channel"],
     "anomalies": ["tenant_id", "anomaly_id"],
+    "campaign_budgets": ["tenant_id", "platform", "campaign_id", "date"],
     "mention_sentiment": ["mention_id"],
 }
 
@@ -237,11 +238,37 @@ def attribution_shares(conversions: pl.DataFrame) -> pl.DataFrame:
     return out.select(list(TRUTH_SCHEMAS["attribution_shares"]))
 
 
+CONSEQUENCE_MOVE = 0.25  # a consequence metric is labelled when it moved >= 25 % the stated way
+
+
+def campaign_budgets(tenant_id: str, plan, dates: np.ndarray) -> pl.DataFrame:
+    """truth/campaign_budgets: the planned daily budget of each campaign (summed over its budget
+    owners) on each day it runs: what a platform's change history (Google Ads change_event, Meta
+    activity log) tells an advertiser. No randomness: other tables are unaffected."""
+    n_camp = plan.campaigns.height
+    camp_budget = np.zeros((n_camp, len(dates)))
+    np.add.at(camp_budget, plan.owner_campaign, plan.budgets)
+    camp, day = np.nonzero(camp_budget > 0)
+    return pl.DataFrame(
+        {
+            "tenant_id": pl.Series([tenant_id] * len(camp), dtype=pl.String),
+            "platform": plan.campaigns["platform"].gather(camp),
+            "campaign_id": plan.campaigns["campaign_id"].gather(camp),
+            "date": pl.Series(dates.astype("datetime64[D]")[day]).cast(pl.Date),
+            "daily_budget": camp_budget[camp, day],
+        }
+    )
+
+
 def anomaly_truth(
     chosen: list[dict], tenant_id: str, campaigns: pl.DataFrame, delivery: pl.DataFrame, dates: np.ndarray
 ) -> pl.DataFrame:
     """One row per (anomaly, metric it moves): magnitude = the metric over the anomaly's days divided
-    by the same campaign's metric over the ANOMALY_LOOKBACK days before (null when undefined)."""
+    by the same campaign's metric over the ANOMALY_LOOKBACK days before (null when undefined).
+
+    Labelled truthfully: the incident's own metric (the kind's first) is always listed; a consequence
+    (e.g. CPA after a spend runaway) only when it really moved the stated way by >= CONSEQUENCE_MOVE
+    (a runaway that bought proportionally more conversions did not move CPA)."""
     rows = []
     first_day = dates[0].astype("datetime64[D]").astype(object)
     daily = delivery.group_by("campaign_id", "date", maintain_order=True).agg(
@@ -272,9 +299,16 @@ def anomaly_truth(
 
         during = metrics(start, end, a["last"] - a["first"] + 1)
         before = metrics(ref_start, start - timedelta(days=1), ANOMALY_LOOKBACK)
-        for metric, direction in ANOMALY_KINDS[a["kind"]][4]:
+        for k, (metric, direction) in enumerate(ANOMALY_KINDS[a["kind"]][4]):
             now, ref = during[metric], before[metric]
             magnitude = now / ref if now is not None and ref else None
+            moved = magnitude is not None and (
+                magnitude >= 1.0 + CONSEQUENCE_MOVE
+                if direction == "up"
+                else magnitude <= 1.0 - CONSEQUENCE_MOVE
+            )
+            if k > 0 and not moved:
+                continue
             rows.append(
                 {
                     "anomaly_id": f"{tenant_id}-{i + 1:03d}",
@@ -396,6 +430,7 @@ def generate_world(preset: str = "demo", seed: int = 7) -> World:
         put("tenant_params", result.tenant_params.to_frame())
         put("ad_params", ad_params_frame(plan.inputs))
         put("anomalies", anomaly_truth(chosen, spec.tenant_id, plan.campaigns, result.delivery, dates))
+        put("campaign_budgets", campaign_budgets(spec.tenant_id, plan, dates))
     put(
         "fx_rates",
         fx_rates(dates, np.random.default_rng([seed, STREAM_FX, p.start_date.toordinal(), p.n_days])),

@@ -727,72 +727,111 @@ def build_tenant_plan(
 
 
 # ---------------------------------------------------------------------------- injected anomalies
-# kind: (duration range in days, spend x, ctr x, platform conversions x, metrics it moves: (metric, dir))
+# kind: (duration range in days, spend x, ctr x, platform conversions x, metrics it moves: (metric, dir)).
+# The first metric is the incident's own; the others are consequences, listed in the truth only when
+# they really moved (see generator.anomaly_truth). Magnitudes are those of real incidents:
+# budget_runaway: a pacing/bid bug or a mistyped budget spends 2.5-5x the plan for 1-3 days;
+# tracking_outage: the pixel/tag is gone after a site release, conversions ~0 for 2-7 days;
+# broken_creative: an asset fails to render or is disapproved, CTR (and so results) -70..-90 % for
+# 2-6 days; broken_landing_page: clicks arrive, the page/checkout fails, conversions -75..-95 % for 2-7 days.
 ANOMALY_KINDS: dict[
     str, tuple[tuple[int, int], tuple[float, float], tuple[float, float], tuple[float, float], tuple]
 ] = {
     "budget_runaway": (
-        (1, 4),
-        (2.0, 4.0),
+        (1, 3),
+        (2.5, 5.0),
         (1.0, 1.0),
         (1.0, 1.0),
         (("spend", "up"), ("cpa", "up"), ("roas", "down")),
     ),
     "tracking_outage": (
-        (1, 4),
+        (2, 7),
         (1.0, 1.0),
         (1.0, 1.0),
         (0.0, 0.05),
         (("conversions", "down"), ("cpa", "up"), ("roas", "down")),
     ),
-    "broken_landing_page": (
-        (2, 5),
+    "broken_creative": (
+        (2, 6),
         (1.0, 1.0),
-        (0.15, 0.35),
         (0.1, 0.3),
+        (1.0, 1.0),  # results follow the clicks: conversions x the CTR factor (set when planned)
         (("ctr", "down"), ("conversions", "down"), ("cpa", "up"), ("roas", "down")),
     ),
-    "conversion_drop": (
-        (3, 7),
+    "broken_landing_page": (
+        (2, 7),
         (1.0, 1.0),
         (1.0, 1.0),
-        (0.25, 0.45),
+        (0.05, 0.25),
         (("conversions", "down"), ("cpa", "up"), ("roas", "down")),
     ),
 }
-ANOMALY_LOOKBACK = 14  # days of normal delivery before an anomaly (its reference)
+ANOMALY_LOOKBACK = 14  # days of normal delivery before an anomaly (the truth's reference)
+ANOMALY_HISTORY = 42  # days a campaign runs before an incident (a baseline of same weekdays exists)
+# Incidents hit campaigns where they are observable: planned spend and clicks a day, and for incidents
+# about conversions planned conversions a day (budget / target CPA) and over the incident.
+ANOMALY_MIN_SPEND = 20.0
+ANOMALY_MIN_CLICKS = 30.0
+ANOMALY_MIN_CONVERSIONS = 2.0
+ANOMALY_MIN_LOST_CONVERSIONS = 10.0
 
 
 def plan_anomalies(plan: TenantPlan, n_days: int, rng: np.random.Generator) -> tuple[Anomalies, list[dict]]:
     """A handful of incidents a year on campaigns with volume (picked by planned spend): spend runaways,
-    tracking outages, broken landing pages, conversion drops. Each needs ANOMALY_LOOKBACK normal days
-    before it, and incidents never overlap on a campaign."""
+    tracking outages, broken creatives, broken landing pages. Each needs ANOMALY_HISTORY normal days
+    before it (a third of the window in short worlds) free of other incidents, and incidents
+    about conversions hit campaigns planned to get >= ANOMALY_MIN_CONVERSIONS a day (a conversion
+    outage on a campaign with one sale a week is not observable)."""
     n_camp = plan.campaigns.height
     camp_budget = np.zeros((n_camp, n_days))
     np.add.at(camp_budget, plan.owner_campaign, plan.budgets)
     running = camp_budget > 0
     total = camp_budget.sum(axis=1)
     big = total >= np.quantile(total[total > 0], 0.3) if (total > 0).any() else total > 0
+    target_cpa = plan.campaigns["target_cpa"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    mean_budget = total / np.maximum(running.sum(axis=1), 1)
+    planned_conv = np.where(np.isfinite(target_cpa) & (target_cpa > 0), mean_budget / target_cpa, 0.0)
+    ads = plan.inputs
+    per_unit = np.bincount(ads.campaign, 1000.0 * ads.ctr_base / ads.cpm_base, minlength=n_camp)
+    per_unit /= np.maximum(np.bincount(ads.campaign, minlength=n_camp), 1)
+    planned_clicks = mean_budget * per_unit  # clicks/day of a fresh creative at the planned budget
+    big &= mean_budget >= ANOMALY_MIN_SPEND
+    observable = {  # by the incident's own metric
+        "spend": big,
+        "ctr": big & (planned_clicks >= ANOMALY_MIN_CLICKS),
+        "conversions": big & (planned_conv >= ANOMALY_MIN_CONVERSIONS),
+    }
+    history = max(ANOMALY_LOOKBACK, min(ANOMALY_HISTORY, n_days // 3))
     n = max(2, round(rng.uniform(3.0, 6.0) * n_days / 365.0))
     kinds = list(ANOMALY_KINDS)
-    busy = np.zeros((n_camp, n_days), dtype=bool)
+    busy = np.zeros((n_camp, n_days), dtype=bool)  # incidents and their baselines
+    hit = np.zeros((n_camp, n_days), dtype=bool)  # incidents and the week after
     chosen: list[dict] = []
-    for _ in range(n * 20):  # rejection sampling; a few tries per incident
+    for _ in range(n * 100):  # rejection sampling; tries per incident
         if len(chosen) == n:
             break
         kind = kinds[int(rng.integers(0, len(kinds)))]
-        (d_lo, d_hi), spend_r, ctr_r, conv_r, _ = ANOMALY_KINDS[kind]
-        weights = np.where(big, total, 0.0)
+        (d_lo, d_hi), spend_r, ctr_r, conv_r, moves = ANOMALY_KINDS[kind]
+        eligible = observable[moves[0][0]]
+        weights = np.where(eligible, total, 0.0)
         if weights.sum() <= 0:
-            break
+            continue
         camp = int(rng.choice(n_camp, p=weights / weights.sum()))
         days = int(rng.integers(d_lo, d_hi + 1))
-        first = int(rng.integers(ANOMALY_LOOKBACK, max(n_days - days, ANOMALY_LOOKBACK + 1)))
+        first = int(rng.integers(history, max(n_days - days, history + 1)))
         last = first + days - 1
-        span = slice(first - ANOMALY_LOOKBACK, last + 1)
-        if last >= n_days or not running[camp, span].all() or busy[camp, span].any():
+        span = slice(first - history, last + 1)
+        # the new incident's baseline holds no incident (or its 7 days after) and the new incident
+        # lies in no other incident's baseline
+        own = slice(first, last + 1)
+        if last >= n_days or not running[camp, span].all() or hit[camp, span].any() or busy[camp, own].any():
+            continue
+        if moves[0][0] == "conversions" and days * planned_conv[camp] < ANOMALY_MIN_LOST_CONVERSIONS:
             continue
         busy[camp, span] = True
+        hit[camp, first : last + 8] = True
+        ctr_x = float(rng.uniform(*ctr_r))
+        conv_x = float(rng.uniform(*conv_r))
         chosen.append(
             {
                 "kind": kind,
@@ -800,8 +839,8 @@ def plan_anomalies(plan: TenantPlan, n_days: int, rng: np.random.Generator) -> t
                 "first": first,
                 "last": last,
                 "spend": float(rng.uniform(*spend_r)),
-                "ctr": float(rng.uniform(*ctr_r)),
-                "conversions": float(rng.uniform(*conv_r)),
+                "ctr": ctr_x,
+                "conversions": ctr_x * conv_x if kind == "broken_creative" else conv_x,
             }
         )
     chosen.sort(key=lambda a: (a["first"], a["campaign"]))
@@ -812,5 +851,6 @@ def plan_anomalies(plan: TenantPlan, n_days: int, rng: np.random.Generator) -> t
         spend=np.array([a["spend"] for a in chosen]),
         ctr=np.array([a["ctr"] for a in chosen]),
         conversions=np.array([a["conversions"] for a in chosen]),
+        rng=np.random.default_rng(rng.integers(0, 2**63)),
     )
     return anomalies, chosen

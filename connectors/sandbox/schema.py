@@ -238,6 +238,7 @@ TRUTH_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "kind": S,
     },
     "mention_sentiment": {"mention_id": S, "sentiment": S, "score": F},
+    "campaign_budgets": {"tenant_id": S, "platform": S, "campaign_id": S, "date": D, "daily_budget": F},
 }
 
 

@@ -162,6 +162,67 @@ class Anomalies:
     ctr: np.ndarray  # x click-through rate (broken landing page)
     conversions: np.ndarray  # x platform-reported conversions (tracking outage, conversion drop)
 
+    rng: np.random.Generator | None = None  # the incidents' own draws (None: a fresh seeded stream)
+
+    def _rng(self) -> np.random.Generator:
+        if self.rng is None:
+            self.rng = np.random.default_rng(0)
+        return self.rng
+
+    def apply_delivery(
+        self,
+        impressions: np.ndarray,
+        clicks: np.ndarray,
+        cents: np.ndarray,
+        cpm: np.ndarray,
+        ctr: np.ndarray,
+        ctr_x: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Delivery of the incident rows, drawn from the incidents' stream only (the planned rows'
+        draws are untouched): a runaway's extra spend buys extra impressions and clicks at the row's
+        CPM and CTR; a broken creative keeps each click with probability ctr_x."""
+        rng = self._rng()
+        impressions, clicks = impressions.copy(), clicks.copy()
+        full = np.maximum(np.round(cents / 100.0 / cpm * 1000.0), 1).astype(np.int64)
+        extra = np.nonzero(full > impressions)[0]
+        if len(extra):
+            more = full[extra] - impressions[extra]
+            clicks[extra] += rng.binomial(more, ctr[extra])
+            impressions[extra] = full[extra]
+        broken = np.nonzero(ctr_x < 1.0)[0]
+        if len(broken):
+            clicks[broken] = rng.binomial(clicks[broken], ctr_x[broken])
+        return impressions, clicks
+
+    def apply_landed(
+        self, landed: np.ndarray, planned_clicks: np.ndarray, clicks: np.ndarray, land_rate: np.ndarray
+    ) -> np.ndarray:
+        """Sessions of the incident rows: fewer clicks keep each planned session with probability
+        clicks / planned; extra (runaway) clicks land at the row's land rate."""
+        rng = self._rng()
+        out = landed.copy()
+        fewer = np.nonzero(clicks < planned_clicks)[0]
+        if len(fewer):
+            out[fewer] = rng.binomial(landed[fewer], clicks[fewer] / planned_clicks[fewer])
+        more = np.nonzero(clicks > planned_clicks)[0]
+        if len(more):
+            out[more] += rng.binomial(clicks[more] - planned_clicks[more], land_rate[more])
+        return out
+
+    def apply_conversions(self, conv: np.ndarray, conv_x: np.ndarray, integer_rows: np.ndarray) -> np.ndarray:
+        """Platform-reported conversions of the incident rows x conv_x (integers thinned binomially
+        from the incidents' stream, fractional ones scaled)."""
+        out = conv.copy()
+        hit = np.nonzero(conv_x < 1.0)[0]
+        if len(hit):
+            whole = integer_rows[hit]
+            out[hit] = np.where(
+                whole,
+                self._rng().binomial(np.round(conv[hit]).astype(np.int64), np.minimum(conv_x[hit], 1.0)),
+                np.round(conv[hit] * conv_x[hit], 2),
+            )
+        return out
+
     def factors(self, campaign: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         spend, ctr, conv = np.ones(len(day)), np.ones(len(day)), np.ones(len(day))
         for i in range(len(self.campaign)):  # a handful per tenant
@@ -578,10 +639,11 @@ def simulate_tenant(
         spend_x, ctr_x, conv_x = anomalies.factors(ads.campaign[row_ad], row_day)
     else:
         spend_x = ctr_x = conv_x = np.ones(len(row_ad))
+    planned_cents = np.round(owner_spend[owner_day] * 100.0 * share).astype(np.int64)
     cents = np.round(owner_spend[owner_day] * 100.0 * share * spend_x).astype(np.int64)
-    keep = cents > 0
+    keep = planned_cents > 0
     row_ad, row_day, cents, fatigue = row_ad[keep], row_day[keep], cents[keep], fatigue[keep]
-    ctr_x, conv_x = ctr_x[keep], conv_x[keep]
+    planned_cents, ctr_x, conv_x = planned_cents[keep], ctr_x[keep], conv_x[keep]
     row_plat = ads.platform[row_ad].astype(np.int64)
     n_rows = len(row_ad)
     md = month_day(dates)
@@ -590,9 +652,12 @@ def simulate_tenant(
     # A worn-out creative also costs more per impression (lower relevance): cost per result worsens.
     cpm = ads.cpm_base[row_ad] * (1.0 + uplift * q4[row_day]) * rng.lognormal(0.0, 0.12, n_rows)
     cpm = cpm / (0.75 + 0.25 * fatigue)
-    impressions = np.maximum(np.round(cents / 100.0 / cpm * 1000.0), 1).astype(np.int64)
-    ctr = np.minimum(ads.ctr_base[row_ad] * fatigue * ctr_x * rng.lognormal(0.0, 0.1, n_rows), 0.5)
+    impressions = np.maximum(np.round(planned_cents / 100.0 / cpm * 1000.0), 1).astype(np.int64)
+    ctr = np.minimum(ads.ctr_base[row_ad] * fatigue * rng.lognormal(0.0, 0.1, n_rows), 0.5)
     clicks = rng.binomial(impressions, ctr).astype(np.int64)
+    if anomalies is not None:  # incidents draw from their own stream: the rest of the world is unmoved
+        planned_clicks = clicks
+        impressions, clicks = anomalies.apply_delivery(impressions, clicks, cents, cpm, ctr, ctr_x)
 
     def per_platform_day(values: np.ndarray) -> np.ndarray:
         return np.bincount(row_plat * n_days + row_day, values, minlength=N_PAID * n_days).reshape(
@@ -808,7 +873,11 @@ def simulate_tenant(
     lead_session = lead_session_piece + everyone  # index of each contact's lead session in j_*
 
     # ---------------------------------------------------------------- anonymous traffic fills the rest
-    landed = rng.binomial(clicks, land_rate[row_plat])
+    if anomalies is None:
+        landed = rng.binomial(clicks, land_rate[row_plat])
+    else:  # the planned clicks' sessions from the world's stream, the incident's change from its own
+        landed = rng.binomial(planned_clicks, land_rate[row_plat])
+        landed = anomalies.apply_landed(landed, planned_clicks, clicks, land_rate[row_plat])
     used = np.bincount(j_row[j_row >= 0], minlength=n_rows + n_h + n_k)
     a_left = np.concatenate(
         [np.maximum(landed - used[:n_rows], 0), np.maximum(k_clicks - used[n_rows + n_h :], 0)]
@@ -863,8 +932,7 @@ def simulate_tenant(
             platform_conv[rows_c] = np.round(claims[row_day[rows_c]] * w / total[row_day[rows_c]], 2)
     integer_rows = np.array([m.integer_conversions for m in PLATFORM_MODELS])[row_plat]
     if anomalies is not None:
-        thinned = rng.binomial(platform_conv.astype(np.int64), np.minimum(conv_x, 1.0))
-        platform_conv = np.where(integer_rows, thinned, np.round(platform_conv * conv_x, 2))
+        platform_conv = anomalies.apply_conversions(platform_conv, conv_x, integer_rows)
     markup = np.array([m.reported_value_markup for m in PLATFORM_MODELS])[row_plat]
     reported_aov = cp.revenue_per_conversion[row_plat] * markup
     platform_value = np.round(platform_conv * reported_aov * rng.lognormal(0.0, 0.15, n_rows), 2)

@@ -167,11 +167,34 @@ def campaign_forecast(
     )
 
 
+# Planned campaign budgets (optional): a relation with tenant_id, platform, campaign_id, date,
+# daily_budget (one row per day or per change). When present, spend is scored as pacing against it, so
+# planned budget changes do not alarm; no ingested source provides budget history yet (INTERFACES §7.4).
+CAMPAIGN_BUDGETS = "ml.campaign_budget_history"
+
+
 class AnomalyConfig(dg.Config):
     weeks: int = AnomalySettings.weeks
     threshold: float = AnomalySettings.threshold
     min_spend: float = AnomalySettings.min_spend
     min_conversions: float = AnomalySettings.min_conversions
+    budgets_relation: str = CAMPAIGN_BUDGETS
+
+
+def _read_budgets(con: duckdb.DuckDBPyConnection, relation: str) -> pl.DataFrame | None:
+    """The planned budgets relation when it exists (schema.table), else None."""
+    schema, _, table = relation.partition(".")
+    if not table:
+        raise ValueError(f"budgets_relation must be schema.table, got {relation!r}")
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchall()
+    if not exists[0][0]:
+        return None
+    return con.sql(
+        f'select tenant_id, platform, campaign_id, date, daily_budget from "{schema}"."{table}"'
+    ).pl()
 
 
 @dg.asset(
@@ -180,7 +203,8 @@ class AnomalyConfig(dg.Config):
     group_name="ml",
     kinds={"polars", "duckdb"},
     description="Campaign-day anomalies in spend, CPA, CTR, conversions and ROAS against the same "
-    "weekday of recent weeks (robust median/MAD scores, minimum-volume rules).",
+    "weekday of recent weeks (robust median/MAD scores, minimum-volume rules, spend as pacing against "
+    "planned budgets when known), grouped into one alert per incident (alert_id).",
 )
 def campaign_anomalies(
     context: dg.AssetExecutionContext, config: AnomalyConfig, warehouse: WarehouseResource
@@ -194,13 +218,23 @@ def campaign_anomalies(
     )
     with warehouse.connect() as con:
         daily = con.sql(CAMPAIGN_DAILY_SQL).pl()
-    anomalies = detect_anomalies(daily, settings)
+        budgets = _read_budgets(con, config.budgets_relation)
+    anomalies = detect_anomalies(daily, settings, budgets)
     with warehouse.connect() as con:
         create_or_replace(con, "ml.anomalies", anomalies)
     by_severity = dict(anomalies.group_by("severity").len().iter_rows()) if anomalies.height else {}
-    context.log.info(f"anomalies: {anomalies.height} flagged campaign-days ({by_severity})")
+    n_alerts = anomalies["alert_id"].n_unique() if anomalies.height else 0
+    context.log.info(
+        f"anomalies: {anomalies.height} flagged campaign-day metrics in {n_alerts} alerts ({by_severity}); "
+        f"planned budgets {'used' if budgets is not None else 'not available'}"
+    )
     return dg.MaterializeResult(
-        metadata={"rows": anomalies.height, **{f"severity_{k}": v for k, v in sorted(by_severity.items())}}
+        metadata={
+            "rows": anomalies.height,
+            "alerts": n_alerts,
+            "budgets_used": budgets is not None,
+            **{f"severity_{k}": v for k, v in sorted(by_severity.items())},
+        }
     )
 
 

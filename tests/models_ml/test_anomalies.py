@@ -8,7 +8,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from models_ml.anomalies import ANOMALY_SCHEMA, AnomalySettings, detect_anomalies, score_campaign_days
+from models_ml.anomalies import (
+    ANOMALY_SCHEMA,
+    AnomalySettings,
+    detect_anomalies,
+    score_campaign_days,
+    summarize_alerts,
+)
 from tests.models_ml.synthetic_signals import START, campaign_days, match_anomalies
 
 # Floors on the synthetic campaigns (measured with the defaults: precision 0.90 and recall 0.77 when
@@ -125,3 +131,87 @@ def test_empty_and_bad_input() -> None:
         detect_anomalies(daily.with_columns(pl.lit(-1.0).alias("spend")))
     with pytest.raises(ValueError, match="metrics"):
         AnomalySettings(metrics=("cpm",))
+
+
+def _budget_steps(n: int, steps: dict[int, float], base: float = 200.0) -> np.ndarray:
+    budget = np.full(n, base)
+    for day, level in sorted(steps.items()):
+        budget[day:] = level
+    return budget
+
+
+def _budgets_frame(budget: np.ndarray, change_log: bool = False) -> pl.DataFrame:
+    days = [i for i in range(budget.size) if not change_log or i == 0 or budget[i] != budget[i - 1]]
+    return pl.DataFrame(
+        {
+            "tenant_id": "t",
+            "platform": "meta",
+            "campaign_id": "1",
+            "date": [START + timedelta(days=i) for i in days],
+            "daily_budget": budget[days],
+        }
+    )
+
+
+def test_a_planned_budget_change_is_not_an_anomaly_but_a_runaway_is() -> None:
+    """Spend doubles on day 100 because the budget doubled (planned) and triples on day 130 at an
+    unchanged budget (a runaway). Without the budgets both alarm; with them only the runaway."""
+    rng = np.random.default_rng(5)
+    budget = _budget_steps(160, {100: 400.0})
+    spend = budget * 0.95 * rng.lognormal(0, 0.05, 160)
+    spend[130] *= 3.0
+    daily = _one_campaign(spend, rng.poisson(20.0, 160).astype(float))
+    blind = detect_anomalies(daily).filter(pl.col("metric") == "spend")
+    assert START + timedelta(days=100) in blind["date"].to_list()  # the step alarms without the plan
+    for frame in (_budgets_frame(budget), _budgets_frame(budget, change_log=True)):
+        aware = detect_anomalies(daily, budgets=frame).filter(pl.col("metric") == "spend")
+        assert aware["date"].to_list() == [START + timedelta(days=130)], aware
+        assert aware["expected"][0] == pytest.approx(400.0 * 0.95, rel=0.1)  # in currency, at the budget
+        assert aware["direction"][0] == "up" and aware["severity"][0] == "high"
+
+
+def test_one_alert_per_incident_across_days_and_metrics() -> None:
+    """A 3-day tracking outage flags conversions, CPA/ROAS on several days: one alert_id; a second
+    incident weeks later on the same campaign is a second alert."""
+    rng = np.random.default_rng(8)
+    spend = 200.0 * rng.lognormal(0, 0.05, 160)
+    conversions = rng.poisson(20.0, 160).astype(float)
+    conversions[100:103] = 0.0
+    spend[140] *= 4.0
+    flagged = detect_anomalies(_one_campaign(spend, conversions))
+    alerts = summarize_alerts(flagged)
+    assert alerts.height == 2, alerts
+    first, second = alerts.row(0, named=True), alerts.row(1, named=True)
+    assert first["start_date"] == START + timedelta(days=100) and first["end_date"] <= START + timedelta(
+        days=103
+    )
+    assert "conversions" in first["metrics"] and first["severity"] == "high"
+    assert second["start_date"] == START + timedelta(days=140) and "spend" in second["metrics"]
+    assert flagged["alert_id"].n_unique() == 2
+
+
+def test_a_one_day_ctr_dip_waits_for_a_second_day() -> None:
+    """CTR moves with the ad mix: a flag needs two days in a row (persist_days) by default."""
+    rng = np.random.default_rng(7)
+    n = 160
+    spend = 200.0 * rng.lognormal(0, 0.05, n)
+    impressions = spend * 100
+    ctr = 0.02 * rng.lognormal(0, 0.05, n)
+    ctr[100] *= 0.2  # one day
+    ctr[130:133] *= 0.2  # three days
+    daily = _one_campaign(spend, rng.poisson(20.0, n).astype(float)).with_columns(
+        pl.Series("clicks", np.round(impressions * ctr))
+    )
+    ctr_flags = detect_anomalies(daily).filter(pl.col("metric") == "ctr")["date"].to_list()
+    assert ctr_flags == [START + timedelta(days=d) for d in (131, 132)], ctr_flags
+    once = detect_anomalies(daily, AnomalySettings(persist_days=1)).filter(pl.col("metric") == "ctr")
+    assert START + timedelta(days=100) in once["date"].to_list()
+
+
+def test_bad_budgets_are_named() -> None:
+    daily = _one_campaign(np.full(30, 100.0), np.full(30, 5.0))
+    budgets = _budgets_frame(np.full(30, 100.0))
+    with pytest.raises(ValueError, match="budgets frame is missing column"):
+        detect_anomalies(daily, budgets=budgets.drop("daily_budget"))
+    with pytest.raises(ValueError, match="negative daily_budget"):
+        detect_anomalies(daily, budgets=budgets.with_columns(pl.lit(-5.0).alias("daily_budget")))

@@ -56,8 +56,9 @@ INTERFACE_COLUMNS = {
     "attribution_shares": "tenant_id channel incremental_conversions share",
     "anomalies": "anomaly_id tenant_id platform campaign_id metric start_date end_date direction magnitude kind",
     "lead_propensity": "tenant_id contact_id propensity",
+    "campaign_budgets": "tenant_id platform campaign_id date daily_budget",
 }
-NEW_TRUTH = ("attribution_shares", "anomalies", "lead_propensity")
+NEW_TRUTH = ("attribution_shares", "anomalies", "lead_propensity", "campaign_budgets")
 OPTIONAL = ("social_mentions", "influencers", "erasure_requests", "offline_conversions")  # other builders
 
 
