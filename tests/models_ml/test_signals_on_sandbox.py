@@ -27,8 +27,9 @@ ANOMALY_INCIDENT_RECALL_FLOOR = 0.25
 ANOMALY_PRECISION_FLOOR = 0.05
 FATIGUE_FALSE_POSITIVE_CEILING = 0.03
 FATIGUE_WORN_DETECTION_FLOOR = 0.6
-LEAD_AUC_FLOOR = 0.6
-LEAD_AUC_GAP_TO_CEILING = 0.06
+LEAD_AUC_FLOOR = 0.83  # measured 0.876 / 0.878 (demo seed 7)
+LEAD_AUC_GAP_TO_CEILING = 0.03  # the true propensity's AUC on the same test leads: 0.884 / 0.890
+LEAD_AUC_ABOVE_CEILING = 0.01  # a model cannot beat the Bayes ceiling beyond test-set noise
 
 
 @pytest.fixture(scope="session")
@@ -107,6 +108,8 @@ def test_lead_scoring_against_true_propensity(demo_world) -> None:
         ceiling = roc_auc_score(test["label"].to_numpy(), test["propensity"].to_numpy())
         assert row["auc"] >= LEAD_AUC_FLOOR, row
         assert row["auc"] >= ceiling - LEAD_AUC_GAP_TO_CEILING, (row["auc"], ceiling)
+        # the truth is complete: nothing the model sees ranks leads better than the true propensity
+        assert row["auc"] <= ceiling + LEAD_AUC_ABOVE_CEILING, (row["auc"], ceiling)
 
 
 def test_campaign_forecasts_beat_seasonal_naive(demo_world) -> None:
