@@ -122,8 +122,10 @@ def detect_fatigue(daily: pl.DataFrame, settings: FatigueSettings | None = None)
     for key, days in frame.sort("date").partition_by(list(_KEYS), as_dict=True, maintain_order=True).items():
         first: date = days["first_date"][0]
         last: date = days["last_date"][0]
+        age = days["age"].to_numpy().astype(np.float64)
+        spend, conversions = days["spend"].to_numpy(), days["conversions"].to_numpy()
         fit = _fit_curve(
-            days["age"].to_numpy().astype(np.float64),
+            age,
             days["impressions"].to_numpy(),
             days["clicks"].to_numpy(),
             settings.min_days_after,
@@ -144,10 +146,10 @@ def detect_fatigue(daily: pl.DataFrame, settings: FatigueSettings | None = None)
                 "first_date": first,
                 "last_date": last,
                 "peak_cost_per_result": _cost_per_result(
-                    days.filter(pl.col("date") < max(onset_date, first + timedelta(days=_RECENT_DAYS)))
+                    spend, conversions, age < max((onset_date - first).days, _RECENT_DAYS)
                 ),
                 "current_cost_per_result": _cost_per_result(
-                    days.filter(pl.col("date") > last - timedelta(days=_RECENT_DAYS))
+                    spend, conversions, age > (last - first).days - _RECENT_DAYS
                 ),
             }
         )
@@ -197,24 +199,28 @@ def _fit_curve(age: FloatArray, impressions: FloatArray, clicks: FloatArray, min
     last = float(age.max())
     latest = max(last - min_after, 0.0)
 
+    wy, wyc = w * y, w * yc
+    syy = float((wy * y).sum())
+
     def solve(onsets: FloatArray, halflives: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-        g = 0.5 ** (np.maximum(age[None, :] - onsets[:, None], 0.0) / halflives[:, None])
-        gbar = (g * w).sum(axis=1) / sw
-        gc = g - gbar[:, None]
-        sgg = (w * gc * gc).sum(axis=1)
-        sgy = (w * gc * yc).sum(axis=1)
+        # g[k, day] for candidate k; every sum over days is a matrix-vector product
+        g = np.exp(np.maximum(age[None, :] - onsets[:, None], 0.0) * (-np.log(2.0) / halflives[:, None]))
+        swg = g @ w
+        swgg = (g * g) @ w
+        swgy = g @ wy
+        gbar = swg / sw
+        sgg = swgg - sw * gbar * gbar
+        sgy = g @ wyc
         with np.errstate(divide="ignore", invalid="ignore"):
-            b = np.where(sgg > 0, sgy / sgg, 0.0)
+            b = np.where(sgg > 1e-12 * swgg, sgy / sgg, 0.0)
+            b0 = np.where(swgg > 0, swgy / swgg, 0.0)
         a = ybar - b * gbar
         sse = sse0 - b * sgy
         # a floor below zero is impossible: refit through the origin (CTR = B g)
-        sgg0 = (w * g * g).sum(axis=1)
-        b0 = (w * g * y).sum(axis=1) / sgg0
-        sse_origin = float((w * y * y).sum()) - b0 * (w * g * y).sum(axis=1)
         negative = a < 0
         a = np.where(negative, 0.0, a)
         b = np.where(negative, b0, b)
-        sse = np.where(negative, sse_origin, sse)
+        sse = np.where(negative, syy - b0 * swgy, sse)
         rising = b <= 0  # no decline: the constant CTR
         return np.where(rising, ybar, a), np.where(rising, 0.0, b), np.where(rising, sse0, sse)
 
@@ -238,6 +244,6 @@ def _fit_curve(age: FloatArray, impressions: FloatArray, clicks: FloatArray, min
     return _Fit(peak, decay, float(onsets[best]), max(sse0 - float(sse[best]), 0.0) / phi)
 
 
-def _cost_per_result(days: pl.DataFrame) -> float | None:
-    conversions = float(days["conversions"].sum())
-    return float(days["spend"].sum()) / conversions if conversions > 0 else None
+def _cost_per_result(spend: FloatArray, conversions: FloatArray, window: NDArray[np.bool_]) -> float | None:
+    total = float(conversions[window].sum())
+    return float(spend[window].sum()) / total if total > 0 else None
