@@ -150,8 +150,9 @@ def bench_markov(n_journeys: int, repeat: int) -> None:
             f"{N_CHANNELS} channels (generated in {generated:.1f} s); DuckDB threads {threads}"
         )
         for max_order, sql in sql_by_order.items():
-            sql_times, solve_times, totals = [], [], []
+            sql_times, solve_times, totals, cpu_totals = [], [], [], []
             for _ in range(repeat):
+                c0 = time.process_time()  # CPU of every thread of this process (DuckDB's included)
                 t0 = time.perf_counter()
                 con.execute(f"create or replace table marts.fct_attribution_transitions as {sql}")
                 counts = con.sql(
@@ -164,6 +165,7 @@ def bench_markov(n_journeys: int, repeat: int) -> None:
                     for (order,), group in counts.group_by("markov_order", maintain_order=True)
                 }
                 t2 = time.perf_counter()
+                cpu_totals.append(time.process_time() - c0)
                 sql_times.append(t1 - t0)
                 solve_times.append(t2 - t1)
                 totals.append(t2 - t0)
@@ -176,7 +178,9 @@ def bench_markov(n_journeys: int, repeat: int) -> None:
             print(
                 f"Markov end to end, orders 1-{max_order} (SQL counts for 2 periods + exact solves): "
                 f"median {statistics.median(totals):.2f} s (SQL {statistics.median(sql_times):.2f} s, "
-                f"solves {statistics.median(solve_times):.3f} s) over {repeat} runs"
+                f"solves {statistics.median(solve_times):.3f} s) over {repeat} runs; CPU {statistics.median(cpu_totals):.2f} s "
+                f"(all threads; on {threads} idle cores the wall time is about CPU / {threads}); "
+                f"load average {os.getloadavg()[0]:.1f}"
             )
         con.close()
     top = sorted(zip(first.channels, first.shares, strict=True), key=lambda x: -x[1])[:3]

@@ -21,7 +21,7 @@ from models_ml.anomalies import detect_anomalies
 from models_ml.fatigue import detect_fatigue
 from models_ml.forecast import forecast_campaign_metrics
 from models_ml.lead_scoring import score_leads
-from models_ml.signal_eval import fatigue_rates, match_anomaly_alerts, match_anomaly_truth
+from models_ml.signal_eval import DECAY_BANDS, fatigue_rates, match_anomaly_alerts, match_anomaly_truth
 
 
 def timed(fn: Callable[[], Any], runs: int) -> tuple[Any, float]:
@@ -124,6 +124,19 @@ def main() -> None:
             f"{rates['false_positive_rate']:.3f} of {rates['n_stable']:.0f} stable; detected "
             f"{rates['detection_rate']:.2f} of {rates['n_fatiguing']:.0f} fatiguing, "
             f"{rates['detection_rate_worn']:.2f} of {rates['n_worn']:.0f} with true decay >= 0.3; median {t:.3f} s"
+        )
+        print(
+            "  detected by true decay band: "
+            + ", ".join(
+                f"[{low:g}, {high:g}) {rates[f'detection_rate_band_{low:g}_{high:g}']:.2f} "
+                f"of {rates[f'n_band_{low:g}_{high:g}']:.0f}"
+                for low, high in DECAY_BANDS
+            )
+        )
+        print(
+            f"  onset error of the detected (days, estimated - true): median {rates['onset_error_median']:+.1f}, "
+            f"median abs {rates['onset_error_median_abs']:.1f}, p90 abs {rates['onset_error_p90_abs']:.1f}; "
+            f"decay error median abs {rates['decay_error_median_abs']:.3f}"
         )
     sads, sftruth = ad_days()
     sf = detect_fatigue(sads).join(sftruth, on="ad_id")

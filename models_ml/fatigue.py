@@ -6,24 +6,25 @@ conversions`` (``marts.fct_ad_performance_daily``). Output: the rows of ``ml.cre
 
 Method, per ad (age = days since the ad's first day of delivery):
 
-1. **Weekly bins.** Days are pooled into 7-day age bins (clicks, impressions): a weekday pattern and
-   zero-click days do not disturb the fit.
-2. **Segmented fit.** ``log CTR(age) = a - b * max(0, age - onset)``: flat until ``onset``, then a
-   log-linear decline (a creative that fatigues from launch has ``onset = 0``). For every candidate
-   onset (each bin edge that leaves at least ``min_bins_after`` bins after it) ``a, b`` are fitted by
-   weighted least squares on the bins' empirical log CTR (weights = clicks, the inverse variance of a
-   log rate); the onset with the smallest weighted residual sum wins; ``b < 0`` (a rise) means no decay.
-3. **Evidence.** A likelihood-ratio test of the segmented Poisson model (clicks ~ Poisson(impressions
-   x CTR(age))) against a constant CTR: ``LR = deviance(constant) - deviance(segmented)``, divided by
-   the over-dispersion ``phi`` (Pearson chi^2 / df of the segmented fit, at least 1: real CTRs wobble
-   more than binomially). The onset is chosen from the data, so LR is not chi^2(1) under the null;
-   the default critical value ``min_lr = 8`` is above the 99th percentile (~6) of LR / phi on
-   simulated stable ads (binomial clicks, 10 % daily lognormal CTR noise; see the tests).
-4. **Decay.** ``decay = 1 - CTR(last age) / CTR(peak)`` of the fitted curve, i.e.
-   ``1 - exp(-b * (last_age - onset))``. ``fatigued`` when ``decay >= min_decay`` and ``LR / phi >=
-   min_lr``. ``onset_date`` = first day + onset (null when not fatigued); ``peak_ctr`` and
-   ``current_ctr`` are the fitted CTR at the plateau and at the last age; ``evidence_impressions``
-   the ad's impressions. Cost per result is reported alongside (before the onset vs the last 14 days).
+1. **The wear-out curve.** ``CTR(age) = A + B g(age)`` with ``g = 1`` until ``onset`` and
+   ``0.5 ^ ((age - onset) / halflife)`` after it: a fresh CTR ``A + B`` that decays towards a floor
+   ``A`` (a creative that fatigues from launch has ``onset = 0``). For given ``(onset, halflife)`` the
+   curve is linear in ``(A, B)``, so it is solved in closed form by weighted least squares on the
+   daily CTRs, for every candidate at once; weights ``1 / (ctr / impressions + tau^2 ctr^2)``, the
+   variance of a day's CTR (binomial clicks on a CTR with ``tau`` = 10 % daily noise), with ``ctr``
+   the ad's mean. ``A >= 0``; ``B <= 0`` (a rise) means no decay.
+2. **Search, coarse to fine.** Onsets every 7 days (leaving at least ``min_days_after`` days after the
+   onset) x half-lives 4..240 days on a geometric grid; then every day within a week of the best onset
+   x half-lives around the best one. The smallest weighted residual sum wins.
+3. **Evidence.** ``LR = (SSE(constant) - SSE(curve)) / phi`` with ``phi = SSE(curve) / (n - 4)`` the
+   residual scale (day-to-day wobble beyond the assumed noise scales the statistic down). Onset and
+   half-life are chosen from the data, so LR is not chi^2 under the null: ``min_lr`` is set above the
+   99th percentile of LR on simulated stable ads (see the tests).
+4. **Decay.** ``decay = 1 - CTR(last age) / CTR(peak) = B (1 - g(last)) / (A + B)``. ``fatigued``
+   when ``decay >= min_decay`` and ``LR >= min_lr``. ``onset_date`` = first day + onset (null when not
+   fatigued); ``peak_ctr`` and ``current_ctr`` are the fitted CTR at the plateau and at the last age;
+   ``evidence_impressions`` the ad's impressions. Cost per result is reported alongside (before the
+   onset vs the last 14 days).
 5. **Minimum evidence.** Ads with fewer than ``min_days`` days, ``min_impressions`` impressions or
    ``min_clicks`` clicks are not scored (no row): a verdict on them would be noise.
 """
@@ -41,8 +42,11 @@ __all__ = ["FATIGUE_SCHEMA", "FatigueSettings", "detect_fatigue"]
 
 _KEYS = ("tenant_id", "platform", "ad_id")
 _INPUT = ("impressions", "clicks", "spend", "conversions")
-_BIN_DAYS = 7
 _RECENT_DAYS = 14  # window of the "current" cost per result
+_TAU2 = 0.1**2  # squared daily CTR noise (lognormal sd) assumed by the weights
+_COARSE_STEP = 7  # days between coarse candidate onsets
+_HALFLIVES = np.geomspace(4.0, 240.0, 12)  # coarse candidate half-lives, days
+_FINE_HALFLIFE = np.array([0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.4])  # fine: x the best coarse one
 
 FATIGUE_SCHEMA: dict[str, pl.DataType] = {
     "tenant_id": pl.String(),
@@ -69,28 +73,28 @@ class FatigueSettings:
     """Detection settings (see the module doc)."""
 
     min_decay: float = 0.2
-    min_lr: float = 8.0
+    min_lr: float = 10.0
     min_days: int = 28
     min_impressions: float = 10_000.0
     min_clicks: float = 100.0
-    min_bins_after: int = 2
+    min_days_after: int = 10
 
     def __post_init__(self) -> None:
         if not 0.0 < self.min_decay < 1.0:
             raise ValueError(f"min_decay must be in (0, 1), got {self.min_decay}")
-        if self.min_lr < 0 or self.min_days < 2 * _BIN_DAYS or self.min_bins_after < 1:
+        if self.min_lr < 0 or self.min_days < 14 or not 1 <= self.min_days_after < self.min_days:
             raise ValueError(
-                f"need min_lr >= 0, min_days >= {2 * _BIN_DAYS}, min_bins_after >= 1; got "
-                f"{self.min_lr}, {self.min_days}, {self.min_bins_after}"
+                f"need min_lr >= 0, min_days >= 14, 1 <= min_days_after < min_days; got "
+                f"{self.min_lr}, {self.min_days}, {self.min_days_after}"
             )
 
 
 @dataclass(frozen=True)
 class _Fit:
-    level: float  # a: log CTR of the plateau
-    slope: float  # b >= 0: decline of log CTR per day after the onset
+    peak: float  # fitted CTR before the onset (A + B)
+    decay: float  # 1 - fitted CTR at the last age / peak
     onset: float  # days after the first day
-    lr: float  # dispersion-scaled likelihood ratio against a constant CTR
+    lr: float  # scale-free likelihood ratio against a constant CTR
 
 
 def detect_fatigue(daily: pl.DataFrame, settings: FatigueSettings | None = None) -> pl.DataFrame:
@@ -114,40 +118,27 @@ def detect_fatigue(daily: pl.DataFrame, settings: FatigueSettings | None = None)
         & (pl.col("clicks") >= settings.min_clicks)
     ).select(_KEYS)
     frame = frame.join(eligible, on=list(_KEYS), how="semi")
-    bins = (
-        frame.group_by(*_KEYS, (pl.col("age") // _BIN_DAYS).alias("bin"))
-        .agg(
-            pl.col("impressions").sum(),
-            pl.col("clicks").sum(),
-            pl.col("age").mean().alias("mid"),
-            pl.col("age").min().alias("start"),
-        )
-        .filter(pl.col("impressions") > 0)
-        .sort(*_KEYS, "bin")
-    )
     rows: list[dict[str, object]] = []
-    ads = frame.partition_by(list(_KEYS), as_dict=True, maintain_order=True)
-    for key, ad_bins in bins.partition_by(list(_KEYS), as_dict=True, maintain_order=True).items():
-        days = ads[key]
+    for key, days in frame.sort("date").partition_by(list(_KEYS), as_dict=True, maintain_order=True).items():
         first: date = days["first_date"][0]
         last: date = days["last_date"][0]
-        fit = _fit_segmented(
-            ad_bins["clicks"].to_numpy().astype(np.float64),
-            ad_bins["impressions"].to_numpy().astype(np.float64),
-            ad_bins["mid"].to_numpy().astype(np.float64),
-            ad_bins["start"].to_numpy().astype(np.float64),
-            settings.min_bins_after,
+        age = days["age"].to_numpy().astype(np.float64)
+        spend, conversions = days["spend"].to_numpy(), days["conversions"].to_numpy()
+        fit = _fit_curve(
+            age,
+            days["impressions"].to_numpy(),
+            days["clicks"].to_numpy(),
+            settings.min_days_after,
         )
-        last_age = float((last - first).days)
-        decay = 1.0 - float(np.exp(-fit.slope * max(last_age - fit.onset, 0.0)))
+        decay = fit.decay
         fatigued = decay >= settings.min_decay and fit.lr >= settings.min_lr
         onset_date = first + timedelta(days=round(fit.onset))
         rows.append(
             dict(zip(_KEYS, key, strict=True))
             | {
                 "fatigued": fatigued,
-                "peak_ctr": float(np.exp(fit.level)),
-                "current_ctr": float(np.exp(fit.level) * (1.0 - decay)),
+                "peak_ctr": fit.peak,
+                "current_ctr": fit.peak * (1.0 - decay),
                 "decay": decay,
                 "onset_date": onset_date if fatigued else None,
                 "evidence_impressions": int(days["impressions"].sum()),
@@ -155,10 +146,10 @@ def detect_fatigue(daily: pl.DataFrame, settings: FatigueSettings | None = None)
                 "first_date": first,
                 "last_date": last,
                 "peak_cost_per_result": _cost_per_result(
-                    days.filter(pl.col("date") < max(onset_date, first + timedelta(days=_RECENT_DAYS)))
+                    spend, conversions, age < max((onset_date - first).days, _RECENT_DAYS)
                 ),
                 "current_cost_per_result": _cost_per_result(
-                    days.filter(pl.col("date") > last - timedelta(days=_RECENT_DAYS))
+                    spend, conversions, age > (last - first).days - _RECENT_DAYS
                 ),
             }
         )
@@ -196,47 +187,63 @@ def _clean(daily: pl.DataFrame) -> pl.DataFrame:
     return frame.filter(pl.col("impressions") > 0)
 
 
-def _fit_segmented(
-    clicks: FloatArray, impressions: FloatArray, mid: FloatArray, start: FloatArray, min_after: int
-) -> _Fit:
-    """Best hinge ``log CTR = a - b max(0, age - onset)`` over the candidate onsets, and its LR."""
-    n = clicks.size
-    y = np.log((clicks + 0.5) / impressions)  # +0.5: a zero-click bin keeps a finite log rate
-    w = clicks + 0.5
-    constant_ctr = clicks.sum() / impressions.sum()
-    dev_constant = _poisson_deviance(clicks, impressions * constant_ctr)
-    onsets = start[: max(n - min_after, 1)]
-    hinge = np.maximum(mid[None, :] - onsets[:, None], 0.0)  # (onsets, bins)
-    # weighted least squares of y on [1, -hinge] for every onset at once (closed form)
+def _fit_curve(age: FloatArray, impressions: FloatArray, clicks: FloatArray, min_after: int) -> _Fit:
+    """Best wear-out curve ``A + B g(age; onset, halflife)`` by weighted least squares, and its LR."""
+    mean_ctr = max(float(clicks.sum() / impressions.sum()), 1e-9)
+    y = clicks / impressions
+    w = 1.0 / (mean_ctr / impressions + _TAU2 * mean_ctr**2)
     sw = w.sum()
-    ybar = (w * y).sum() / sw
-    hbar = (w[None, :] * hinge).sum(axis=1) / sw
-    hc = hinge - hbar[:, None]
-    sxx = (w[None, :] * hc * hc).sum(axis=1)
-    sxy = (w[None, :] * hc * (y - ybar)[None, :]).sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        coef = np.where(sxx > 0, sxy / sxx, 0.0)  # slope on +hinge; decay b = -coef
-    coef = np.minimum(coef, 0.0)  # a rising CTR is not fatigue: flat fit
-    level = ybar - coef * hbar
-    fitted = level[:, None] + coef[:, None] * hinge
-    sse = (w[None, :] * (y[None, :] - fitted) ** 2).sum(axis=1)
+    ybar = float((w * y).sum() / sw)
+    yc = y - ybar
+    sse0 = float((w * yc * yc).sum())
+    last = float(age.max())
+    latest = max(last - min_after, 0.0)
+
+    wy, wyc = w * y, w * yc
+    syy = float((wy * y).sum())
+
+    def solve(onsets: FloatArray, halflives: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        # g[k, day] for candidate k; every sum over days is a matrix-vector product
+        g = np.exp(np.maximum(age[None, :] - onsets[:, None], 0.0) * (-np.log(2.0) / halflives[:, None]))
+        swg = g @ w
+        swgg = (g * g) @ w
+        swgy = g @ wy
+        gbar = swg / sw
+        sgg = swgg - sw * gbar * gbar
+        sgy = g @ wyc
+        with np.errstate(divide="ignore", invalid="ignore"):
+            b = np.where(sgg > 1e-12 * swgg, sgy / sgg, 0.0)
+            b0 = np.where(swgg > 0, swgy / swgg, 0.0)
+        a = ybar - b * gbar
+        sse = sse0 - b * sgy
+        # a floor below zero is impossible: refit through the origin (CTR = B g)
+        negative = a < 0
+        a = np.where(negative, 0.0, a)
+        b = np.where(negative, b0, b)
+        sse = np.where(negative, syy - b0 * swgy, sse)
+        rising = b <= 0  # no decline: the constant CTR
+        return np.where(rising, ybar, a), np.where(rising, 0.0, b), np.where(rising, sse0, sse)
+
+    coarse_onsets = np.arange(0.0, latest + 1.0, _COARSE_STEP)
+    onsets = np.repeat(coarse_onsets, _HALFLIVES.size)
+    halflives = np.tile(_HALFLIVES, coarse_onsets.size)
+    a, b, sse = solve(onsets, halflives)
     best = int(np.argmin(sse))
-    if coef[best] == 0.0:
-        return _Fit(float(np.log(max(constant_ctr, 1e-12))), 0.0, 0.0, 0.0)
-    mu = impressions * np.exp(fitted[best])
-    dev_segmented = _poisson_deviance(clicks, mu)
-    dof = max(n - 3, 1)  # level, slope, onset
-    phi = max(float(((clicks - mu) ** 2 / mu).sum()) / dof, 1.0)
-    lr = max(dev_constant - dev_segmented, 0.0) / phi
-    return _Fit(float(level[best]), float(-coef[best]), float(onsets[best]), lr)
+    fine_onsets = np.arange(max(onsets[best] - 6, 0.0), min(onsets[best] + 6, latest) + 1.0)
+    fine_halflives = halflives[best] * _FINE_HALFLIFE
+    onsets = np.repeat(fine_onsets, fine_halflives.size)
+    halflives = np.tile(fine_halflives, fine_onsets.size)
+    a, b, sse = solve(onsets, halflives)
+    best = int(np.argmin(sse))
+    if b[best] <= 0:
+        return _Fit(mean_ctr, 0.0, 0.0, 0.0)
+    peak = float(a[best] + b[best])
+    g_last = 0.5 ** (max(last - onsets[best], 0.0) / halflives[best])
+    decay = float(b[best] * (1.0 - g_last) / peak)
+    phi = max(float(sse[best]) / max(age.size - 4, 1), 1e-12)
+    return _Fit(peak, decay, float(onsets[best]), max(sse0 - float(sse[best]), 0.0) / phi)
 
 
-def _poisson_deviance(observed: FloatArray, expected: FloatArray) -> float:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        term = np.where(observed > 0, observed * np.log(observed / expected), 0.0)
-    return float(2.0 * (term - (observed - expected)).sum())
-
-
-def _cost_per_result(days: pl.DataFrame) -> float | None:
-    conversions = float(days["conversions"].sum())
-    return float(days["spend"].sum()) / conversions if conversions > 0 else None
+def _cost_per_result(spend: FloatArray, conversions: FloatArray, window: NDArray[np.bool_]) -> float | None:
+    total = float(conversions[window].sum())
+    return float(spend[window].sum()) / total if total > 0 else None

@@ -10,9 +10,17 @@ from dataclasses import dataclass
 
 import polars as pl
 
-__all__ = ["AlertMatch", "AnomalyMatch", "fatigue_rates", "match_anomaly_alerts", "match_anomaly_truth"]
+__all__ = [
+    "DECAY_BANDS",
+    "AlertMatch",
+    "AnomalyMatch",
+    "fatigue_rates",
+    "match_anomaly_alerts",
+    "match_anomaly_truth",
+]
 
 _KEYS = ["tenant_id", "platform", "campaign_id", "metric"]
+DECAY_BANDS = ((0.0, 0.1), (0.1, 0.2), (0.2, 0.3), (0.3, 0.5), (0.5, 1.0))  # true decay at the last day
 
 
 @dataclass(frozen=True)
@@ -105,7 +113,10 @@ def fatigue_rates(
     fatigue_floor. The true decay at an ad's last day is ``(1 - floor) (1 - 0.5^(worn / halflife))``
     with ``worn`` the days past the onset. Returns: false_positive_rate (stable ads flagged),
     detection_rate (fatiguing ads flagged), detection_rate_worn (fatiguing ads whose true decay
-    reached ``min_true_decay``: those the data can show), and the counts.
+    reached ``min_true_decay``: those the data can show), the counts, detection rates by true decay
+    band (``detection_rate_band_<low>_<high>``, ``DECAY_BANDS``), and for the fatiguing ads detected
+    the onset error in days (``onset_error_median``, signed: estimated - true;
+    ``onset_error_median_abs``, ``onset_error_p90_abs``) and ``decay_error_median_abs``.
     """
     joined = fatigue.join(ad_params, on=["tenant_id", "platform", "ad_id"]).with_columns(
         ((pl.col("last_date") - pl.col("first_date")).dt.total_days() - pl.col("fatigue_onset_days"))
@@ -124,7 +135,7 @@ def fatigue_rates(
     def rate(frame: pl.DataFrame) -> float:
         return float(frame["fatigued"].mean()) if frame.height else float("nan")  # type: ignore[arg-type]
 
-    return {
+    out = {
         "false_positive_rate": rate(stable),
         "detection_rate": rate(fatiguing),
         "detection_rate_worn": rate(worn),
@@ -132,3 +143,20 @@ def fatigue_rates(
         "n_fatiguing": float(fatiguing.height),
         "n_worn": float(worn.height),
     }
+    for low, high in DECAY_BANDS:
+        band = fatiguing.filter((pl.col("true_decay") >= low) & (pl.col("true_decay") < high))
+        out[f"detection_rate_band_{low:g}_{high:g}"] = rate(band)
+        out[f"n_band_{low:g}_{high:g}"] = float(band.height)
+    found = fatiguing.filter(pl.col("fatigued")).with_columns(
+        ((pl.col("onset_date") - pl.col("first_date")).dt.total_days() - pl.col("fatigue_onset_days")).alias(
+            "_onset_error"
+        ),
+        (pl.col("decay") - pl.col("true_decay")).abs().alias("_decay_error"),
+    )
+    nan = float("nan")
+    errors = found["_onset_error"]
+    out["onset_error_median"] = float(errors.median()) if found.height else nan  # type: ignore[arg-type]
+    out["onset_error_median_abs"] = float(errors.abs().median()) if found.height else nan  # type: ignore[arg-type]
+    out["onset_error_p90_abs"] = float(errors.abs().quantile(0.9)) if found.height else nan  # type: ignore[arg-type]
+    out["decay_error_median_abs"] = float(found["_decay_error"].median()) if found.height else nan  # type: ignore[arg-type]
+    return out

@@ -24,6 +24,7 @@ Order of events inside a window:
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, fields, replace
 from datetime import date
 
@@ -577,9 +578,16 @@ def lead_propensity(
     form: np.ndarray,
     opt_in: np.ndarray,
     lead_ratio: float,
+    time_log_odds: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Exact P(customer | features) under the class-conditional model (prior 1 / (1 + lead_ratio))."""
-    log_odds = np.full(len(extra), np.log(1.0 / lead_ratio))
+    """P(customer | features) under the class-conditional model.
+
+    time_log_odds None: the prior is 1 / (1 + lead_ratio) (the features alone); else the log ratio of
+    the two classes' lead-time densities at each lead (``lead_time_log_odds``), which replaces it.
+    """
+    log_odds = (
+        np.full(len(extra), np.log(1.0 / lead_ratio)) if time_log_odds is None else time_log_odds.copy()
+    )
     for cls, sign in ((1, 1.0), (0, -1.0)):
         q = PRODUCT_VIEW[cls]
         ll = (
@@ -591,7 +599,99 @@ def lead_propensity(
             + np.where(opt_in, np.log(OPT_IN[cls]), np.log(1 - OPT_IN[cls]))
         )
         log_odds += sign * ll  # binomial coefficients cancel
-    return 1.0 / (1.0 + np.exp(-log_odds))
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-log_odds))
+
+
+# Lead timing. A customer's lead time is derived from its purchase (purchase time minus a gamma lag,
+# moved before the causal click of a media conversion, clipped to the window start), a non-customer's
+# is drawn directly (lead_ratio x the day's expected conversions, evening-peaked hour profile). The
+# two classes therefore differ in *when* they become leads (hour of day, and the day through the
+# demand curve and the window edges): the true propensity conditions on the lead time as well.
+_CELL = 900  # seconds: lead-time densities are tabulated per quarter hour
+_KERNEL_DRAWS = 200_000  # private Monte Carlo draws per cause for the purchase -> lead offset
+
+
+def _lead_offsets(rng: np.random.Generator, n: int, decays: list[float | None]) -> list[np.ndarray]:
+    """Seconds from the start of the purchase day to the lead, for customers of each cause (decay
+    None: baseline; else the media channel's adstock decay), drawn as the world draws them (the same
+    purchases and lags for every cause: only the causal click differs)."""
+    conv = np.maximum(_seconds_of_day(rng, n), 5400 + rng.integers(0, 1800, n))
+    last = conv - rng.integers(120, 2700, n)
+    lag = np.maximum(rng.gamma(1.3, 6.0 / 1.3, n) * 86400, 7200).astype(np.int64)
+    lead = conv - lag
+    same_day = (rng.random(n) * last).astype(np.int64)
+    other_day = _seconds_of_day(rng, n)
+    gap = rng.integers(600, 2 * 86400, n)
+    u = rng.random(n)
+    out = []
+    for decay in decays:
+        if decay is None:
+            out.append(lead)
+            continue
+        # geometric(1 - decay) - 1 by inversion of the common uniforms
+        lag_days = (
+            np.floor(np.log1p(-u) / np.log(decay)).astype(np.int64) if decay > 0 else np.zeros(n, np.int64)
+        )
+        causal = np.where(lag_days == 0, same_day, -lag_days * 86400 + other_day)
+        out.append(np.minimum(lead, np.minimum(causal, last) - gap))
+    return out
+
+
+def lead_time_log_odds(
+    lead_seconds: np.ndarray,
+    mu: np.ndarray,
+    decay: np.ndarray,
+    lead_ratio: float,
+    seed: int,
+) -> np.ndarray:
+    """log(customer lead density / non-customer lead density) at each lead time.
+
+    lead_seconds: lead time in local seconds since the window start; mu: [cause, day] expected
+    conversions (cause 0 baseline, c > 0 the media channel c - 1 with adstock ``decay[c - 1]``).
+    The customer density is the expected purchases convolved with the purchase -> lead offset
+    (tabulated per quarter hour from a private Monte Carlo seeded by ``seed``: the world's generator
+    is not touched); mass before ``window start + 1800 s`` sits on that instant (the world's clip).
+    Approximations: densities are uniform within a quarter hour, and a causal click is never snapped
+    to an earlier day (it is when its platform had no delivery that day).
+    """
+    from scipy.signal import fftconvolve
+
+    rng = np.random.default_rng(seed)
+    n_days = mu.shape[1]
+    per_day = 86400 // _CELL
+    n_cells = n_days * per_day
+    customer = np.zeros(n_cells)
+    clipped = 0.0
+    causes = [c for c in range(mu.shape[0]) if mu[c].any()]
+    draws = _lead_offsets(rng, _KERNEL_DRAWS, [None if c == 0 else float(decay[c - 1]) for c in causes])
+    for c, lead_offsets in zip(causes, draws, strict=True):
+        offsets = lead_offsets // _CELL
+        low = int(offsets.min())
+        kernel = np.bincount(offsets - low) / len(offsets)
+        impulses = np.zeros(n_cells)
+        impulses[::per_day] = mu[c]
+        full = fftconvolve(impulses, kernel)  # index i <-> cell i + low
+        full = np.maximum(full, 0.0)
+        cells = np.arange(len(full)) + low
+        inside = (cells >= 1800 // _CELL) & (cells < n_cells)
+        customer[cells[inside]] += full[inside]
+        clipped += float(full[cells < 1800 // _CELL].sum())
+    customer[np.abs(customer) < 1e-12] = 0.0
+    # non-customers: day intensity x hour profile; hour 0 is max(uniform hour, 900 + U[0, 1800)) s
+    hour = _HOURS / _HOURS.sum()
+    quarter = np.repeat(hour, 4) / 4.0
+    quarter[:4] = hour[0] * np.array([0.0, 0.25, 0.5, 0.25])
+    lead = np.outer(lead_ratio * mu.sum(axis=0), quarter).ravel()
+    # the clip instant (second 1800 of day 0): its probability under the non-customer draw
+    instant = lead_ratio * mu[:, 0].sum() * hour[0] * ((1801 / 3600) / 1800 + (1 / 3600) * (900 / 1800))
+    cell = np.clip(lead_seconds // _CELL, 0, n_cells - 1).astype(np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log(customer[cell]) - np.log(lead[cell])
+        out[(customer[cell] == 0) & (lead[cell] == 0)] = 0.0  # no lead of either class can be there
+        at_clip = lead_seconds == 1800
+        out[at_clip] = np.log(clipped) - np.log(instant)
+    return out
 
 
 def simulate_tenant(
@@ -1030,7 +1130,21 @@ def simulate_tenant(
         {
             "tenant_id": pl.repeat(tp.tenant_id, n_contacts, eager=True),
             "contact_id": contacts["contact_id"],
-            "propensity": lead_propensity(f_first, f_extra, f_products, f_form, f_opt_in, tp.lead_ratio),
+            "propensity": lead_propensity(
+                f_first,
+                f_extra,
+                f_products,
+                f_form,
+                f_opt_in,
+                tp.lead_ratio,
+                time_log_odds=lead_time_log_odds(
+                    lead_t - win_start,
+                    mu,
+                    cp.decay,
+                    tp.lead_ratio,
+                    seed=zlib.crc32(f"{tp.tenant_id}/{win_start}".encode()),
+                ),
+            ),
         }
     )
 

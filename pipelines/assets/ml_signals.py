@@ -248,8 +248,8 @@ class FatigueConfig(dg.Config):
     deps=[AD_PERFORMANCE],
     group_name="ml",
     kinds={"numpy", "duckdb"},
-    description="Per ad: CTR decay from its peak (segmented fit on age, likelihood-ratio evidence), "
-    "its onset and whether the creative is fatigued.",
+    description="Per ad: CTR decay from its peak (wear-out curve fitted on age: plateau, onset, "
+    "half-life, floor; likelihood-ratio evidence), its onset and whether the creative is fatigued.",
 )
 def creative_fatigue(
     context: dg.AssetExecutionContext, config: FatigueConfig, warehouse: WarehouseResource

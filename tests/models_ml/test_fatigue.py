@@ -11,9 +11,12 @@ import pytest
 from models_ml.fatigue import FATIGUE_SCHEMA, FatigueSettings, detect_fatigue
 from tests.models_ml.synthetic_signals import START, ad_days
 
-# Measured on the synthetic ads: 97 % of fatiguing ads detected, 0 of 60 stable ads flagged.
-DETECTION_FLOOR = 0.85
+# Measured on the synthetic ads: 98 % of fatiguing ads detected, 1 of 60 stable ads flagged; decay
+# error median 0.034; onset error median 3 days (p90 13).
+DETECTION_FLOOR = 0.92
 FALSE_POSITIVE_CEILING = 0.05
+DECAY_ERROR_CEILING = 0.05
+ONSET_ERROR_CEILING_DAYS = 6
 
 
 @pytest.fixture(scope="module")
@@ -30,16 +33,17 @@ def test_fatiguing_ads_are_detected_and_stable_ads_are_not(scored) -> None:
 
 def test_decay_and_onset_are_recovered(scored) -> None:
     # decay: the fitted curve's drop from peak to the last day vs the true curve's
-    assert (scored["decay"] - scored["true_decay"]).abs().median() < 0.08
+    assert (scored["decay"] - scored["true_decay"]).abs().median() < DECAY_ERROR_CEILING
     found = scored.filter(pl.col("fatigued") & pl.col("fatigues")).with_columns(
         ((pl.col("onset_date") - pl.col("first_date")).dt.total_days() - pl.col("onset_day")).alias("error")
     )
-    assert found["error"].abs().median() <= 14  # weekly bins; the decay starts slowly
+    assert found["error"].abs().median() <= ONSET_ERROR_CEILING_DAYS  # the decay starts slowly
+    assert abs(found["error"].median()) <= 3  # and the onset is not biased early or late
     assert (found["current_ctr"] < found["peak_ctr"]).all()
 
 
 def test_null_calibration_of_the_evidence_threshold() -> None:
-    # stable ads only: the LR / phi statistic stays below min_lr (the default sits above its 99th pct)
+    # stable ads only: the LR statistic stays below min_lr (the default sits above its 99th pct, 8.5)
     daily, truth = ad_days(n_ads=200, seed=9)
     stable = truth.filter(~pl.col("fatigues"))["ad_id"]
     result = detect_fatigue(

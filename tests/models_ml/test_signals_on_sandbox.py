@@ -23,15 +23,19 @@ pytestmark = pytest.mark.xdist_group("sandbox_demo")
 # 1.00, incident recall 0.93 (14 of 15; the miss: a 5-day broken landing page on a campaign with ~2.8
 # conversions a day, under the 3-a-day volume rule), alert precision 1.00 (14 alerts); without the
 # budgets row precision falls to ~0.1 (planned budget steps look like runaways). Fatigue false
-# positives 1.0 %, detection 68 % of fatiguing ads whose true decay reached 30 %; lead AUC within 0.03
-# of the true propensity's AUC; campaign forecast median backtest MASE < 0.8.
+# positives 0.6 %, detection 75 % of fatiguing ads whose true decay reached 30 % (90 % of those past
+# 50 %), onset error median 6.5 days; lead AUC 0.008 / 0.012 below the true propensity's AUC (which
+# includes the lead time); campaign forecast median backtest MASE < 0.8.
 ANOMALY_INCIDENT_RECALL_FLOOR = 0.8
 ANOMALY_PRECISION_FLOOR = 0.8
 ANOMALY_ALERT_PRECISION_FLOOR = 0.8
-FATIGUE_FALSE_POSITIVE_CEILING = 0.03
-FATIGUE_WORN_DETECTION_FLOOR = 0.6
-LEAD_AUC_FLOOR = 0.6
-LEAD_AUC_GAP_TO_CEILING = 0.06
+FATIGUE_FALSE_POSITIVE_CEILING = 0.02  # measured 0.006 (3 of 485 stable ads)
+FATIGUE_WORN_DETECTION_FLOOR = 0.7  # measured 0.75 of ads whose true decay reached 0.3
+FATIGUE_STRONG_DETECTION_FLOOR = 0.85  # measured 0.90 of ads whose true decay reached 0.5
+FATIGUE_ONSET_ERROR_CEILING_DAYS = 9  # measured median |estimated - true onset| 6.5 days
+LEAD_AUC_FLOOR = 0.83  # measured 0.876 / 0.878 (demo seed 7)
+LEAD_AUC_GAP_TO_CEILING = 0.03  # the true propensity's AUC on the same test leads: 0.884 / 0.890
+LEAD_AUC_ABOVE_CEILING = 0.01  # a model cannot beat the Bayes ceiling beyond test-set noise
 
 
 @pytest.fixture(scope="session")
@@ -76,6 +80,9 @@ def test_fatigue_against_true_creative_curves(demo_world) -> None:
     assert rates["n_stable"] >= 100 and rates["n_worn"] >= 100, rates
     assert rates["false_positive_rate"] <= FATIGUE_FALSE_POSITIVE_CEILING, rates
     assert rates["detection_rate_worn"] >= FATIGUE_WORN_DETECTION_FLOOR, rates
+    assert rates["detection_rate_band_0.5_1"] >= FATIGUE_STRONG_DETECTION_FLOOR, rates
+    assert rates["onset_error_median_abs"] <= FATIGUE_ONSET_ERROR_CEILING_DAYS, rates
+    assert abs(rates["onset_error_median"]) <= 3, rates  # not biased early or late
 
 
 def test_lead_scoring_against_true_propensity(demo_world) -> None:
@@ -118,6 +125,8 @@ def test_lead_scoring_against_true_propensity(demo_world) -> None:
         ceiling = roc_auc_score(test["label"].to_numpy(), test["propensity"].to_numpy())
         assert row["auc"] >= LEAD_AUC_FLOOR, row
         assert row["auc"] >= ceiling - LEAD_AUC_GAP_TO_CEILING, (row["auc"], ceiling)
+        # the truth is complete: nothing the model sees ranks leads better than the true propensity
+        assert row["auc"] <= ceiling + LEAD_AUC_ABOVE_CEILING, (row["auc"], ceiling)
 
 
 def test_campaign_forecasts_beat_seasonal_naive(demo_world) -> None:

@@ -75,28 +75,60 @@ def _lead_features(world: World) -> pl.DataFrame:
     )
 
 
-def test_lead_propensity_follows_from_the_visible_features(tiny_world: World) -> None:
+def test_lead_propensity_follows_from_the_visible_features_and_the_lead_time(tiny_world: World) -> None:
     features = _lead_features(tiny_world)
     assert features.height == tiny_world.contacts.height
     # every lead came with a first visit and a lead session before the lead event
     assert features["sessions"].min() >= 2
     lead_ratio = tiny_world.truth["tenant_params"]["lead_ratio"][0]
-    recomputed = lead_propensity(
+    feature_args = (
         features["first_touch"].to_numpy(),
         features["sessions"].to_numpy() - 2,
         features["products"].to_numpy(),
         features["form"].to_numpy(),
         features["marketing_opt_in"].to_numpy(),
-        lead_ratio,
     )
-    exact = np.isclose(recomputed, features["propensity"].to_numpy(), rtol=1e-9)
-    assert exact.mean() > 0.99  # the rest: a visit moved by a DST gap, a channel with nothing to click
-    # the truth ranks customers well above non-customers and is calibrated on average
-    customer = (features["lifecyclestage"] == "customer").to_numpy()
     p = features["propensity"].to_numpy()
+    customer = (features["lifecyclestage"] == "customer").to_numpy()
+    # The truth = the features' likelihood ratio x the ratio of the classes' lead-time densities: with
+    # the features' part taken out, what is left depends on the lead time (its quarter hour) alone.
+    feature_odds = lead_propensity(*feature_args, 1.0)
+    with np.errstate(divide="ignore"):
+        time_part = np.log(p / (1 - p)) - np.log(feature_odds / (1 - feature_odds))
+    by_cell = (
+        features.with_columns(pl.Series("time_part", time_part))
+        .filter(pl.col("time_part").is_finite())
+        .group_by("tenant_id", pl.col("created_at").dt.truncate("15m"))
+        .agg((pl.col("time_part").max() - pl.col("time_part").min()).alias("spread"), pl.len())
+    )
+    consistent = by_cell.filter(pl.col("spread") < 1e-6)["len"].sum() / by_cell["len"].sum()
+    assert consistent > 0.99  # the rest: a visit moved by a DST gap, a channel with nothing to click
+    # Customers' leads trail their purchases by a continuous lag (any hour), other leads follow the
+    # evening-peaked traffic: a lead at 4 am local is far likelier a customer than one at 8 pm.
+    hour = np.zeros(features.height, dtype=np.int64)
+    for tenant, tz in tiny_world.truth["tenant_params"].select("tenant_id", "timezone").iter_rows():
+        mine = (features["tenant_id"] == tenant).to_numpy()
+        utc = features.filter(pl.col("tenant_id") == tenant)["created_at"].dt.replace_time_zone("UTC")
+        hour[mine] = utc.dt.convert_time_zone(tz).dt.hour().to_numpy()
+    assert np.median(time_part[hour == 4]) > np.median(time_part[hour == 20]) + 2.0
+    # the lead time is real information: the truth predicts who buys better than the features alone
+    features_only = lead_propensity(*feature_args, lead_ratio)
+
+    def log_loss(q: np.ndarray) -> float:
+        q = np.clip(q, 1e-9, 1 - 1e-9)
+        return float(-np.mean(np.where(customer, np.log(q), np.log(1 - q))))
+
+    assert log_loss(p) < log_loss(features_only) - 0.02
+    # the truth ranks customers well above non-customers and is calibrated on average
     auc = mannwhitneyu(p[customer], p[~customer]).statistic / (customer.sum() * (~customer).sum())
-    assert 0.75 < auc < 0.95
+    auc_features = mannwhitneyu(features_only[customer], features_only[~customer]).statistic / (
+        customer.sum() * (~customer).sum()
+    )
+    assert 0.75 < auc_features < auc < 0.97
     assert p.mean() == pytest.approx(customer.mean(), abs=0.03)
+    for low, high in ((0.0, 0.2), (0.2, 0.5), (0.5, 1.0)):  # calibrated by band too
+        band = (p >= low) & (p < high)
+        assert customer[band].mean() == pytest.approx(p[band].mean(), abs=0.05), (low, high)
 
 
 def test_consent_columns(tiny_world: World) -> None:

@@ -12,7 +12,9 @@
     side only ever sees these counts (DESIGN.md §7).
 #}
 {%- set max_order = var('attribution_markov_max_order') | int -%}
-{%- set step_order = 'over (partition by tenant_id, journey_id order by touch_position)' -%}
+{#- The hash leads the partition key: partitions are told apart by one integer compare; the
+    string keys after it keep two journeys with colliding hashes apart (exact). #}
+{%- set step_order = 'over (partition by hash(tenant_id, journey_id), tenant_id, journey_id order by touch_position)' -%}
 
 with
 
@@ -45,38 +47,65 @@ steps as (
 
 ),
 
-{#- Steps with the same recent history are counted before any state text is built: the strings
-    are then made for a few thousand histories, not for every step of every order. #}
-histories as (
+{#- Steps with the same day and recent history are counted before the periods are joined and
+    before any state text is built: the join then sees one row per day and history, not per step,
+    and the strings are made for a few thousand histories, not for every step of every order. #}
+daily_histories as (
 
     select
-        steps.tenant_id,
-        periods.period,
-        periods.period_start,
-        periods.period_end,
-        steps.is_converting,
-        steps.is_last_step,
-        steps.channel,
+        tenant_id,
+        journey_date,
+        is_converting,
+        is_last_step,
+        channel,
         {% for back in range(1, max_order + 1) -%}
-        steps.channel_lag_{{ back }},
+        channel_lag_{{ back }},
         {% endfor -%}
         count(*) as steps
 
     from steps
-    inner join periods
-        on periods.tenant_id = steps.tenant_id
-        and steps.journey_date >= periods.period_start
-        and steps.journey_date <= periods.period_end
     group by
-        steps.tenant_id,
+        tenant_id,
+        journey_date,
+        is_converting,
+        is_last_step,
+        channel
+        {%- for back in range(1, max_order + 1) -%},
+        channel_lag_{{ back }}
+        {%- endfor %}
+
+),
+
+histories as (
+
+    select
+        daily_histories.tenant_id,
         periods.period,
         periods.period_start,
         periods.period_end,
-        steps.is_converting,
-        steps.is_last_step,
-        steps.channel
+        daily_histories.is_converting,
+        daily_histories.is_last_step,
+        daily_histories.channel,
+        {% for back in range(1, max_order + 1) -%}
+        daily_histories.channel_lag_{{ back }},
+        {% endfor -%}
+        sum(daily_histories.steps) as steps
+
+    from daily_histories
+    inner join periods
+        on periods.tenant_id = daily_histories.tenant_id
+        and daily_histories.journey_date >= periods.period_start
+        and daily_histories.journey_date <= periods.period_end
+    group by
+        daily_histories.tenant_id,
+        periods.period,
+        periods.period_start,
+        periods.period_end,
+        daily_histories.is_converting,
+        daily_histories.is_last_step,
+        daily_histories.channel
         {%- for back in range(1, max_order + 1) -%},
-        steps.channel_lag_{{ back }}
+        daily_histories.channel_lag_{{ back }}
         {%- endfor %}
 
 ),
