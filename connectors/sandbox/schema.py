@@ -238,6 +238,20 @@ TRUTH_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "kind": S,
     },
     "mention_sentiment": {"mention_id": S, "sentiment": S, "score": F},
+    # connectors/sandbox/experiments.py: the experimentation programme and what each test measured.
+    "lift_tests": {
+        "tenant_id": S,
+        "test_id": S,
+        "channel": S,
+        "method": S,
+        "kpi": S,
+        "start_date": D,
+        "end_date": D,
+        "readout_date": D,
+        "incremental": F,
+        "standard_error": F,
+        "true_incremental": F,
+    },
 }
 
 
