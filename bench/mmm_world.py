@@ -15,6 +15,7 @@ true incremental KPI over a window, with Gaussian measurement error of a stated 
 
 from __future__ import annotations
 
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -45,6 +46,38 @@ def truth_tables(world_dir: Path) -> dict[str, pl.DataFrame]:
         name: pl.read_parquet(truth / f"{name}.parquet")
         for name in ("roi", "channel_params", "channel_daily")
     }
+
+
+def lift_tests_from_drops(world_dir: Path, inbox: Path | None = None) -> pl.DataFrame:
+    """The world's own experimentation programme as the pipeline sees it: every read-out dropped by
+    `connectors.sandbox.experiments` into an inbox, imported by `connectors.imports.lift_tests` (the
+    contract's gates included), shaped as `run_mmm(lift_tests=...)` takes it - what
+    `stg_experiments__lift_tests` feeds the MMM asset."""
+    from types import SimpleNamespace
+
+    from connectors.imports import import_lift_test_files
+    from connectors.sandbox.experiments import export_lift_tests
+
+    truth = pl.read_parquet(Path(world_dir) / "truth" / "lift_tests.parquet")
+    inbox = Path(inbox) if inbox is not None else Path(tempfile.mkdtemp(prefix="mos-lift-inbox-"))
+    world = SimpleNamespace(truth={"lift_tests": truth})
+    paths = export_lift_tests(world, inbox, truth["readout_date"].min(), truth["readout_date"].max())
+    frames = []
+    for tenant in sorted(truth["tenant_id"].unique()):
+        mine = [p for p in paths if p.parent.name == tenant]
+        imported = import_lift_test_files(mine, tenant_id=tenant)
+        if imported.errors or imported.quarantine.height:
+            raise ValueError(f"lift-test drops of {tenant} did not import cleanly: {imported.messages()[:5]}")
+        frames.append(imported.rows)
+    return pl.concat(frames).select(
+        "tenant_id",
+        "kpi",
+        "channel",
+        pl.col("start_date").alias("start"),
+        pl.col("end_date").alias("end"),
+        "incremental",
+        "standard_error",
+    )
 
 
 def lift_tests_from_truth(
