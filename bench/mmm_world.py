@@ -48,6 +48,21 @@ def truth_tables(world_dir: Path) -> dict[str, pl.DataFrame]:
     }
 
 
+def experiments_truth(world_dir: Path) -> pl.DataFrame:
+    """truth/lift_tests, or for a world generated before the programme existed, derived as the
+    generator would (same seed, same stream)."""
+    import json
+
+    from connectors.sandbox.experiments import lift_tests_truth
+
+    path = Path(world_dir) / "truth" / "lift_tests.parquet"
+    if path.exists():
+        return pl.read_parquet(path)
+    meta = json.loads((Path(world_dir) / "meta.json").read_text())
+    channel = pl.read_parquet(Path(world_dir) / "truth" / "channel_daily.parquet")
+    return lift_tests_truth(channel, int(meta["seed"]))
+
+
 def lift_tests_from_drops(world_dir: Path, inbox: Path | None = None) -> pl.DataFrame:
     """The world's own experimentation programme as the pipeline sees it: every read-out dropped by
     `connectors.sandbox.experiments` into an inbox, imported by `connectors.imports.lift_tests` (the
@@ -58,7 +73,7 @@ def lift_tests_from_drops(world_dir: Path, inbox: Path | None = None) -> pl.Data
     from connectors.imports import import_lift_test_files
     from connectors.sandbox.experiments import export_lift_tests
 
-    truth = pl.read_parquet(Path(world_dir) / "truth" / "lift_tests.parquet")
+    truth = experiments_truth(world_dir)
     inbox = Path(inbox) if inbox is not None else Path(tempfile.mkdtemp(prefix="mos-lift-inbox-"))
     world = SimpleNamespace(truth={"lift_tests": truth})
     paths = export_lift_tests(world, inbox, truth["readout_date"].min(), truth["readout_date"].max())
