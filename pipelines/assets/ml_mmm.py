@@ -203,7 +203,7 @@ def _warehouse_lift_tests(con) -> pl.DataFrame | None:
     exists = con.execute(
         "select count(*) from information_schema.tables "
         "where table_schema = 'staging' and table_name = 'stg_experiments__lift_tests'"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if not exists:
         return None
     return con.sql(
