@@ -15,6 +15,7 @@ true incremental KPI over a window, with Gaussian measurement error of a stated 
 
 from __future__ import annotations
 
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -45,6 +46,53 @@ def truth_tables(world_dir: Path) -> dict[str, pl.DataFrame]:
         name: pl.read_parquet(truth / f"{name}.parquet")
         for name in ("roi", "channel_params", "channel_daily")
     }
+
+
+def experiments_truth(world_dir: Path) -> pl.DataFrame:
+    """truth/lift_tests, or for a world generated before the programme existed, derived as the
+    generator would (same seed, same stream)."""
+    import json
+
+    from connectors.sandbox.experiments import lift_tests_truth
+
+    path = Path(world_dir) / "truth" / "lift_tests.parquet"
+    if path.exists():
+        return pl.read_parquet(path)
+    meta = json.loads((Path(world_dir) / "meta.json").read_text())
+    channel = pl.read_parquet(Path(world_dir) / "truth" / "channel_daily.parquet")
+    return lift_tests_truth(channel, int(meta["seed"]))
+
+
+def lift_tests_from_drops(world_dir: Path, inbox: Path | None = None) -> pl.DataFrame:
+    """The world's own experimentation programme as the pipeline sees it: every read-out dropped by
+    `connectors.sandbox.experiments` into an inbox, imported by `connectors.imports.lift_tests` (the
+    contract's gates included), shaped as `run_mmm(lift_tests=...)` takes it - what
+    `stg_experiments__lift_tests` feeds the MMM asset."""
+    from types import SimpleNamespace
+
+    from connectors.imports import import_lift_test_files
+    from connectors.sandbox.experiments import export_lift_tests
+
+    truth = experiments_truth(world_dir)
+    inbox = Path(inbox) if inbox is not None else Path(tempfile.mkdtemp(prefix="mos-lift-inbox-"))
+    world = SimpleNamespace(truth={"lift_tests": truth})
+    paths = export_lift_tests(world, inbox, truth["readout_date"].min(), truth["readout_date"].max())
+    frames = []
+    for tenant in sorted(truth["tenant_id"].unique()):
+        mine = [p for p in paths if p.parent.name == tenant]
+        imported = import_lift_test_files(mine, tenant_id=tenant)
+        if imported.errors or imported.quarantine.height:
+            raise ValueError(f"lift-test drops of {tenant} did not import cleanly: {imported.messages()[:5]}")
+        frames.append(imported.rows)
+    return pl.concat(frames).select(
+        "tenant_id",
+        "kpi",
+        "channel",
+        pl.col("start_date").alias("start"),
+        pl.col("end_date").alias("end"),
+        "incremental",
+        "standard_error",
+    )
 
 
 def lift_tests_from_truth(

@@ -510,6 +510,29 @@ _MATCHES.update(
 )
 _ALLOWED.update({"offline_conversions": {"location": OFFLINE_LOCATIONS}})
 # ---- end files ----
+# ---- lift tests (issue 4): the measurement vendor's experiment read-outs (connectors/imports/lift_tests.py)
+LIFT_TEST_KPIS: tuple[str, ...] = ("revenue", "conversions")
+LIFT_TEST_METHODS: tuple[str, ...] = ("geo", "holdout")
+RAW_COLUMNS["lift_tests"] = {
+    "tenant_id": pl.String(),
+    "test_id": pl.String(),
+    "channel": pl.String(),
+    "method": pl.String(),
+    "kpi": pl.String(),
+    "start_date": pl.Date(),
+    "end_date": pl.Date(),
+    "incremental": pl.Float64(),  # KPI units: currency units (revenue) or a count (conversions)
+    "standard_error": pl.Float64(),
+}
+UNIQUE_KEYS["lift_tests"] = ("tenant_id", "test_id", "kpi")
+_DIGIT_IDS["lift_tests"] = ()
+_REQUIRED["lift_tests"] = (
+    "tenant_id", "test_id", "channel", "kpi", "start_date", "end_date", "incremental", "standard_error",
+)  # fmt: skip
+_NON_NEGATIVE["lift_tests"] = ("standard_error",)
+_NOT_FUTURE["lift_tests"] = ("start_date", "end_date")
+_ALLOWED["lift_tests"] = {"kpi": LIFT_TEST_KPIS, "method": LIFT_TEST_METHODS}
+# ---- end lift tests ----
 
 # ---- owned media (mailchimp, social) ---------------------------------------------------------------
 _OWNED_COUNTS = ("emails_sent", "hard_bounces", "soft_bounces", "unsubscribed", "abuse_reports",

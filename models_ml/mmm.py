@@ -105,6 +105,10 @@ class MMMConfig:
     # Gaussian prior on the non-linear parameters, as a standard deviation in the unit search box
     # (centred in the box): keeps noise from driving decay/K/alpha to the box's walls.
     prior_sd: float = 0.25
+    # Pooling prior on the paid channels' ROIs (None: off): they scatter around their common mean with
+    # this standard deviation, as a share of the KPI per unit of total paid spend (KPI mean / mean paid
+    # spend per period). Identifies channels the data alone cannot separate; lift tests outweigh it.
+    roi_pool_sd: float | None = 0.1
     n_candidates: int = 64
     n_starts: int = 3
     n_bootstrap: int = 25
@@ -716,6 +720,16 @@ class _Problem:
         # A lift test is one more observation, weighted by (noise of a period / its standard error)^2.
         self._lift_scale = np.array([np.sqrt(self._sigma2) / se for _, _, _, se in self._calibration])
         self._lift_target = np.array([m for _, _, m, _ in self._calibration]) * self._lift_scale
+        # ROI pooling prior: paid channels' ROIs scatter around their common mean with sd
+        # roi_pool_sd x (KPI mean / mean paid spend per period).
+        spend_mean = data.spend.mean(axis=0)
+        self._pool_idx = np.flatnonzero(np.asarray(data.paid, dtype=bool) & (spend_mean > 0))
+        self._pool = None
+        if config.roi_pool_sd and len(self._pool_idx) >= 2:
+            share = spend_mean[self._pool_idx] / self.y_scale  # spend per period / KPI mean
+            tau = config.roi_pool_sd / float(share.sum())  # an ROI sd, KPI per currency unit
+            p = len(self._pool_idx)
+            self._pool = (np.sqrt(self._sigma2) / tau) * (np.eye(p) - 1.0 / p), share
 
     def with_weights(self, weights: FloatArray, lift_noise: FloatArray | None = None) -> _Problem:
         """The same problem with case weights (bootstrap, holdout) and lift results moved by
@@ -750,15 +764,19 @@ class _Problem:
         powered = (np.maximum(stock, 0.0) / theta[:, 1]) ** theta[:, 2]
         return powered / (1.0 + powered)
 
-    def _lift_rows(self, noise: FloatArray | None) -> list[tuple[int, NDArray[np.bool_], float, float]]:
-        """(channel index, period mask, measured incremental in scaled KPI, standard error scaled)."""
+    def _lift_rows(self, noise: FloatArray | None) -> list[tuple[int, FloatArray, float, float]]:
+        """(channel index, share of each period in the test, measured incremental in scaled KPI, standard error scaled)."""
         rows = []
         for i, test in enumerate(self.lift_tests):
             if test.channel not in self.data.channels:
                 raise ValueError(f"lift test names channel {test.channel!r}, which has no media in the data")
             start, end = np.datetime64(test.start, "D"), np.datetime64(test.end, "D")
             span = 7 if self.config.grain == "week" else 1
-            mask = (self.data.dates >= start - np.timedelta64(span - 1, "D")) & (self.data.dates <= end)
+            # Share of each period's days inside the test (weekly grain: a week half in the test
+            # counts half of its modelled contribution).
+            first = np.maximum(self.data.dates, start)
+            last = np.minimum(self.data.dates + np.timedelta64(span - 1, "D"), end)
+            mask = np.clip((last - first).astype(np.int64) + 1, 0, span) / span
             if not mask.any():
                 raise ValueError(
                     f"lift test on {test.channel} ({test.start}..{test.end}) is outside the data"
@@ -786,6 +804,12 @@ class _Problem:
         if self._ridge > 0:
             means = np.maximum(z.mean(axis=0), 1e-9)
             gram[np.diag_indices_from(gram)] += self._ridge * means**2
+        if self._pool is not None:
+            # ROI_c = beta_c mean(z_c) / share_c; penalty sigma^2 sum_c (ROI_c - mean ROI)^2 / tau^2.
+            centre, share = self._pool
+            idx = self._pool_idx
+            a = centre * (np.maximum(z[:, idx].mean(axis=0), 1e-9) / share)[None, :]
+            gram[np.ix_(idx, idx)] += a.T @ a
         if self._calibration:
             sums = self._lift_masks @ z  # tests x channels
             rows = np.zeros_like(sums)

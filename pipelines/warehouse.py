@@ -65,6 +65,10 @@ RAW_DDL: dict[str, str] = {
         ad_group_name varchar, ad_id varchar, ad_name varchar, currency varchar, spend decimal(18,2),
         impressions bigint, clicks bigint, conversions double, conversion_value decimal(18,2),
         mapping varchar""",
+    # ---- lift tests (issue 4): the measurement vendor's read-outs, partitioned by drop (readout) day ----
+    "lift_tests": """tenant_id varchar not null, test_id varchar not null, channel varchar not null,
+        method varchar, kpi varchar not null, start_date date not null, end_date date not null,
+        incremental double not null, standard_error double not null""",
     # ---- owned media (mailchimp, social): merged on their ids, influencers a snapshot ----
     "mailchimp_email_reports": """tenant_id varchar not null, account_id varchar not null,
         campaign_id varchar not null, campaign_title varchar, type varchar, list_id varchar,

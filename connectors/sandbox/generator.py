@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 
 from connectors.sandbox.channels import CHANNELS, NONPAID, PLATFORM_MODELS, PLATFORMS
+from connectors.sandbox.experiments import lift_tests_truth
 from connectors.sandbox.media import (
     NonPaidChannel,
     OwnedMedia,
@@ -87,6 +88,7 @@ SORT_KEYS: dict[str, list[str]] = {
     "anomalies": ["tenant_id", "anomaly_id"],
     "campaign_budgets": ["tenant_id", "platform", "campaign_id", "date"],
     "mention_sentiment": ["mention_id"],
+    "lift_tests": ["tenant_id", "test_id", "kpi"],
 }
 
 
@@ -439,6 +441,7 @@ def generate_world(preset: str = "demo", seed: int = 7) -> World:
     tables = {name: tidy(name, _concat(frames)) for name, frames in parts.items()}
     tables["roi"] = tidy("roi", roi_table(tables["channel_params"], tables["channel_daily"]))
     tables["attribution_shares"] = tidy("attribution_shares", attribution_shares(tables["conversions"]))
+    tables["lift_tests"] = tidy("lift_tests", lift_tests_truth(tables["channel_daily"], seed, p.end_date))
     truth_names = [name for name in tables if name not in WORLD_SCHEMAS]
     return World(
         meta=WorldMeta(

@@ -239,6 +239,20 @@ TRUTH_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     },
     "mention_sentiment": {"mention_id": S, "sentiment": S, "score": F},
     "campaign_budgets": {"tenant_id": S, "platform": S, "campaign_id": S, "date": D, "daily_budget": F},
+    # connectors/sandbox/experiments.py: the experimentation programme and what each test measured.
+    "lift_tests": {
+        "tenant_id": S,
+        "test_id": S,
+        "channel": S,
+        "method": S,
+        "kpi": S,
+        "start_date": D,
+        "end_date": D,
+        "readout_date": D,
+        "incremental": F,
+        "standard_error": F,
+        "true_incremental": F,
+    },
 }
 
 

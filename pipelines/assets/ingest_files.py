@@ -1,4 +1,5 @@
-"""File-drop ingest assets: offline conversions, erasure requests (+ the erasure step), exported ad reports.
+"""File-drop ingest assets: offline conversions, erasure requests (+ the erasure step), exported ad reports,
+lift-test read-outs.
 
 Each is daily-partitioned by **drop day**: a partition reads the files of its days from
 `<inbox>/<folder>/<tenant_id>/` (the file name carries the drop day, `YYYY-MM-DD`), copies each into the
@@ -9,7 +10,8 @@ warehouse as it was. Rows are tagged `_partition` = drop day, `_source` = the in
 to `ops.quarantine` with the file in `_source` and the line in the record (`_line`).
 
 In the sandbox the assets first export the world's weekly drops for their days into the inbox (what the
-point-of-sale system, the privacy desk and the analyst with the LinkedIn export do in real life).
+point-of-sale system, the privacy desk, the analyst with the LinkedIn export and the measurement vendor
+do in real life).
 
 `raw/erasure_requests` runs after contacts, touchpoints and offline conversions were loaded, then erases
 everyone its requests name (`pipelines/privacy.py`); dbt reads raw after it.
@@ -365,7 +367,40 @@ def build_file_ingest_assets(partitions: dg.PartitionsDefinition) -> list[dg.Ass
             ["raw", "erasure_requests"], load, **{f"erased: {k}": v for k, v in sorted(erased.items())}
         )
 
-    return [offline_conversions, imported_ad_reports, erasure_requests]
+    @dg.asset(
+        key=["raw", "lift_tests"],
+        kinds={"csv", "duckdb"},
+        check_specs=_checks(["raw", "lift_tests"]),
+        description="Lift-test (geo / holdout experiment) read-outs from the measurement vendor's drops: "
+        "channel, test period, measured incremental KPI and its standard error.",
+        **daily,
+    )
+    def lift_tests(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, platforms: PlatformsResource
+    ):
+        from connectors.imports import import_lift_test_files
+
+        days = partition_days(context)
+
+        def export(days: list[date], inbox: Path, tenant_id: str) -> None:
+            from connectors.sandbox.experiments import export_lift_tests
+
+            export_lift_tests(platforms.state(), inbox, days[0], days[-1], tenants=[tenant_id])
+
+        load = load_drops(
+            context,
+            warehouse,
+            platforms,
+            table="lift_tests",
+            folder="lift_tests",
+            importer=lambda paths, tenant_id: import_lift_test_files(
+                paths, tenant_id=tenant_id, as_of=_as_of(days)
+            ),
+            export=export,
+        )
+        yield from _results(["raw", "lift_tests"], load)
+
+    return [offline_conversions, imported_ad_reports, erasure_requests, lift_tests]
 
 
 def without_erased_people(con, tenant_id: str, frame: pl.DataFrame) -> pl.DataFrame:

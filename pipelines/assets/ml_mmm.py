@@ -6,8 +6,11 @@ Reads spend (and non-paid volume, when the mart has it) per channel-day from
 (`models_ml.budget`) and writes `ml.mmm_channel`, `ml.mmm_fit`, `ml.mmm_decomposition`,
 `ml.response_curves` and `ml.budget_plan`.
 
-Lift tests calibrate the model when `lift_tests_path` names a Parquet or CSV file with columns
-tenant_id, kpi, channel, start, end, incremental[, standard_error].
+Lift tests calibrate the model: by default the experiment read-outs in the warehouse
+(`staging.stg_experiments__lift_tests`, loaded from the measurement vendor's drops by `raw/lift_tests`);
+when `lift_tests_path` names a Parquet or CSV file with columns tenant_id, kpi, channel, start, end,
+incremental[, standard_error], that file instead; `calibrate=False` fits without experiments. A test on
+a channel the tenant has no media for, or outside the fitted history, is left out with a warning.
 """
 
 from datetime import UTC, datetime
@@ -27,6 +30,12 @@ from models_ml.mmm import ChannelParams, MMMConfig, MMMFit, recent_daily_spend, 
 from pipelines.resources import WarehouseResource
 from pipelines.warehouse import create_or_replace
 
+MMM_DEPS = [
+    ["marts", "fct_channel_daily"],
+    ["marts", "fct_kpi_daily"],
+    ["staging", "stg_experiments__lift_tests"],
+]
+LIFT_TESTS_TABLE = "staging.stg_experiments__lift_tests"
 MMM_TABLES = ("mmm_channel", "mmm_fit", "mmm_decomposition", "response_curves", "budget_plan")
 
 
@@ -34,6 +43,8 @@ class MediaMixConfig(dg.Config):
     grain: str = "day"
     n_bootstrap: int = 20
     seed: int = 7
+    # Calibrate to lift tests: the warehouse's (stg_experiments__lift_tests), or this file when given.
+    calibrate: bool = True
     lift_tests_path: str | None = None
     # The plan: same total budget as the last 28 days, each channel within +-max_change of today.
     max_change: float = 0.3
@@ -43,32 +54,32 @@ class MediaMixConfig(dg.Config):
     specs=[
         dg.AssetSpec(
             ["ml", "mmm_channel"],
-            deps=[["marts", "fct_channel_daily"], ["marts", "fct_kpi_daily"]],
+            deps=MMM_DEPS,
             description="Media-mix model per tenant, KPI and channel: ROI and marginal ROI with "
             "bootstrap intervals, contribution, adstock and Hill parameters.",
             kinds={"scipy", "duckdb"},
         ),
         dg.AssetSpec(
             ["ml", "mmm_fit"],
-            deps=[["marts", "fct_channel_daily"], ["marts", "fct_kpi_daily"]],
+            deps=MMM_DEPS,
             description="Media-mix model fit diagnostics: R², NRMSE, out-of-time MAPE.",
             kinds={"scipy", "duckdb"},
         ),
         dg.AssetSpec(
             ["ml", "mmm_decomposition"],
-            deps=[["marts", "fct_channel_daily"], ["marts", "fct_kpi_daily"]],
+            deps=MMM_DEPS,
             description="Daily KPI decomposition: trend, seasonality, events and each channel.",
             kinds={"scipy", "duckdb"},
         ),
         dg.AssetSpec(
             ["ml", "response_curves"],
-            deps=[["marts", "fct_channel_daily"], ["marts", "fct_kpi_daily"]],
+            deps=MMM_DEPS,
             description="Steady-state daily response of each paid channel on a spend grid.",
             kinds={"scipy", "duckdb"},
         ),
         dg.AssetSpec(
             ["ml", "budget_plan"],
-            deps=[["marts", "fct_channel_daily"], ["marts", "fct_kpi_daily"]],
+            deps=MMM_DEPS,
             description="Recommended daily budget split (same total, bounded change) with the "
             "expected revenue change and its bootstrap interval.",
             kinds={"scipy", "duckdb"},
@@ -100,7 +111,17 @@ def media_mix_model(context: dg.AssetExecutionContext, config: MediaMixConfig, w
             order by tenant_id, date
             """
         ).pl()
-    lift_tests = _read_lift_tests(config.lift_tests_path)
+        lift_tests = None
+        if config.calibrate:
+            lift_tests = (
+                _read_lift_tests(config.lift_tests_path)
+                if config.lift_tests_path
+                else _warehouse_lift_tests(con)
+            )
+    if lift_tests is not None:
+        lift_tests, dropped = usable_lift_tests(lift_tests, channel_daily)
+        for problem in dropped:
+            context.log.warning(f"lift test left out: {problem}")
     mmm_config = MMMConfig(grain=config.grain, n_bootstrap=config.n_bootstrap, seed=config.seed)  # type: ignore[arg-type]
     fitted_at = datetime.now(UTC).replace(tzinfo=None)
     outputs = run_mmm(channel_daily, kpi_daily, config=mmm_config, lift_tests=lift_tests, fitted_at=fitted_at)
@@ -136,6 +157,7 @@ def media_mix_model(context: dg.AssetExecutionContext, config: MediaMixConfig, w
         if name == "mmm_channel":
             metadata["median_roi_revenue"] = _median(revenue_channels["roi"])
             metadata["calibrated_with_lift_tests"] = lift_tests is not None and lift_tests.height > 0
+            metadata["lift_tests_used"] = 0 if lift_tests is None else lift_tests.height
         yield dg.MaterializeResult(asset_key=["ml", name], metadata=metadata)
 
 
@@ -174,6 +196,49 @@ def _read_lift_tests(path: str | None) -> pl.DataFrame | None:
     if missing:
         raise ValueError(f"lift tests file {file} lacks columns {sorted(missing)}")
     return frame
+
+
+def _warehouse_lift_tests(con) -> pl.DataFrame | None:
+    """The warehouse's lift tests in `run_mmm`'s shape (None before dbt has built the staging model)."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'staging' and table_name = 'stg_experiments__lift_tests'"
+    ).fetchall()[0][0]
+    if not exists:
+        return None
+    return con.sql(
+        f"""
+        select tenant_id, kpi, channel, start_date as "start", end_date as "end",
+            incremental, standard_error
+        from {LIFT_TESTS_TABLE}
+        order by tenant_id, kpi, channel, start_date, test_id
+        """
+    ).pl()
+
+
+def usable_lift_tests(
+    lift_tests: pl.DataFrame, channel_daily: pl.DataFrame
+) -> tuple[pl.DataFrame, list[str]]:
+    """The tests the model can use - a channel with media for that tenant, a period overlapping its
+    history - and a line naming each one left out."""
+    media = (
+        channel_daily.filter((pl.col("spend") > 0) | (pl.col("volume") > 0))
+        .group_by("tenant_id", "channel")
+        .agg(first=pl.col("date").min(), last=pl.col("date").max())
+    )
+    joined = lift_tests.with_row_index("_row").join(media, on=["tenant_id", "channel"], how="left")
+    ok = (
+        pl.col("first").is_not_null()
+        & (pl.col("start").cast(pl.Date) <= pl.col("last"))
+        & (pl.col("end").cast(pl.Date) >= pl.col("first"))
+    )
+    dropped = [
+        f"{r['tenant_id']} {r['kpi']} {r['channel']} {r['start']}..{r['end']}: "
+        + ("no media on that channel" if r["first"] is None else "outside the fitted history")
+        for r in joined.filter(~ok).iter_rows(named=True)
+    ]
+    kept = joined.filter(ok).sort("_row").select(lift_tests.columns)
+    return kept, dropped
 
 
 def _median(series: pl.Series) -> float | None:

@@ -4,7 +4,7 @@ The hand-written warehouse of test_dbt_project.py plus drops whose right answers
 - a LinkedIn export for northwind (no LinkedIn API there): counts, from its latest drop (restated);
 - a "linkedin" export for bellavista whose campaign id is its API-loaded Meta campaign that day, and
   a "meta" export for northwind on a day Meta's API loaded: neither counts (no double count);
-- offline conversions with an order re-dropped, erasure requests.
+- offline conversions with an order re-dropped, erasure requests, a lift-test read-out re-issued.
 """
 
 from __future__ import annotations
@@ -41,6 +41,12 @@ OFFLINE = [
     + "','c1','2026-03-02 12:00:00',45.00,'USD','STORE',now(),'r','2026-03-14','x')",
     "('northwind','o2',NULL,NULL,'2026-03-03 12:00:00',10.00,'usd','phone',now(),'r','2026-03-07','x')",
 ]
+LIFT_TESTS = [
+    # a read-out re-issued a week later (corrected analysis): the later one stands
+    "('northwind','LT-1','Meta','geo','revenue','2026-02-01','2026-02-28',1500.0,150.0,now(),'r','2026-03-07','x')",
+    "('northwind','LT-1','meta','geo','revenue','2026-02-01','2026-02-28',1450.0,140.0,now(),'r','2026-03-14','x')",
+    "('northwind','LT-1','meta','geo','conversions','2026-02-01','2026-02-28',14.5,1.4,now(),'r','2026-03-07','x')",
+]
 ERASURES = [
     "('northwind','GDPR-000001','" + "b" * 64 + "','c9','2026-03-03 08:00:00',now(),'r','2026-03-07','x')"
 ]
@@ -56,6 +62,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, DbtR
         con.execute(f"insert into raw.imported_ad_reports {_COLS} values " + ",".join(IMPORTED))
         con.execute("insert into raw.offline_conversions values " + ",".join(OFFLINE))
         con.execute("insert into raw.erasure_requests values " + ",".join(ERASURES))
+        con.execute("insert into raw.lift_tests values " + ",".join(LIFT_TESTS))
     finally:
         con.close()
     run = invoke_dbt(["build"], warehouse, workdir)
@@ -108,3 +115,16 @@ def test_offline_conversions_and_erasures_stage_one_row_per_key(built: tuple[Pat
     ]
     erasures = query(warehouse, "select request_id, contact_id from staging.stg_privacy__erasure_requests")
     assert erasures == [("GDPR-000001", "c9")]
+
+
+def test_lift_tests_stage_one_row_per_test_and_kpi(built: tuple[Path, DbtRun]) -> None:
+    warehouse, _ = built
+    rows = query(
+        warehouse,
+        "select test_id, channel, kpi, test_days, incremental, standard_error, dropped_on "
+        "from staging.stg_experiments__lift_tests order by kpi",
+    )
+    assert rows == [
+        ("LT-1", "meta", "conversions", 28, 14.5, 1.4, date(2026, 3, 7)),
+        ("LT-1", "meta", "revenue", 28, 1450.0, 140.0, date(2026, 3, 14)),
+    ]

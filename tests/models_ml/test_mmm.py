@@ -21,8 +21,10 @@ from models_ml.mmm import (
 )
 from tests.models_ml.mmm_world_fixture import demo_fit, truth
 
-# Calibrated ROI tolerance per channel on the demo world. The lift tests alone pin each channel's
-# contribution in 4 windows to ~5 % (4 x 10 % SE); the model must carry that to the whole two years.
+# Calibrated ROI tolerance per channel on the demo world. The world's lift tests pin each channel's
+# contribution in its 4 test windows to ~5 % (4 x 10 % SE); the model must carry that to the whole two
+# years. On demo-s7 the experiments themselves err by up to 16 % on a channel (northwind tiktok), and
+# the model's ROI follows them (max |error| 12.8 %, median 2.9 %).
 CALIBRATED_ROI_TOLERANCE = 0.20
 MEDIAN_ROI_TARGET = 0.10
 
@@ -48,18 +50,54 @@ def test_calibrated_roi_recovers_the_truth_on_the_demo_world() -> None:
     worst = table["error"].abs().max()
     assert worst <= CALIBRATED_ROI_TOLERANCE, table.select("tenant_id", "channel", "roi", "true_roi", "error")
     assert table["error"].abs().median() <= MEDIAN_ROI_TARGET
+
+
+def test_calibrated_roi_follows_the_experiments_not_the_noise() -> None:
+    # What the lift tests say about a channel (measured / true incremental over its tests) is the best
+    # the model can know; its ROI error must track that, not wander off on the daily noise.
+    tests = (
+        truth("lift_tests")
+        .filter(pl.col("kpi") == "revenue")
+        .group_by("tenant_id", "channel")
+        .agg(experiment_error=pl.col("incremental").sum() / pl.col("true_incremental").sum() - 1.0)
+    )
+    table = _roi_vs_truth(demo_fit(calibrated=True)).join(tests, on=["tenant_id", "channel"])
+
+    assert table.height == 8
+    gap = (table["error"] - table["experiment_error"]).abs()
+    assert gap.max() <= 0.08, table.select("tenant_id", "channel", "error", "experiment_error")
+
+
+def test_calibrated_intervals_cover_the_truth() -> None:
+    # Nominal 90 % intervals from the block bootstrap with the experiments redrawn within their
+    # standard errors: 6 of 8 cover on demo-s7 (the two misses are channels whose 4 experiments
+    # themselves came out 8 % and 16 % low, 1.5 and 3 standard errors of their mean).
+    table = _roi_vs_truth(demo_fit(calibrated=True))
+
     covered = table.filter(pl.col("true_roi").is_between(pl.col("roi_lower"), pl.col("roi_upper"))).height
-    assert covered >= 0.75 * table.height  # nominal 90 % intervals; 6 of 8 seen (bootstrap runs a bit narrow)
+    assert covered >= 0.75 * table.height
+    widths = (table["roi_upper"] - table["roi_lower"]) / table["roi"]
+    assert widths.median() < 0.3  # and the experiments make them tight
+
+
+def test_pooling_prior_helps_the_uncalibrated_model() -> None:
+    # Without experiments the demo data barely identify ROI (daily revenue noise ~28 % of its mean,
+    # paid spend moves little). Pooling the channels' ROIs keeps the model from zeroing channels out:
+    # median |ROI error| 32 % with it, 100 % without (three of eight channels at ROI 0) on demo-s7.
+    table = _roi_vs_truth(demo_fit(calibrated=False))
+
+    assert table["error"].abs().median() <= 0.45
+    assert (table["roi"] > 0).all()
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="known gap (issue 4 open): on the world with owned media and CRM extras the uncalibrated "
-    "moving-block bootstrap covers the true ROI for 4 of 8 paid channels only; intervals are too narrow",
+    reason="known gap (issue 4 open): without lift tests the moving-block bootstrap intervals cover the "
+    "true ROI for 5 of 8 paid channels on demo-s7 (pooling prior on; 4 of 8 without): too narrow",
 )
 def test_uncalibrated_intervals_are_wide_and_mostly_cover_the_truth() -> None:
-    # Without experiments the demo data barely identify ROI (daily revenue noise ~28 % of its mean,
-    # paid spend moves little): the model must say so with wide intervals rather than be confidently wrong.
+    # Without experiments the model must say how little the data identify, with wide intervals rather
+    # than be confidently wrong.
     table = _roi_vs_truth(demo_fit(calibrated=False))
 
     covered = table.filter(pl.col("true_roi").is_between(pl.col("roi_lower"), pl.col("roi_upper"))).height

@@ -49,6 +49,7 @@ def test_assets_by_group(defs) -> None:
         "raw/offline_conversions",
         "raw/erasure_requests",
         "raw/imported_ad_reports",
+        "raw/lift_tests",
         "raw/mailchimp_email_reports",
         "raw/social_posts",
         "raw/social_mentions",

@@ -1,0 +1,114 @@
+"""Lift-test read-outs from the measurement vendor's CSV drops -> raw.lift_tests.
+
+A drop (`<inbox>/lift_tests/<tenant>/<readout day>.csv`, written by `connectors.sandbox.experiments` in
+the sandbox) has one row per experiment and KPI: test_id, channel, method (geo | holdout), kpi
+(revenue | conversions), start_date, end_date (ISO dates, the test's first and last day),
+incremental (what the channel caused over the test, in KPI units: the tenant's currency for revenue,
+a count for conversions) and standard_error (the vendor's stated precision, > 0). All but method are
+required. Beyond the shared gates of `connectors.imports.core` (parse, contract: known kpi and method,
+no date after the drop day, one row per (test_id, kpi)), a row whose end_date lies before its start_date
+or whose standard_error is 0 is rejected with file, line, field and reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import date, datetime
+from pathlib import Path
+
+import polars as pl
+
+from connectors.imports.core import (
+    DEFAULT_LOCALE,
+    DEFAULT_READ,
+    LINE,
+    ColumnSpec,
+    FileImport,
+    Locale,
+    ReadOptions,
+    as_of_for,
+    convert_columns,
+    finish_file,
+    import_files,
+    read_rows,
+)
+
+TABLE = "lift_tests"
+SPECS: dict[str, ColumnSpec] = {
+    "test_id": ColumnSpec("string", "test_id", required=True),
+    "channel": ColumnSpec("string", "channel", required=True),
+    "method": ColumnSpec("string", "method"),
+    "kpi": ColumnSpec("string", "kpi", required=True),
+    "start_date": ColumnSpec("date", "start_date", required=True),
+    "end_date": ColumnSpec("date", "end_date", required=True),
+    "incremental": ColumnSpec("float", "incremental", required=True),
+    "standard_error": ColumnSpec("float", "standard_error", required=True),
+}
+REQUIRED_COLUMNS = ("test_id", "channel", "kpi", "start_date", "end_date", "incremental", "standard_error")
+
+
+def import_lift_test_file(
+    path: str | Path,
+    *,
+    tenant_id: str,
+    as_of: date | datetime | None = None,
+    read: ReadOptions = DEFAULT_READ,
+    locale: Locale = DEFAULT_LOCALE,
+) -> FileImport:
+    """One drop; raises FileImportError when the file cannot be used at all (missing, empty, a required
+    column absent). Nothing may be dated after the drop day in the file name (else `as_of`)."""
+    path = Path(path)
+    rows = read_rows(path, read, [s.source for s in SPECS.values()], REQUIRED_COLUMNS)
+    typed, rejects = convert_columns(rows, SPECS, locale)
+    typed = typed.with_columns(
+        pl.col("channel").str.strip_chars().str.to_lowercase(),
+        pl.col("kpi").str.strip_chars().str.to_lowercase(),
+        pl.col("method").str.strip_chars().str.to_lowercase(),
+    )
+    checks = [
+        (pl.col("end_date") < pl.col("start_date"), "end_date", "end_date: before start_date"),
+        (pl.col("standard_error") == 0, "standard_error", "standard_error: must be > 0"),
+    ]
+    for condition, field, reason in checks:
+        bad = typed.filter(condition)
+        if bad.height:
+            rejects = pl.concat(
+                [
+                    rejects,
+                    pl.DataFrame(
+                        {
+                            LINE: bad[LINE],
+                            "field": [field] * bad.height,
+                            "reason": [reason] * bad.height,
+                            "record": [
+                                json.dumps(r, sort_keys=True, default=str) for r in bad.drop(LINE).to_dicts()
+                            ],
+                        },
+                        schema=rejects.schema,
+                    ),
+                ]
+            )
+            typed = typed.filter(~condition)
+    return finish_file(
+        TABLE,
+        path,
+        typed,
+        rejects.sort(LINE),
+        {"tenant_id": tenant_id},
+        as_of=as_of_for(path, as_of),
+        warnings=rows.warnings,
+    )
+
+
+def import_lift_test_files(
+    paths: Iterable[str | Path],
+    *,
+    tenant_id: str,
+    as_of: date | datetime | None = None,
+    read: ReadOptions = DEFAULT_READ,
+) -> FileImport:
+    """Every drop; an unreadable one is reported in `errors` and never stops the others."""
+    return import_files(
+        TABLE, paths, lambda p: import_lift_test_file(p, tenant_id=tenant_id, as_of=as_of, read=read)
+    )

@@ -1,0 +1,37 @@
+"""Lift tests end to end on the tiny world: the vendor's drops reach raw and staging exactly as the
+world measured them, and the media-mix model calibrates from the warehouse by default."""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+
+def test_read_outs_land_in_staging_as_measured(tiny_run) -> None:
+    truth = pl.read_parquet(tiny_run.world_dir / "truth" / "lift_tests.parquet")
+    with duckdb.connect(str(tiny_run.settings.warehouse), read_only=True) as con:
+        staged = con.sql(
+            "select tenant_id, test_id, channel, kpi, start_date, end_date, incremental, standard_error "
+            "from staging.stg_experiments__lift_tests order by tenant_id, test_id, kpi"
+        ).pl()
+        raw_drops = con.execute("select count(distinct _source) from raw.lift_tests").fetchone()[0]
+    assert truth.height > 0
+    expected = truth.select(staged.columns).sort("tenant_id", "test_id", "kpi")
+    assert staged.equals(expected)
+    assert raw_drops == truth.select("tenant_id", "readout_date").unique().height  # one file per readout
+
+
+def test_the_mmm_asset_calibrated_with_them(tiny_run) -> None:
+    truth = pl.read_parquet(tiny_run.world_dir / "truth" / "lift_tests.parquet")
+    events = [
+        e
+        for e in tiny_run.result.get_asset_materialization_events()
+        if e.asset_key.path == ["ml", "mmm_channel"]
+    ]
+    assert events, "ml.mmm_channel was not materialized"
+    metadata = events[-1].materialization.metadata
+    assert metadata["calibrated_with_lift_tests"].value is True
+    assert metadata["lift_tests_used"].value == truth.height
