@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 from collections.abc import Mapping
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +121,45 @@ TRANSLATOR = MarketingDbtTranslator(settings=DagsterDbtTranslatorSettings(enable
 
 def dbt_project() -> DbtProject:
     return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=TARGET_DIR)
+
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+PARTITION_TAG = "dagster/partition"
+TIME_ZONE_MARGIN_DAYS = 1  # a day's file or report may hold rows of the UTC day before or after it
+
+
+def dbt_build_args(tags: Mapping[str, str], *, first_day: date, lookback_days: int) -> list[str]:
+    """The `dbt build` arguments for a run with these tags (the daily run's window, or a full refresh).
+
+    A run over partitions [start, end] that starts after the first partition is a daily (or partial)
+    run: its ingest steps reloaded at most [min(start, end - lookback + 1), end] (each source widens
+    to its own look-back when the run reaches the newest day), so incremental models delete and
+    insert that window, one day wider on each side for time zones (`mos_window_start`/`_end`, see
+    macros/run_window.sql), and skips dbt's unit tests. A run from the first partition (the
+    backfill, a full refresh) or without partitions rebuilds every model (`--full-refresh`).
+    """
+    start_text = tags.get(RANGE_START_TAG) or tags.get(PARTITION_TAG)
+    end_text = tags.get(RANGE_END_TAG) or tags.get(PARTITION_TAG)
+    if not start_text or not end_text:
+        return ["build", "--full-refresh"]
+    try:
+        start, end = date.fromisoformat(start_text), date.fromisoformat(end_text)
+    except ValueError as exc:
+        raise ValueError(
+            f"dbt window: run tags {RANGE_START_TAG}={start_text!r}, {RANGE_END_TAG}={end_text!r} "
+            f"are not ISO dates"
+        ) from exc
+    if end < start:
+        raise ValueError(f"dbt window: partition range ends ({end}) before it starts ({start})")
+    if start <= first_day:
+        return ["build", "--full-refresh"]
+    margin = timedelta(days=TIME_ZONE_MARGIN_DAYS)
+    window_start = min(start, end - timedelta(days=max(lookback_days, 1) - 1)) - margin
+    window_end = end + margin
+    variables = json.dumps(
+        {"mos_window_start": window_start.isoformat(), "mos_window_end": window_end.isoformat()}
+    )
+    # Unit tests check model logic against fixed rows: the backfill and CI run them, a daily run
+    # (same logic, new data) runs the data tests only.
+    return ["build", "--vars", variables, "--exclude-resource-type", "unit_test"]

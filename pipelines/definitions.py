@@ -9,7 +9,7 @@ import warnings
 from datetime import date, timedelta
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt import DbtCliResource, build_dbt_asset_selection, dbt_assets
 
 from pipelines.assets.activation import pause_high_cpa_decisions
 from pipelines.assets.ingest import build_ingest_assets
@@ -21,7 +21,7 @@ from pipelines.assets.ml_attribution import attribution_channel
 from pipelines.assets.ml_mmm import media_mix_model
 from pipelines.assets.ml_signals import campaign_anomalies, campaign_forecast, creative_fatigue, lead_scores
 from pipelines.assets.serving import build_serving_snapshot
-from pipelines.dbt import TRANSLATOR, dbt_project, prepare_manifest
+from pipelines.dbt import TRANSLATOR, dbt_build_args, dbt_project, prepare_manifest
 from pipelines.resources import WarehouseResource, resources_from_settings
 from pipelines.settings import Settings
 
@@ -64,8 +64,10 @@ def _sandbox_today(settings: Settings, generated_end: date) -> date:
     return today
 
 
-def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
+def build_dbt_assets(settings: Settings, partitions: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
     manifest = prepare_manifest(settings)
+    first_day = partitions.start.date()
+    lookback_days = max(settings.lookback_days.values())
 
     @dbt_assets(
         manifest=manifest, project=dbt_project(), dagster_dbt_translator=TRANSLATOR, name="dbt_models"
@@ -73,7 +75,13 @@ def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
         # dbt runs as its own process and finds the warehouse through the environment.
         os.environ["MOS_WAREHOUSE"] = warehouse.path
-        yield from dbt.cli(["build"], context=context).stream()
+        # A daily run passes its window to the incremental models; the backfill rebuilds everything.
+        args = dbt_build_args(context.run.tags, first_day=first_day, lookback_days=lookback_days)
+        # A test runs only if all its models are in this run or upstream of it: a daily run must not
+        # test the weekly attribution marts against today's last touch (DBT_INDIRECT_SELECTION).
+        os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
+        context.log.info(f"dbt {' '.join(args)}")
+        yield from dbt.cli(args, context=context).stream()
 
     return dbt_models
 
@@ -100,17 +108,41 @@ def daily_schedule(job) -> dg.ScheduleDefinition:
     return daily_refresh
 
 
+WEEKLY_DBT_SELECT = "tag:weekly"  # dbt_project.yml: the attribution folders
+
+
+def weekly_selection(dbt_models: dg.AssetsDefinition) -> dg.AssetSelection:
+    """What the ops cadence refits weekly rather than daily: every row of these can change with any
+    new day (journeys span the look-back, the MMM fits the whole history), a week moves them
+    little, and they are most of a daily run's cost (README, "Daily runs")."""
+    return build_dbt_asset_selection([dbt_models], dbt_select=WEEKLY_DBT_SELECT) | dg.AssetSelection.assets(
+        attribution_channel, media_mix_model
+    )
+
+
+def weekly_schedule(job) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name="weekly_refit",
+        job=job,
+        cron_schedule="0 8 * * 1",
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description="Mondays after the daily run: attribution marts and models, the MMM, publish.",
+    )
+
+
 def build_definitions(
     settings: Settings | None = None, *, loggers: dict[str, dg.LoggerDefinition] | None = None
 ) -> dg.Definitions:
     settings = settings or Settings.from_env()
     partitions = daily_partitions(settings)
+    dbt_models = build_dbt_assets(settings, partitions)
     assets = [
         *build_ingest_assets(partitions),
         *build_paid_social_assets(partitions),
         *build_file_ingest_assets(partitions),
         *build_owned_ingest_assets(),
-        build_dbt_assets(settings),
+        dbt_models,
         channel_forecast,
         media_mix_model,
         attribution_channel,
@@ -121,10 +153,29 @@ def build_definitions(
         pause_high_cpa_decisions,
         build_serving_snapshot(settings.serving),
     ]
+    weekly = weekly_selection(dbt_models)
     everything = dg.define_asset_job(
         "materialize_all",
         selection=dg.AssetSelection.all(),
-        description="Ingest every source, build the marts, fit, decide, publish.",
+        description="Ingest every source, build the marts, fit, decide, publish (the backfill).",
+    )
+    daily = dg.define_asset_job(
+        "daily",
+        selection=dg.AssetSelection.all() - weekly,
+        description="The daily run: ingest, the marts (incremental over the run's window), forecasts, "
+        "anomalies, lead scores, decisions, publish. Multi-touch attribution and the MMM: weekly.",
+    )
+    weekly_refit = dg.define_asset_job(
+        "weekly_refit",
+        selection=weekly | dg.AssetSelection.assets(["serving", "snapshot"]),
+        description="Journey-level attribution marts, data-driven attribution and the media-mix "
+        "model over the whole history, then publish.",
+    )
+    warehouse_only = dg.define_asset_job(
+        "rebuild_warehouse",
+        selection=dg.AssetSelection.assets(dbt_models),
+        description="Every dbt model rebuilt from raw (--full-refresh), e.g. after a change of model "
+        "logic or seeds, which incremental days would not pick up on their own.",
     )
     ingest_only = dg.define_asset_job(
         "ingest",
@@ -133,8 +184,8 @@ def build_definitions(
     )
     return dg.Definitions(
         assets=assets,
-        jobs=[everything, ingest_only],
-        schedules=[daily_schedule(everything)],
+        jobs=[everything, daily, weekly_refit, warehouse_only, ingest_only],
+        schedules=[daily_schedule(daily), weekly_schedule(weekly_refit)],
         resources=resources_from_settings(settings),
         loggers=loggers,
     )

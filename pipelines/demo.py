@@ -84,14 +84,15 @@ def _progress_logger(console: Console, step_seconds: dict[str, float]) -> dg.Log
 
 def materialize_range(
     settings: Settings,
-    start: date,
-    end: date,
+    start: date | None,
+    end: date | None,
     *,
     console: Console | None = None,
     step_seconds: dict[str, float] | None = None,
     selection: str | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Materialize every asset for the daily partitions [start, end] in ONE in-process run.
+    """Materialize every asset (or the job `selection`) for the daily partitions [start, end] in ONE
+    in-process run; `start` and `end` None: a job of unpartitioned assets (`weekly_refit`).
 
     Ingest assets have single-run backfill policies, so the whole range is one step per source; the
     warehouse has one writer, so the run is in-process and sequential.
@@ -102,10 +103,16 @@ def materialize_range(
     logger = _progress_logger(console, step_seconds if step_seconds is not None else {})
     defs = build_definitions(settings, loggers={"progress": logger})
     job = defs.resolve_job_def("materialize_all" if selection is None else selection)
-    tags = {
-        "dagster/asset_partition_range_start": start.isoformat(),
-        "dagster/asset_partition_range_end": end.isoformat(),
-    }
+    if (start is None) != (end is None):
+        raise ValueError(f"materialize_range: give both start and end or neither (got {start}, {end})")
+    tags = (
+        {}
+        if start is None or end is None
+        else {
+            "dagster/asset_partition_range_start": start.isoformat(),
+            "dagster/asset_partition_range_end": end.isoformat(),
+        }
+    )
     return job.execute_in_process(
         instance=dg.DagsterInstance.ephemeral(),
         tags=tags,

@@ -131,3 +131,24 @@ def test_jobs_and_the_daily_schedule(defs) -> None:
     assert request.tags["dagster/asset_partition_range_end"] == "2026-11-01"
     first = date(2026, 11, 1) - timedelta(days=LOOKBACK_DAYS - 1)  # yesterday and the look-back before it
     assert request.tags["dagster/asset_partition_range_start"] == first.isoformat()
+
+
+def test_the_daily_job_leaves_journey_attribution_and_the_mmm_to_the_weekly_refit(defs) -> None:
+    def keys(job: str) -> set[str]:
+        return {"/".join(k.path) for k in defs.resolve_job_def(job).asset_layer.executable_asset_keys}
+
+    daily, weekly, everything = keys("daily"), keys("weekly_refit"), keys("materialize_all")
+    heavy = {
+        "intermediate/int_journey_touches",
+        "marts/fct_attribution_coalitions",
+        "marts/fct_attribution_transitions",
+        "marts/fct_attribution_rule_based",
+        "ml/attribution_channel",
+        "ml/mmm_fit",
+    }
+    assert heavy <= weekly and not heavy & daily
+    assert {"marts/fct_channel_daily", "ml/forecast_channel_daily", "serving/snapshot"} <= daily
+    assert daily | weekly == everything and daily & weekly == {"serving/snapshot"}
+    schedule = defs.get_schedule_def("weekly_refit")
+    assert schedule.job_name == "weekly_refit" and schedule.cron_schedule == "0 8 * * 1"
+    assert defs.get_schedule_def("daily_refresh").job_name == "daily"

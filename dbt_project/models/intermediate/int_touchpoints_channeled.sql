@@ -4,12 +4,25 @@
 
     One pass over the touchpoints: the rules are matched on the few distinct (source, medium) pairs
     (utm_channel_lookup) and joined back on the pair, not on the event key.
+
+    Incremental (macros/run_window.sql): a daily run deletes and inserts the UTC days of its window,
+    and drops rows whose event is gone from the source on any day (an erasure request); every row
+    depends on its own touchpoint and the seeds only, so this equals a rebuild.
 #}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_run_window('cast(event_ts as date)', gone_from=ref('stg_web__touchpoints'), key=['tenant_id', 'event_id']) }}",
+    )
+}}
 with
 
 touchpoints as (
 
     select * from {{ ref('stg_web__touchpoints') }}
+    where {{ in_run_window('cast(event_ts as date)') }}
 
 ),
 
