@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
 import os
 from collections.abc import Mapping
 from datetime import date, timedelta
@@ -129,20 +128,28 @@ PARTITION_TAG = "dagster/partition"
 TIME_ZONE_MARGIN_DAYS = 1  # a day's file or report may hold rows of the UTC day before or after it
 
 
-def dbt_build_args(tags: Mapping[str, str], *, first_day: date, lookback_days: int) -> list[str]:
+WINDOW_ENV = ("MOS_DBT_WINDOW_START", "MOS_DBT_WINDOW_END")  # read by macros/run_window.sql
+
+
+def dbt_build_args(
+    tags: Mapping[str, str], *, first_day: date, lookback_days: int
+) -> tuple[list[str], dict[str, str]]:
     """The `dbt build` arguments for a run with these tags (the daily run's window, or a full refresh).
 
     A run over partitions [start, end] that starts after the first partition is a daily (or partial)
     run: its ingest steps reloaded at most [min(start, end - lookback + 1), end] (each source widens
     to its own look-back when the run reaches the newest day), so incremental models delete and
-    insert that window, one day wider on each side for time zones (`mos_window_start`/`_end`, see
-    macros/run_window.sql), and skips dbt's unit tests. A run from the first partition (the
-    backfill, a full refresh) or without partitions rebuilds every model (`--full-refresh`).
+    insert that window, one day wider on each side for time zones, and skips dbt's unit tests. A run
+    from the first partition (the backfill, a full refresh) or without partitions rebuilds every
+    model (`--full-refresh`). Returns (arguments, environment): the window travels as the env vars
+    `WINDOW_ENV` (see macros/run_window.sql), not as `--vars`, because changed vars make dbt re-parse
+    the whole project on every daily run (~4 s of a ~12 s daily build on the demo).
     """
     start_text = tags.get(RANGE_START_TAG) or tags.get(PARTITION_TAG)
     end_text = tags.get(RANGE_END_TAG) or tags.get(PARTITION_TAG)
+    full_refresh = (["build", "--full-refresh"], dict.fromkeys(WINDOW_ENV, ""))
     if not start_text or not end_text:
-        return ["build", "--full-refresh"]
+        return full_refresh
     try:
         start, end = date.fromisoformat(start_text), date.fromisoformat(end_text)
     except ValueError as exc:
@@ -153,13 +160,11 @@ def dbt_build_args(tags: Mapping[str, str], *, first_day: date, lookback_days: i
     if end < start:
         raise ValueError(f"dbt window: partition range ends ({end}) before it starts ({start})")
     if start <= first_day:
-        return ["build", "--full-refresh"]
+        return full_refresh
     margin = timedelta(days=TIME_ZONE_MARGIN_DAYS)
     window_start = min(start, end - timedelta(days=max(lookback_days, 1) - 1)) - margin
     window_end = end + margin
-    variables = json.dumps(
-        {"mos_window_start": window_start.isoformat(), "mos_window_end": window_end.isoformat()}
-    )
+    window = dict(zip(WINDOW_ENV, (window_start.isoformat(), window_end.isoformat()), strict=True))
     # Unit tests check model logic against fixed rows: the backfill and CI run them, a daily run
     # (same logic, new data) runs the data tests only.
-    return ["build", "--vars", variables, "--exclude-resource-type", "unit_test"]
+    return ["build", "--exclude-resource-type", "unit_test"], window

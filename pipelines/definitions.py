@@ -76,7 +76,8 @@ def build_dbt_assets(settings: Settings, partitions: dg.DailyPartitionsDefinitio
         # dbt runs as its own process and finds the warehouse through the environment.
         os.environ["MOS_WAREHOUSE"] = warehouse.path
         # A daily run passes its window to the incremental models; the backfill rebuilds everything.
-        args = dbt_build_args(context.run.tags, first_day=first_day, lookback_days=lookback_days)
+        args, window = dbt_build_args(context.run.tags, first_day=first_day, lookback_days=lookback_days)
+        os.environ.update(window)  # empty values on a full refresh: no window left from an earlier run
         # A test runs only if all its models are in this run or upstream of it: a daily run must not
         # test the weekly attribution marts against today's last touch (DBT_INDIRECT_SELECTION).
         os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")

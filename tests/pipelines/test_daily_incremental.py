@@ -31,25 +31,26 @@ def _tags(start: date, end: date) -> dict[str, str]:
 
 
 def test_the_backfill_and_runs_without_partitions_rebuild_everything() -> None:
-    assert dbt_build_args(_tags(FIRST, TODAY), first_day=FIRST, lookback_days=28) == [
-        "build",
-        "--full-refresh",
-    ]
-    assert dbt_build_args({}, first_day=FIRST, lookback_days=28) == ["build", "--full-refresh"]
+    no_window = {"MOS_DBT_WINDOW_START": "", "MOS_DBT_WINDOW_END": ""}
+    assert dbt_build_args(_tags(FIRST, TODAY), first_day=FIRST, lookback_days=28) == (
+        ["build", "--full-refresh"],
+        no_window,
+    )
+    assert dbt_build_args({}, first_day=FIRST, lookback_days=28) == (["build", "--full-refresh"], no_window)
 
 
 def test_a_daily_run_passes_its_look_back_window_with_a_day_of_margin() -> None:
-    args = dbt_build_args(_tags(TODAY, TODAY), first_day=FIRST, lookback_days=28)
-    assert args[:2] == ["build", "--vars"] and args[3:] == ["--exclude-resource-type", "unit_test"]
-    window = json.loads(args[2])
+    args, window = dbt_build_args(_tags(TODAY, TODAY), first_day=FIRST, lookback_days=28)
+    # The window goes as env vars: a changed --vars would make dbt re-parse the project every day.
+    assert args == ["build", "--exclude-resource-type", "unit_test"]
     # Meta re-pulls 28 days ending today; one day either side for rows of a neighbouring UTC day.
     assert window == {
-        "mos_window_start": (TODAY - timedelta(days=28)).isoformat(),
-        "mos_window_end": (TODAY + timedelta(days=1)).isoformat(),
+        "MOS_DBT_WINDOW_START": (TODAY - timedelta(days=28)).isoformat(),
+        "MOS_DBT_WINDOW_END": (TODAY + timedelta(days=1)).isoformat(),
     }
     # A range longer than the look-back keeps its own start.
-    wide = json.loads(dbt_build_args(_tags(date(2026, 9, 1), TODAY), first_day=FIRST, lookback_days=7)[2])
-    assert wide["mos_window_start"] == "2026-08-31"
+    _, wide = dbt_build_args(_tags(date(2026, 9, 1), TODAY), first_day=FIRST, lookback_days=7)
+    assert wide["MOS_DBT_WINDOW_START"] == "2026-08-31"
 
 
 def test_bad_partition_tags_are_named() -> None:
@@ -81,6 +82,15 @@ def _dbt_args(result) -> dict:
     runs = sorted(TARGET_DIR.glob(f"dbt_models-{result.run_id[:7]}-*/run_results.json"))
     assert runs, f"no dbt run_results for run {result.run_id}"
     return json.loads(runs[-1].read_text())["args"]
+
+
+def _compiled(result, model: str) -> str:
+    """The SQL dbt compiled for an intermediate model in this run (the window reaches it via env vars)."""
+    found = sorted(
+        TARGET_DIR.glob(f"dbt_models-{result.run_id[:7]}-*/compiled/*/models/intermediate/{model}.sql")
+    )
+    assert found, f"no compiled {model} for run {result.run_id}"
+    return found[-1].read_text()
 
 
 def _warehouse(path: Path) -> dict[str, pl.DataFrame]:
@@ -141,7 +151,8 @@ def test_a_daily_run_gives_the_warehouse_of_a_full_refresh(tmp_path, tiny_world_
         daily = _run(tiny_settings(home), day, day, job="daily")
         args = _dbt_args(daily)
         assert not args.get("full_refresh"), "the daily run rebuilt every model"
-        assert args["vars"]["mos_window_end"] == (day + timedelta(days=1)).isoformat()
+        window_end = (day + timedelta(days=1)).isoformat()
+        assert f"and cast('{window_end}' as date)" in _compiled(daily, "int_touchpoints_channeled")
     incremental = _warehouse(settings.warehouse)
     touch = "intermediate.int_touchpoints_channeled"
     assert incremental[touch].height > before[touch].height  # the new days arrived
