@@ -639,6 +639,36 @@ _ALLOWED.update(
 )
 # ---- end owned media -------------------------------------------------------------------------------
 
+# ---- budget history (issue 4): Meta activity log budget events; amounts in minor units ------------
+META_BUDGET_EVENT_TYPES: tuple[str, ...] = (
+    "create_campaign_group",
+    "update_campaign_budget",
+    "create_ad_set",
+    "update_ad_set_budget",
+)
+RAW_COLUMNS["meta_ads_budget_changes"] = {
+    "tenant_id": pl.String(),
+    "account_id": pl.String(),
+    "event_time": TS,  # UTC
+    "event_date": pl.Date(),  # the account-local day the budget took effect
+    "event_type": pl.String(),
+    "object_type": pl.String(),  # CAMPAIGN | ADSET
+    "object_id": pl.String(),
+    "old_budget": pl.Int64(),  # minor units (2000 = 20.00); null on creation
+    "new_budget": pl.Int64(),
+    "currency": pl.String(),
+}
+UNIQUE_KEYS["meta_ads_budget_changes"] = ("tenant_id", "account_id", "object_id", "event_time", "event_type")
+_DIGIT_IDS["meta_ads_budget_changes"] = ("account_id", "object_id")
+_REQUIRED["meta_ads_budget_changes"] = ("tenant_id", "event_time", "event_date", "event_type", "new_budget")
+_NON_NEGATIVE["meta_ads_budget_changes"] = ("old_budget", "new_budget")
+_NOT_FUTURE["meta_ads_budget_changes"] = ("event_time",)
+_ALLOWED["meta_ads_budget_changes"] = {
+    "event_type": META_BUDGET_EVENT_TYPES,
+    "object_type": ("CAMPAIGN", "ADSET"),
+}
+# ---- end budget history ----
+
 
 # ---------------------------------------------------------------------------------------------------
 # Building raw frames
