@@ -954,7 +954,7 @@ def schema_for(table: str, as_of: date | datetime | None = None):
             checks.append(pa.Check.str_length(min_value=1, error="must not be empty"))
         if col in non_negative:
             checks.append(pa.Check.ge(0, error="must be >= 0"))
-        if col == "event_type":
+        if col == "event_type" and name == "touchpoints":
             checks.append(pa.Check.isin(EVENT_TYPES, error=f"must be one of {list(EVENT_TYPES)}"))
         if col in _MATCHES.get(name, {}):
             pattern, message = _MATCHES[name][col]

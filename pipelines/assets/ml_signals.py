@@ -167,10 +167,11 @@ def campaign_forecast(
     )
 
 
-# Planned campaign budgets (optional): a relation with tenant_id, platform, campaign_id, date,
-# daily_budget (one row per day or per change). When present, spend is scored as pacing against it, so
-# planned budget changes do not alarm; no ingested source provides budget history yet (INTERFACES §7.4).
-CAMPAIGN_BUDGETS = "ml.campaign_budget_history"
+# Planned campaign budgets: a relation with tenant_id, platform, campaign_id, date, daily_budget (one
+# row per day or per change). When present, spend is scored as pacing against it, so planned budget
+# changes do not alarm. dbt builds it from the platforms' budget change logs (INTERFACES §7.4).
+BUDGETS_KEY = ["intermediate", "int_campaign_budget_daily"]
+CAMPAIGN_BUDGETS = ".".join(BUDGETS_KEY)
 
 
 class AnomalyConfig(dg.Config):
@@ -199,7 +200,7 @@ def _read_budgets(con: duckdb.DuckDBPyConnection, relation: str) -> pl.DataFrame
 
 @dg.asset(
     key=["ml", "anomalies"],
-    deps=[AD_PERFORMANCE],
+    deps=[AD_PERFORMANCE, BUDGETS_KEY],
     group_name="ml",
     kinds={"polars", "duckdb"},
     description="Campaign-day anomalies in spend, CPA, CTR, conversions and ROAS against the same "

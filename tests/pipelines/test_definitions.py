@@ -30,6 +30,7 @@ def test_assets_by_group(defs) -> None:
         "raw/meta_ads_campaigns",
         "raw/meta_ads_adsets",
         "raw/meta_ads_ads",
+        "raw/meta_ads_budget_changes",
         "raw/google_ads_ad_stats",
         "raw/google_ads_campaigns",
         "raw/google_ads_ad_groups",
