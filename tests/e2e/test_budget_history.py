@@ -45,7 +45,7 @@ def test_meta_budget_history_equals_truth(tiny_run) -> None:
 
 def test_anomalies_use_the_budget_history(tiny_run) -> None:
     """ml.anomalies as the pipeline produced it: with budgets read, its row precision is no worse
-    than scoring the same campaign-days blind, and Meta spend alerts on planned changes are gone."""
+    than scoring the same campaign-days blind (strictly better), and Meta spend alerts on planned changes are gone."""
     world = World.load(tiny_run.world_dir)
     truth = world.truth["anomalies"]
     produced = _read(tiny_run, "select * from ml.anomalies")
@@ -59,6 +59,7 @@ def test_anomalies_use_the_budget_history(tiny_run) -> None:
     blind = detect_anomalies(daily)
     with_budgets = match_anomaly_truth(produced, truth)
     without = match_anomaly_truth(blind, truth)
-    assert with_budgets.precision >= without.precision
+    assert with_budgets.precision > without.precision  # tiny-s7: 1.00 against 0.75 blind
+    assert with_budgets.recall_incidents >= without.recall_incidents
     meta_spend = (pl.col("platform") == "meta") & (pl.col("metric") == "spend")
     assert produced.filter(meta_spend).height <= blind.filter(meta_spend).height
