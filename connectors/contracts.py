@@ -667,6 +667,24 @@ _ALLOWED["meta_ads_budget_changes"] = {
     "event_type": META_BUDGET_EVENT_TYPES,
     "object_type": ("CAMPAIGN", "ADSET"),
 }
+RAW_COLUMNS["google_ads_budget_changes"] = {
+    "tenant_id": pl.String(),
+    "customer_id": pl.String(),
+    "resource_name": pl.String(),
+    "change_date_time": TS,  # the account's time zone, as sent
+    "change_date": pl.Date(),
+    "campaign_id": pl.String(),
+    "budget_id": pl.String(),
+    "operation": pl.String(),  # CREATE | UPDATE | REMOVE
+    "old_amount_micros": pl.Int64(),
+    "new_amount_micros": pl.Int64(),
+}
+UNIQUE_KEYS["google_ads_budget_changes"] = ("tenant_id", "customer_id", "resource_name")
+_DIGIT_IDS["google_ads_budget_changes"] = ("customer_id", "campaign_id", "budget_id")
+_REQUIRED["google_ads_budget_changes"] = ("tenant_id", "resource_name", "change_date_time", "change_date")
+_NON_NEGATIVE["google_ads_budget_changes"] = ("old_amount_micros", "new_amount_micros")
+_NOT_FUTURE["google_ads_budget_changes"] = ("change_date",)
+_ALLOWED["google_ads_budget_changes"] = {"operation": ("CREATE", "UPDATE", "REMOVE")}
 # ---- end budget history ----
 
 

@@ -126,6 +126,10 @@ RAW_DDL.update(
             event_time timestamp not null, event_date date not null, event_type varchar not null,
             object_type varchar, object_id varchar not null, old_budget bigint, new_budget bigint,
             currency varchar""",
+        "google_ads_budget_changes": """tenant_id varchar not null, customer_id varchar not null,
+            resource_name varchar not null, change_date_time timestamp not null, change_date date not null,
+            campaign_id varchar, budget_id varchar, operation varchar, old_amount_micros bigint,
+            new_amount_micros bigint""",
     }
 )
 
