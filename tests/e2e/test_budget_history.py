@@ -3,6 +3,8 @@ budget from the activity log, equal to the world's truth, and the anomaly asset 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import duckdb
 import polars as pl
 import pytest
@@ -41,6 +43,30 @@ def test_meta_budget_history_equals_truth(tiny_run) -> None:
     n_events = changes.filter(pl.col("prev").is_null() | (pl.col("prev") != pl.col("daily_budget"))).height
     raw = _read(tiny_run, "select count(*) as n from raw.meta_ads_budget_changes")
     assert raw["n"][0] == n_events
+
+
+def test_google_budget_history_equals_truth_within_30_days(tiny_run) -> None:
+    """change_event keeps 30 days: inside the window ending on the last day every Google campaign-day
+    has the planned budget; before it, only what a known change says."""
+    truth = (
+        World.load(tiny_run.world_dir).truth["campaign_budgets"].filter(pl.col("platform") == "google_ads")
+    )
+    built = _read(
+        tiny_run,
+        "select tenant_id, platform, campaign_id, date, daily_budget "
+        "from intermediate.int_campaign_budget_daily where platform = 'google_ads'",
+    )
+    last = truth["date"].max()
+    window = truth.filter(pl.col("date") > last - timedelta(days=30))  # type: ignore[operator]
+    joined = window.join(
+        built, on=["tenant_id", "platform", "campaign_id", "date"], how="left", suffix="_built"
+    )
+    assert joined.height == window.height > 0
+    assert joined["daily_budget_built"].null_count() == 0
+    assert (joined["daily_budget_built"] - joined["daily_budget"]).abs().max() < 0.005
+    older = built.join(truth, on=["tenant_id", "platform", "campaign_id", "date"], suffix="_truth")
+    assert older.height == built.height  # no row on a day the campaign did not run
+    assert (older["daily_budget"] - older["daily_budget_truth"]).abs().max() < 0.005
 
 
 def test_anomalies_use_the_budget_history(tiny_run) -> None:

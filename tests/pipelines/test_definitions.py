@@ -35,6 +35,7 @@ def test_assets_by_group(defs) -> None:
         "raw/google_ads_campaigns",
         "raw/google_ads_ad_groups",
         "raw/google_ads_ads",
+        "raw/google_ads_budget_changes",
         "raw/hubspot_contacts",
         "raw/hubspot_deals",
         "raw/touchpoints",
