@@ -639,6 +639,54 @@ _ALLOWED.update(
 )
 # ---- end owned media -------------------------------------------------------------------------------
 
+# ---- budget history (issue 4): Meta activity log budget events; amounts in minor units ------------
+META_BUDGET_EVENT_TYPES: tuple[str, ...] = (
+    "create_campaign_group",
+    "update_campaign_budget",
+    "create_ad_set",
+    "update_ad_set_budget",
+)
+RAW_COLUMNS["meta_ads_budget_changes"] = {
+    "tenant_id": pl.String(),
+    "account_id": pl.String(),
+    "event_time": TS,  # UTC
+    "event_date": pl.Date(),  # the account-local day the budget took effect
+    "event_type": pl.String(),
+    "object_type": pl.String(),  # CAMPAIGN | ADSET
+    "object_id": pl.String(),
+    "old_budget": pl.Int64(),  # minor units (2000 = 20.00); null on creation
+    "new_budget": pl.Int64(),
+    "currency": pl.String(),
+}
+UNIQUE_KEYS["meta_ads_budget_changes"] = ("tenant_id", "account_id", "object_id", "event_time", "event_type")
+_DIGIT_IDS["meta_ads_budget_changes"] = ("account_id", "object_id")
+_REQUIRED["meta_ads_budget_changes"] = ("tenant_id", "event_time", "event_date", "event_type", "new_budget")
+_NON_NEGATIVE["meta_ads_budget_changes"] = ("old_budget", "new_budget")
+_NOT_FUTURE["meta_ads_budget_changes"] = ("event_time",)
+_ALLOWED["meta_ads_budget_changes"] = {
+    "event_type": META_BUDGET_EVENT_TYPES,
+    "object_type": ("CAMPAIGN", "ADSET"),
+}
+RAW_COLUMNS["google_ads_budget_changes"] = {
+    "tenant_id": pl.String(),
+    "customer_id": pl.String(),
+    "resource_name": pl.String(),
+    "change_date_time": TS,  # the account's time zone, as sent
+    "change_date": pl.Date(),
+    "campaign_id": pl.String(),
+    "budget_id": pl.String(),
+    "operation": pl.String(),  # CREATE | UPDATE | REMOVE
+    "old_amount_micros": pl.Int64(),
+    "new_amount_micros": pl.Int64(),
+}
+UNIQUE_KEYS["google_ads_budget_changes"] = ("tenant_id", "customer_id", "resource_name")
+_DIGIT_IDS["google_ads_budget_changes"] = ("customer_id", "campaign_id", "budget_id")
+_REQUIRED["google_ads_budget_changes"] = ("tenant_id", "resource_name", "change_date_time", "change_date")
+_NON_NEGATIVE["google_ads_budget_changes"] = ("old_amount_micros", "new_amount_micros")
+_NOT_FUTURE["google_ads_budget_changes"] = ("change_date",)
+_ALLOWED["google_ads_budget_changes"] = {"operation": ("CREATE", "UPDATE", "REMOVE")}
+# ---- end budget history ----
+
 
 # ---------------------------------------------------------------------------------------------------
 # Building raw frames
@@ -924,7 +972,7 @@ def schema_for(table: str, as_of: date | datetime | None = None):
             checks.append(pa.Check.str_length(min_value=1, error="must not be empty"))
         if col in non_negative:
             checks.append(pa.Check.ge(0, error="must be >= 0"))
-        if col == "event_type":
+        if col == "event_type" and name == "touchpoints":
             checks.append(pa.Check.isin(EVENT_TYPES, error=f"must be one of {list(EVENT_TYPES)}"))
         if col in _MATCHES.get(name, {}):
             pattern, message = _MATCHES[name][col]

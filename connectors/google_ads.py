@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -397,6 +397,55 @@ def parse_campaigns(batches: Iterable[Any], tenant_id: str, customer_id: str) ->
     return frame_from_rows("google_ads_campaigns", rows)
 
 
+BUDGET_CHANGES_GAQL = (
+    "SELECT change_event.resource_name, change_event.change_date_time, change_event.change_resource_name, "
+    "change_event.resource_change_operation, change_event.campaign, "
+    "change_event.old_resource.campaign_budget.amount_micros, "
+    "change_event.new_resource.campaign_budget.amount_micros FROM change_event "
+    "WHERE change_event.change_date_time >= '{since} 00:00:00' "
+    "AND change_event.change_date_time <= '{until} 23:59:59.999999' "
+    "AND change_event.change_resource_type = 'CAMPAIGN_BUDGET' "
+    "ORDER BY change_event.change_date_time LIMIT {limit}"
+)
+CHANGE_EVENT_LIMIT = 10_000  # the API's maximum (a LIMIT is required on change_event)
+CHANGE_EVENT_DAYS = 30  # change_event keeps this many days
+
+
+def parse_budget_changes(batches: Iterable[Any], tenant_id: str, customer_id: str) -> pl.DataFrame:
+    """change_event batches (BUDGET_CHANGES_GAQL) -> raw.google_ads_budget_changes. change_date_time
+    is the account's time zone as sent; change_date is its day; amounts stay in micros."""
+    rows = []
+    for r in _results(batches):
+        stamp = _get(r, "changeEvent", "changeDateTime")
+        try:
+            moment = datetime.fromisoformat(str(stamp))
+        except ValueError as exc:
+            raise PermanentError(
+                f"Google Ads change_event {_get(r, 'changeEvent', 'resourceName')!r}: bad changeDateTime "
+                f"{stamp!r}",
+                platform=PLATFORM,
+            ) from exc
+        rows.append(
+            {
+                "tenant_id": tenant_id,
+                "customer_id": customer_id,
+                "resource_name": _get(r, "changeEvent", "resourceName"),
+                "change_date_time": moment.replace(tzinfo=None),
+                "change_date": moment.date(),
+                "campaign_id": _last_segment(_get(r, "changeEvent", "campaign")),
+                "budget_id": _last_segment(_get(r, "changeEvent", "changeResourceName")),
+                "operation": _get(r, "changeEvent", "resourceChangeOperation"),
+                "old_amount_micros": to_int(
+                    _get(r, "changeEvent", "oldResource", "campaignBudget", "amountMicros")
+                ),
+                "new_amount_micros": to_int(
+                    _get(r, "changeEvent", "newResource", "campaignBudget", "amountMicros")
+                ),
+            }
+        )
+    return frame_from_rows("google_ads_budget_changes", rows)
+
+
 def parse_ad_groups(batches: Iterable[Any], tenant_id: str, customer_id: str) -> pl.DataFrame:
     """AD_GROUPS_GAQL batches -> raw.google_ads_ad_groups."""
     rows = [
@@ -635,6 +684,40 @@ class GoogleAdsClient:
     def list_ads(self) -> pl.DataFrame:
         page = self.search_stream_page(ADS_GAQL, source="google_ads_ads", partition="snapshot")
         return parse_ads([page], self._tenant(), self.customer_id)
+
+    def fetch_budget_changes(
+        self, since: date | str, until: date | str, *, limit: int = CHANGE_EVENT_LIMIT
+    ) -> pl.DataFrame:
+        """Campaign budget changes (change_event) made on days [since, until], which must lie within
+        the last CHANGE_EVENT_DAYS days. Pages by date window: a window whose answer fills the LIMIT
+        is split in halves and asked again (a single day that fills it is a PermanentError)."""
+        if not 1 <= limit <= CHANGE_EVENT_LIMIT:
+            raise ValueError(f"limit must be 1..{CHANGE_EVENT_LIMIT}: {limit}")
+        first, last = date.fromisoformat(_iso(since)), date.fromisoformat(_iso(until))
+        if first > last:
+            raise ValueError(f"fetch_budget_changes: since {first} is after until {last}")
+        pages: list[Page] = []
+        windows = [(first, last)]
+        while windows:
+            lo, hi = windows.pop(0)
+            query = BUDGET_CHANGES_GAQL.format(since=lo.isoformat(), until=hi.isoformat(), limit=limit)
+            page = self.search_stream_page(
+                query,
+                source="google_ads_budget_changes",
+                partition=_partition(lo.isoformat(), hi.isoformat()),
+            )
+            n = sum(len(b.get("results") or []) for b in page.data if isinstance(b, Mapping))
+            if n >= limit:
+                if lo == hi:
+                    raise PermanentError(
+                        f"Google Ads change_event: {lo} alone has {limit}+ budget changes (the LIMIT)",
+                        platform=PLATFORM,
+                    )
+                mid = lo + (hi - lo) // 2
+                windows[:0] = [(lo, mid), (mid + timedelta(days=1), hi)]
+                continue
+            pages.append(page)
+        return parse_budget_changes(pages, self._tenant(), self.customer_id)
 
     # -- writes -------------------------------------------------------------------------------------
     def resource_name(self, collection: str, value: str | int) -> str:

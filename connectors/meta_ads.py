@@ -465,6 +465,67 @@ def parse_ads(pages: Iterable[Page | Mapping[str, Any]], tenant_id: str, account
     return frame_from_rows("meta_ads_ads", rows, timestamp_strings=("created_time",))
 
 
+ACTIVITY_FIELDS: tuple[str, ...] = ("event_time", "event_type", "object_id", "object_type", "extra_data")
+BUDGET_EVENT_TYPES: tuple[str, ...] = (
+    "create_campaign_group",
+    "update_campaign_budget",
+    "create_ad_set",
+    "update_ad_set_budget",
+)
+_OBJECT_TYPES = {"CAMPAIGN": "CAMPAIGN", "CAMPAIGN_GROUP": "CAMPAIGN", "ADSET": "ADSET", "AD_SET": "ADSET"}
+
+
+def _minor(value: Any, key: str) -> int | None:
+    """A budget amount from extra_data: a number, a digit string, or Meta's nested {key: n, currency}."""
+    if isinstance(value, dict):
+        value = value.get(key)
+    if value is None or isinstance(value, bool):
+        return None
+    return to_int(value)
+
+
+def parse_budget_changes(
+    pages: Iterable[Page | Mapping[str, Any]], tenant_id: str, account_id: str
+) -> pl.DataFrame:
+    """Activity-log pages -> raw.meta_ads_budget_changes: only budget events (BUDGET_EVENT_TYPES) that
+    carry a new budget. event_time becomes naive UTC; event_date is the account-local day (the date
+    part of Meta's offset timestamp); amounts stay in minor units. A malformed extra_data is a
+    PermanentError naming the event."""
+    rows = []
+    for r in _rows(pages):
+        event_type = _str(r.get("event_type"))
+        if event_type not in BUDGET_EVENT_TYPES:
+            continue
+        raw_time = _str(r.get("event_time")) or ""
+        try:
+            moment = datetime.strptime(raw_time, "%Y-%m-%dT%H:%M:%S%z")
+            extra = json.loads(r.get("extra_data") or "{}")
+        except (ValueError, TypeError) as exc:
+            raise PermanentError(
+                f"Meta activity {event_type} on {r.get('object_id')!r} at {raw_time!r}: unreadable "
+                f"event_time or extra_data ({exc})",
+                platform=PLATFORM,
+            ) from exc
+        new_budget = _minor(extra.get("new_value"), "new_value") if isinstance(extra, dict) else None
+        if new_budget is None:
+            continue  # e.g. an ad set created under a campaign budget: no budget of its own
+        rows.append(
+            {
+                "tenant_id": tenant_id,
+                "account_id": _digits(account_id),
+                "event_time": moment.astimezone(UTC).replace(tzinfo=None),
+                "event_date": moment.date(),
+                "event_type": event_type,
+                "object_type": _OBJECT_TYPES.get(str(r.get("object_type") or "").upper()),
+                "object_id": _str(r.get("object_id")),
+                "old_budget": _minor(extra.get("old_value"), "old_value"),
+                "new_budget": new_budget,
+                "currency": _str(extra.get("currency")),
+            }
+        )
+    return frame_from_rows("meta_ads_budget_changes", rows)
+
+
 # ---------------------------------------------------------------------------------------------------
 # Client
 # ---------------------------------------------------------------------------------------------------
@@ -691,6 +752,25 @@ class MetaAdsClient:
         params = {"fields": ",".join(fields or default), "limit": self.settings.page_size}
         snapshot = datetime.now(UTC).date().isoformat()
         return self._paged(f"act_{self.account_id}/{kind}", params, f"meta_ads_{kind}", snapshot)
+
+    def iter_activity_pages(
+        self, since: date | str | None = None, until: date | str | None = None
+    ) -> Iterator[Page]:
+        """GET act_{id}/activities (the account's activity log, newest first), cursor-paged;
+        `since`/`until` are days (until exclusive), both optional."""
+        params: dict[str, Any] = {"fields": ",".join(ACTIVITY_FIELDS), "limit": self.settings.page_size}
+        if since is not None:
+            params["since"] = _iso(since)
+        if until is not None:
+            params["until"] = _iso(until)
+        part = f"{params.get('since', 'start')}_{params.get('until', 'now')}"
+        return self._paged(f"act_{self.account_id}/activities", params, "meta_ads_activities", part)
+
+    def fetch_budget_changes(
+        self, since: date | str | None = None, until: date | str | None = None
+    ) -> pl.DataFrame:
+        """The account's budget events (raw.meta_ads_budget_changes) from the activity log."""
+        return parse_budget_changes(self.iter_activity_pages(since, until), self._tenant(), self.account_id)
 
     # -- parse / fetch ----------------------------------------------------------------------------------
     def parse_insights(

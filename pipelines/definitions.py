@@ -13,6 +13,7 @@ from dagster_dbt import DbtCliResource, build_dbt_asset_selection, dbt_assets
 
 from pipelines.assets.activation import pause_high_cpa_decisions
 from pipelines.assets.ingest import build_ingest_assets
+from pipelines.assets.ingest_budgets import google_ads_budget_changes, meta_ads_budget_changes
 from pipelines.assets.ingest_files import build_file_ingest_assets
 from pipelines.assets.ingest_owned import build_owned_ingest_assets
 from pipelines.assets.ingest_paid_social import build_paid_social_assets
@@ -143,6 +144,8 @@ def build_definitions(
         *build_paid_social_assets(partitions),
         *build_file_ingest_assets(partitions),
         *build_owned_ingest_assets(),
+        meta_ads_budget_changes,
+        google_ads_budget_changes,
         dbt_models,
         channel_forecast,
         media_mix_model,

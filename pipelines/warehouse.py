@@ -119,6 +119,20 @@ RAW_DDL.update(
 )
 # ---- end linkedin_ads, tiktok_ads ----
 
+# ---- budget history (issue 4): platform change logs, merged on their keys ----
+RAW_DDL.update(
+    {
+        "meta_ads_budget_changes": """tenant_id varchar not null, account_id varchar not null,
+            event_time timestamp not null, event_date date not null, event_type varchar not null,
+            object_type varchar, object_id varchar not null, old_budget bigint, new_budget bigint,
+            currency varchar""",
+        "google_ads_budget_changes": """tenant_id varchar not null, customer_id varchar not null,
+            resource_name varchar not null, change_date_time timestamp not null, change_date date not null,
+            campaign_id varchar, budget_id varchar, operation varchar, old_amount_micros bigint,
+            new_amount_micros bigint""",
+    }
+)
+
 OPS_DDL: dict[str, str] = {
     "load_log": """run_id varchar, tenant_id varchar, source varchar, partition varchar, rows_loaded bigint,
         rows_quarantined bigint, pages bigint, status varchar, detail varchar,

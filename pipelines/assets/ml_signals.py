@@ -167,10 +167,11 @@ def campaign_forecast(
     )
 
 
-# Planned campaign budgets (optional): a relation with tenant_id, platform, campaign_id, date,
-# daily_budget (one row per day or per change). When present, spend is scored as pacing against it, so
-# planned budget changes do not alarm; no ingested source provides budget history yet (INTERFACES §7.4).
-CAMPAIGN_BUDGETS = "ml.campaign_budget_history"
+# Planned campaign budgets: a relation with tenant_id, platform, campaign_id, date, daily_budget (one
+# row per day or per change). When present, spend is scored as pacing against it, so planned budget
+# changes do not alarm. dbt builds it from the platforms' budget change logs (INTERFACES §7.4).
+BUDGETS_KEY = ["intermediate", "int_campaign_budget_daily"]
+CAMPAIGN_BUDGETS = ".".join(BUDGETS_KEY)
 
 
 class AnomalyConfig(dg.Config):
@@ -197,9 +198,25 @@ def _read_budgets(con: duckdb.DuckDBPyConnection, relation: str) -> pl.DataFrame
     ).pl()
 
 
+def _covering_budgets(daily: pl.DataFrame, budgets: pl.DataFrame | None) -> tuple[pl.DataFrame | None, int]:
+    """The budget rows of campaigns whose history starts on or before their first delivery day, and
+    how many campaigns with some history were left out. A partial history (Google's change_event
+    keeps 30 days) would put the campaign's spend on two scales (raw before, pacing after) and alarm
+    at the seam, so such campaigns are scored blind."""
+    if budgets is None or budgets.height == 0:
+        return budgets, 0
+    keys = ["tenant_id", "platform", "campaign_id"]
+    first_day = daily.group_by(keys).agg(pl.col("date").min().alias("first_day"))
+    first_budget = budgets.group_by(keys).agg(pl.col("date").min().alias("first_budget"))
+    covered = first_budget.join(first_day, on=keys, how="left").filter(
+        pl.col("first_day").is_null() | (pl.col("first_budget") <= pl.col("first_day"))
+    )
+    return budgets.join(covered.select(keys), on=keys, how="semi"), first_budget.height - covered.height
+
+
 @dg.asset(
     key=["ml", "anomalies"],
-    deps=[AD_PERFORMANCE],
+    deps=[AD_PERFORMANCE, BUDGETS_KEY],
     group_name="ml",
     kinds={"polars", "duckdb"},
     description="Campaign-day anomalies in spend, CPA, CTR, conversions and ROAS against the same "
@@ -218,7 +235,9 @@ def campaign_anomalies(
     )
     with warehouse.connect() as con:
         daily = con.sql(CAMPAIGN_DAILY_SQL).pl()
-        budgets = _read_budgets(con, config.budgets_relation)
+        budgets, partial = _covering_budgets(daily, _read_budgets(con, config.budgets_relation))
+    if partial:
+        context.log.info(f"anomalies: {partial} campaign(s) with a partial budget history scored blind")
     anomalies = detect_anomalies(daily, settings, budgets)
     with warehouse.connect() as con:
         create_or_replace(con, "ml.anomalies", anomalies)

@@ -25,6 +25,8 @@ import duckdb
 import pytest
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 
+from pipelines.warehouse import RAW_DDL as WAREHOUSE_DDL
+
 D = Decimal  # money comes back from DuckDB as Decimal
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 
@@ -141,6 +143,8 @@ RAW_DDL.update(
     }
 )
 # ---- end linkedin_ads, tiktok_ads ----
+# ---- budget history (issue 4): empty here; tests/e2e/test_budget_history.py checks it against truth ----
+RAW_DDL.update({t: WAREHOUSE_DDL[t] for t in ("meta_ads_budget_changes", "google_ads_budget_changes")})
 
 # Rows as SQL value tuples, in the DDL column order (metadata columns are appended).
 RAW_ROWS: dict[str, list[str]] = {

@@ -61,6 +61,18 @@ _AD_GROUP_AD = (
     "ad_group_ad.status",
     "ad_group_ad.ad_group",
 )
+_CHANGE_EVENT = (
+    "change_event.resource_name",
+    "change_event.change_date_time",
+    "change_event.change_resource_type",
+    "change_event.change_resource_name",
+    "change_event.resource_change_operation",
+    "change_event.client_type",
+    "change_event.user_email",
+    "change_event.campaign",
+    "change_event.old_resource.campaign_budget.amount_micros",
+    "change_event.new_resource.campaign_budget.amount_micros",
+)
 METRICS = (
     "metrics.cost_micros",
     "metrics.impressions",
@@ -75,6 +87,7 @@ RESOURCES: dict[str, tuple[str, ...]] = {
     "customer": _CUSTOMER + METRICS + SEGMENTS,
     "campaign": _CAMPAIGN + _BUDGET + _CUSTOMER + METRICS + SEGMENTS,
     "campaign_budget": _BUDGET + _CUSTOMER,
+    "change_event": _CHANGE_EVENT + _CUSTOMER,
     "ad_group": _AD_GROUP + _CAMPAIGN + _CUSTOMER + METRICS + SEGMENTS,
     "ad_group_ad": _AD_GROUP_AD + _AD_GROUP + _CAMPAIGN + _CUSTOMER + METRICS + SEGMENTS,
 }

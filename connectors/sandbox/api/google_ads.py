@@ -342,6 +342,8 @@ class GoogleAdsAPI:
         return page
 
     def _query_frame(self, account: Account, query: gaql.Query) -> pl.DataFrame:
+        if query.resource == "change_event":
+            return self._change_events(account, query)
         names = ("accounts", "campaigns", "ad_groups", "ads")
         tables = [self.access.table(n) for n in names]
         entities = self.access.cache.get(
@@ -368,6 +370,46 @@ class GoogleAdsAPI:
         if order:
             frame = frame.sort([f for f, _ in order], descending=[d for _, d in order], maintain_order=True)
         return frame.head(query.limit) if query.limit else frame
+
+    def _change_events(self, account: Account, query: gaql.Query) -> pl.DataFrame:
+        """FROM change_event: campaign budget changes derived from the world's planned budgets
+        (truth/campaign_budgets): a CREATE with the creation budget on a campaign's first day, then an
+        UPDATE (old and new amount) on each day its budget changes, stamped at account-local midnight.
+        As the real API: a LIMIT of at most CHANGE_EVENT_MAX_LIMIT is required and the WHERE clause
+        must bound change_event.change_date_time to within the last CHANGE_EVENT_DAYS days."""
+        if query.limit is None or query.limit > CHANGE_EVENT_MAX_LIMIT:
+            raise gaql.GaqlError(
+                "LIMIT_NOT_SPECIFIED_OR_TOO_LARGE",
+                f"change_event queries need a LIMIT of at most {CHANGE_EVENT_MAX_LIMIT}.",
+            )
+        today = self.access.today
+        low, high = _change_range(query, today)
+        if low is None or high is None:
+            raise gaql.GaqlError(
+                "CHANGE_DATE_RANGE_INFINITE",
+                "change_event queries must filter change_event.change_date_time to a finite range.",
+            )
+        if low < today - timedelta(days=CHANGE_EVENT_DAYS):
+            raise gaql.GaqlError(
+                "START_DATE_TOO_OLD",
+                f"change_event.change_date_time must be within the last {CHANGE_EVENT_DAYS} days "
+                f"(on or after {today - timedelta(days=CHANGE_EVENT_DAYS)}).",
+            )
+        truth = self.access.world.truth.get("campaign_budgets")
+        campaigns = self.access.table("campaigns")
+        if truth is None:
+            raise ApiError(500, "The sandbox world has no campaign budget history")
+        frame = self.access.cache.get(
+            ("google_change_events", account.account_id),
+            [truth, campaigns],
+            lambda: _change_event_frame(truth, campaigns, account),
+        )
+        frame = frame.filter(pl.col("_date") <= today)
+        for cond in query.conditions:
+            frame = frame.filter(_condition(frame, cond, today))
+        order = [(f, d) for f, d in query.order_by] or [("change_event.change_date_time", False)]
+        frame = frame.sort([f for f, _ in order], descending=[d for _, d in order], maintain_order=True)
+        return frame.head(query.limit)
 
     # ---- mutate ----------------------------------------------------------------------------------
     def _mutate(self, call: Call, account: Account, kind: _Mutation, body: dict[str, Any]) -> dict[str, Any]:
@@ -639,6 +681,85 @@ def _metrics(
         totals = rows.select(aggs)
         return totals if rows.height else totals.clear()
     return rows.group_by(keys).agg(aggs)
+
+
+CHANGE_EVENT_MAX_LIMIT = 10_000
+CHANGE_EVENT_DAYS = 30
+
+
+def _change_range(query: gaql.Query, today: date) -> tuple[date | None, date | None]:
+    """The days the change_date_time conditions bound (None where open)."""
+    low: date | None = None
+    high: date | None = None
+    for cond in query.conditions:
+        if cond.field != "change_event.change_date_time":
+            continue
+        lo = hi = None
+        if cond.op == "DURING":
+            lo, hi = gaql.during_range(cond.value, today)
+        elif cond.op in (">=", ">", "=") or cond.op in ("<=", "<"):
+            try:
+                day = date.fromisoformat(str(cond.value)[:10])
+            except ValueError as exc:
+                raise gaql.GaqlError(
+                    "BAD_VALUE_IN_WHERE_CLAUSE", f"Bad change_date_time {cond.value!r}."
+                ) from exc
+            lo = day if cond.op in (">=", ">", "=") else None
+            hi = day if cond.op in ("<=", "<", "=") else None
+        if lo is not None:
+            low = lo if low is None else max(low, lo)
+        if hi is not None:
+            high = hi if high is None else min(high, hi)
+    return low, high
+
+
+def _change_event_frame(truth: pl.DataFrame, campaigns: pl.DataFrame, account: Account) -> pl.DataFrame:
+    cid = account.account_id
+    mine = campaigns.filter((pl.col("platform") == "google_ads") & (pl.col("account_id") == cid))
+    budgets = dict(zip(mine["campaign_id"].cast(pl.String), mine["budget_id"].cast(pl.String), strict=True))
+    rows = (
+        truth.filter(pl.col("platform") == "google_ads")
+        .filter(pl.col("campaign_id").is_in(list(budgets)))
+        .sort("campaign_id", "date")
+        .with_columns(prev=pl.col("daily_budget").shift(1).over("campaign_id"))
+        .filter(pl.col("prev").is_null() | (pl.col("prev") != pl.col("daily_budget")))
+    )
+    prefix = f"customers/{cid}"
+    out = []
+    for i, row in enumerate(rows.iter_rows(named=True)):
+        stamp = f"{row['date'].isoformat()} 00:00:00.000000"
+        created = row["prev"] is None
+        out.append(
+            {
+                "_date": row["date"],
+                "change_event.resource_name": f"{prefix}/changeEvents/{row['date'].strftime('%Y%m%d')}000000~{i}~0",
+                "change_event.change_date_time": stamp,
+                "change_event.change_resource_type": "CAMPAIGN_BUDGET",
+                "change_event.change_resource_name": f"{prefix}/campaignBudgets/{budgets[row['campaign_id']]}",
+                "change_event.resource_change_operation": "CREATE" if created else "UPDATE",
+                "change_event.client_type": "GOOGLE_ADS_WEB_CLIENT",
+                "change_event.user_email": "buyer@sandbox.example",
+                "change_event.campaign": f"{prefix}/campaigns/{row['campaign_id']}",
+                "change_event.old_resource.campaign_budget.amount_micros": None
+                if created
+                else round(row["prev"] * _MICROS),
+                "change_event.new_resource.campaign_budget.amount_micros": round(
+                    row["daily_budget"] * _MICROS
+                ),
+            }
+        )
+    schema = {"_date": pl.Date} | {
+        f: (pl.Int64 if f.endswith("_micros") else pl.String) for f in gaql.RESOURCES["change_event"][:10]
+    }
+    frame = pl.DataFrame(out, schema=schema) if out else pl.DataFrame(schema=schema)
+    customer = {
+        "customer.resource_name": prefix,
+        "customer.id": cid,
+        "customer.descriptive_name": account.name,
+        "customer.currency_code": account.currency,
+        "customer.time_zone": account.timezone,
+    }
+    return frame.with_columns(*(pl.lit(v, dtype=pl.String).alias(k) for k, v in customer.items()))
 
 
 def _condition(frame: pl.DataFrame, cond: gaql.Condition, today: date) -> pl.Expr:

@@ -10,6 +10,7 @@ Routes (below `/v{N}`):
   GET  /{report_run_id}                   async_status / async_percent_completion
   GET  /{report_run_id}/insights          the report's rows, paged like the sync endpoint
   GET  /act_{id}/campaigns|adsets|ads     entities, paged
+  GET  /act_{id}/activities               activity log (budget events), newest first; since, until, fields
   GET  /{object_id}[/insights]            one campaign, ad set or ad (or its insights)
   POST /{object_id}                       status=ACTIVE|PAUSED, daily_budget=<minor units>
 """
@@ -140,6 +141,20 @@ TOO_MUCH_DATA = "Please reduce the amount of data you're asking for, then retry 
 _INSIGHTS_REQUIRED = ("date_start", "ad_id", "spend", "impressions", "clicks", "account_currency")
 _INSIGHTS_NUMERIC = ("spend", "impressions", "clicks")
 _PRESET = re.compile(r"^last_(\d+)d$")
+ACTIVITY_FIELDS = (
+    "actor_id",
+    "actor_name",
+    "application_id",
+    "date_time_in_timezone",
+    "event_time",
+    "event_type",
+    "extra_data",
+    "object_id",
+    "object_name",
+    "object_type",
+    "translated_event_type",
+)
+_DEFAULT_ACTIVITY_FIELDS = ("event_time", "event_type")
 
 
 META_THROTTLES: tuple[tuple[int, int | None, str], ...] = (
@@ -304,6 +319,8 @@ class MetaAPI:
                 return self._start_report(call, account)
             if edge in _EDGE_KIND and get:
                 return self._list_entities(call, account, _EDGE_KIND[edge])
+            if edge == "activities" and get:
+                return self._activities(call, account)
         elif node in self._reports:
             report = self._reports[node]
             if report["tenant_id"] != (call.tenant_scope or report["tenant_id"]):
@@ -548,6 +565,45 @@ class MetaAPI:
                 values["bid_amount"] = to_minor_units(target_cpa, account.currency)
         return values
 
+    # ---- activity log ----------------------------------------------------------------------------
+    def _activities(self, call: Call, account: Account) -> dict[str, Any]:
+        """The account's activity log, newest first: the budget events derived from the world's
+        planned budgets (truth/campaign_budgets): `create_campaign_group` with the creation budget on
+        a campaign's first day, then `update_campaign_budget` on each day the budget changes. Events
+        are stamped at account-local midnight of the day the budget takes effect and served only up
+        to today. `since`/`until`: unix seconds or YYYY-MM-DD (until exclusive as a timestamp)."""
+        fields = _parse_fields(call.query.get("fields")) or list(_DEFAULT_ACTIVITY_FIELDS)
+        for index, name in enumerate(fields):
+            if name not in ACTIVITY_FIELDS:
+                raise MetaError(
+                    f"(#100) fields[{index}] must be one of the following values: {', '.join(ACTIVITY_FIELDS)}"
+                )
+        zone = ZoneInfo(account.timezone)
+        since = _activity_bound(call.query.get("since"), "since", zone)
+        until = _activity_bound(call.query.get("until"), "until", zone)
+        events = self._budget_events(account)
+        today_end = datetime.combine(self.access.today + timedelta(days=1), time(), tzinfo=zone).timestamp()
+        stamp = pl.col("epoch")
+        keep = stamp < today_end
+        if since is not None:
+            keep &= stamp >= since
+        if until is not None:
+            keep &= stamp < until
+        rows, paging = self._page(call, events.filter(keep))
+        data = [_pick(row, fields) for row in rows.drop("epoch").to_dicts()]
+        return {"data": data, **paging} if data else {"data": []}
+
+    def _budget_events(self, account: Account) -> pl.DataFrame:
+        truth = self.access.world.truth.get("campaign_budgets")
+        campaigns = self.access.table("campaigns")
+        if truth is None:
+            raise MetaError("(#2) The sandbox world has no campaign budget history", code=2, status=500)
+        return self.access.cache.get(
+            ("meta_budget_events", account.account_id),
+            [truth, campaigns],
+            lambda: _budget_events(truth, campaigns, account),
+        )
+
     # ---- writes ----------------------------------------------------------------------------------
     def _write(self, call: Call, entity: Entity) -> dict[str, Any]:
         params = call.form()
@@ -749,6 +805,59 @@ def _insights_row(row: dict[str, Any], fields: tuple[str, ...], allowed: set[str
     out["date_start"] = row["date_start"].isoformat()
     out["date_stop"] = row["date_stop"].isoformat()
     return out
+
+
+def _activity_bound(raw: str | None, name: str, zone: ZoneInfo) -> float | None:
+    if raw is None or raw == "":
+        return None
+    if raw.isdigit():
+        return float(raw)
+    try:
+        return datetime.combine(date.fromisoformat(raw), time(), tzinfo=zone).timestamp()
+    except ValueError as exc:
+        raise MetaError(f"(#100) {name} must be a unix timestamp or YYYY-MM-DD, got {raw!r}") from exc
+
+
+def _budget_events(truth: pl.DataFrame, campaigns: pl.DataFrame, account: Account) -> pl.DataFrame:
+    """One event per budget change of each of the account's campaigns (plus the creation budget),
+    newest first, with the columns the activities edge serves and `epoch` (unix seconds) to filter on."""
+    mine = campaigns.filter((pl.col("platform") == "meta") & (pl.col("account_id") == account.account_id))
+    names = dict(zip(mine["campaign_id"].cast(pl.String), mine["campaign_name"], strict=True))
+    rows = (
+        truth.filter(pl.col("platform") == "meta")
+        .filter(pl.col("campaign_id").is_in(list(names)))
+        .sort("campaign_id", "date")
+        .with_columns(prev=pl.col("daily_budget").shift(1).over("campaign_id"))
+        .filter(pl.col("prev").is_null() | (pl.col("prev") != pl.col("daily_budget")))
+    )
+    zone = ZoneInfo(account.timezone)
+    out = []
+    for row in rows.iter_rows(named=True):
+        moment = datetime.combine(row["date"], time(), tzinfo=zone)
+        new_minor = to_minor_units(row["daily_budget"], account.currency)
+        created = row["prev"] is None
+        extra: dict[str, Any] = {"currency": account.currency, "new_value": new_minor}
+        if not created:
+            extra["old_value"] = to_minor_units(row["prev"], account.currency)
+        out.append(
+            {
+                "epoch": moment.timestamp(),
+                "actor_id": "100000000000001",
+                "actor_name": "Sandbox Media Buyer",
+                "application_id": "0",
+                "date_time_in_timezone": moment.strftime("%m/%d/%Y at %I:%M %p"),
+                "event_time": moment.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "event_type": "create_campaign_group" if created else "update_campaign_budget",
+                "translated_event_type": "Campaign created" if created else "Campaign budget updated",
+                "extra_data": json.dumps(extra, separators=(",", ":")),
+                "object_id": str(row["campaign_id"]),
+                "object_name": names[row["campaign_id"]],
+                "object_type": "CAMPAIGN",
+            }
+        )
+    schema = {"epoch": pl.Float64} | {name: pl.String for name in ACTIVITY_FIELDS}
+    frame = pl.DataFrame(out, schema=schema) if out else pl.DataFrame(schema=schema)
+    return frame.sort("epoch", "object_id", descending=[True, False])
 
 
 def _split(path: str) -> list[str] | None:
