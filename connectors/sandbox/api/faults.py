@@ -247,6 +247,10 @@ def text_number(value: Any, variant: int) -> Any:
     sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
     whole, dot, frac = digits.partition(".")
     style = variant % 3
+    if style == 1 and isinstance(value, str):
+        # The platform already sends this number as plain text (TikTok, Meta's money): plain text
+        # would be no drift at all, so it comes in dot groups with a decimal comma instead.
+        style = 2
     if style == 1:
         return text
     group, decimal = (",", ".") if style == 0 else (".", ",")
