@@ -477,6 +477,33 @@ def _empty_rejects() -> pl.DataFrame:
     return pl.DataFrame(schema={k: v for k, v in QUARANTINE_COLUMNS.items() if k != FILE})
 
 
+def reject_where(
+    typed: pl.DataFrame,
+    rejects: pl.DataFrame,
+    condition: pl.Expr | pl.Series,
+    field: str,
+    reason: str,
+    *,
+    record_columns: Iterable[str] | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Move the typed rows matching `condition` (a rule across fields) to the rejects, with their line,
+    the field(s) and the reason; the record keeps `record_columns` (every column by default)."""
+    bad = typed.filter(condition)
+    if bad.height == 0:
+        return typed, rejects
+    shown = bad.drop(LINE) if record_columns is None else bad.select(list(record_columns))
+    new = pl.DataFrame(
+        {
+            LINE: bad[LINE],
+            "field": [field] * bad.height,
+            "reason": [reason] * bad.height,
+            "record": [json.dumps(r, sort_keys=True, default=str) for r in shown.to_dicts()],
+        },
+        schema=rejects.schema,
+    )
+    return typed.filter(~condition), pl.concat([rejects, new])
+
+
 # ---------------------------------------------------------------------------------------------------
 # 3. Contract, and the whole file
 # ---------------------------------------------------------------------------------------------------

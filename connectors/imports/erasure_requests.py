@@ -8,18 +8,14 @@ import: the warehouse keeps only the hash, which is what the erasure step matche
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
-
-import polars as pl
 
 from connectors.errors import FileImportError
 from connectors.imports.core import (
     DEFAULT_LOCALE,
     DEFAULT_READ,
-    LINE,
     ColumnSpec,
     FileImport,
     Locale,
@@ -29,6 +25,7 @@ from connectors.imports.core import (
     finish_file,
     import_files,
     read_rows,
+    reject_where,
 )
 
 TABLE = "erasure_requests"
@@ -55,24 +52,14 @@ def import_erasure_request_file(
         raise FileImportError(path, "missing column 'email' or 'contact_id' (a request must name someone)")
     typed, rejects = convert_columns(rows, SPECS, locale)
     nobody = typed["email_sha256"].is_null() & typed["contact_id"].is_null()
-    if nobody.any():
-        unnamed = typed.filter(nobody)
-        rejects = pl.concat(
-            [
-                rejects,
-                pl.DataFrame(
-                    {
-                        LINE: unnamed[LINE],
-                        "field": ["email, contact_id"] * unnamed.height,
-                        "reason": ["email, contact_id: a request must name a contact id or an email"]
-                        * unnamed.height,
-                        "record": [json.dumps({"request_id": r}) for r in unnamed["request_id"].to_list()],
-                    },
-                    schema=rejects.schema,
-                ),
-            ]
-        )
-        typed = typed.filter(~nobody)
+    typed, rejects = reject_where(
+        typed,
+        rejects,
+        nobody,
+        "email, contact_id",
+        "email, contact_id: a request must name a contact id or an email",
+        record_columns=["request_id"],
+    )
     return finish_file(
         TABLE,
         path,

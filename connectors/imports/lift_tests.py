@@ -12,7 +12,6 @@ or whose standard_error is 0 is rejected with file, line, field and reason.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
@@ -32,6 +31,7 @@ from connectors.imports.core import (
     finish_file,
     import_files,
     read_rows,
+    reject_where,
 )
 
 TABLE = "lift_tests"
@@ -71,25 +71,7 @@ def import_lift_test_file(
         (pl.col("standard_error") == 0, "standard_error", "standard_error: must be > 0"),
     ]
     for condition, field, reason in checks:
-        bad = typed.filter(condition)
-        if bad.height:
-            rejects = pl.concat(
-                [
-                    rejects,
-                    pl.DataFrame(
-                        {
-                            LINE: bad[LINE],
-                            "field": [field] * bad.height,
-                            "reason": [reason] * bad.height,
-                            "record": [
-                                json.dumps(r, sort_keys=True, default=str) for r in bad.drop(LINE).to_dicts()
-                            ],
-                        },
-                        schema=rejects.schema,
-                    ),
-                ]
-            )
-            typed = typed.filter(~condition)
+        typed, rejects = reject_where(typed, rejects, condition, field, reason)
     return finish_file(
         TABLE,
         path,
