@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import shutil
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import polars as pl
 import pytest
 
 from connectors.sandbox.channels import CAUSES, CHANNELS, PLATFORMS, RESPONSE_RANGES
-from connectors.sandbox.generator import ensure_world, generate_world
+from connectors.sandbox.generator import GENERATOR_VERSION, ensure_world, generate_world
 from connectors.sandbox.plan import slugify
 from connectors.sandbox.response import incremental_conversions, roi_and_mroi
 from connectors.sandbox.schema import TRUTH_SCHEMAS, WORLD_SCHEMAS
@@ -106,6 +108,22 @@ def test_ensure_world_generates_once_and_loads(tiny_world_dir: Path, tiny_world:
     for name in WORLD_TABLES:
         assert loaded.table(name).equals(tiny_world.table(name)), name
     assert loaded.meta.start_date == date(2026, 7, 4) and loaded.meta.end_date == date(2026, 10, 31)
+
+
+def test_ensure_world_regenerates_a_world_saved_by_other_code(tmp_path: Path, tiny_world_dir: Path) -> None:
+    # A world saved by an older generator (fewer tables, no newer truths) is replaced, not served stale.
+    shutil.copytree(tiny_world_dir, tmp_path / "tiny-s7")
+    stale = tmp_path / "tiny-s7"
+    meta = World.load(stale).meta
+    (stale / "meta.json").write_text(replace(meta, generator_version="old").to_json() + "\n")
+    (stale / "truth" / "roi.parquet").unlink()
+    (stale / "world" / "stale_marker.parquet").write_bytes(b"x")
+    assert ensure_world("tiny", 7, tmp_path) == stale
+    assert World.load(stale).meta.generator_version == GENERATOR_VERSION
+    assert (stale / "truth" / "roi.parquet").exists()
+    assert not (stale / "world" / "stale_marker.parquet").exists()
+    assert _hashes(stale) == _hashes(tiny_world_dir)  # the same world as a fresh generation
+    assert not list(tmp_path.glob(".tiny-s7.*"))  # no temporary or stale copies left behind
 
 
 def test_unknown_preset_is_a_clear_error() -> None:
