@@ -31,10 +31,21 @@ clicks / impressions, ``roas`` = revenue / spend):
    incident is reported once. Off by default: an injected CPA spike is a spend spike at the same
    results, and dropping its CPA row would hide the metric the incident is about.
 8. **Planned budgets.** With ``budgets``, spend is scored as pacing, ``log(spend + 1) - log(budget +
-   1)``: a spend step that follows a budget change is expected (on the demo world, planned budget steps
-   were 95 % of the false alarms without it); ``expected`` is reported in currency at the day's budget.
-   The recent level (median of the previous ``level_days``) also follows steps, and at 14 days a 1-3
-   day runaway does not drag it (7 days did: the days after a runaway then looked like drops).
+   1)``, on the days whose budget is known (``basis`` = ``budget``): a spend step that follows a budget
+   change is expected; ``expected`` is reported in currency at the day's budget. A budget history may
+   cover only part of a campaign's life (Google's change_event keeps 30 days; no change log at all on
+   some platforms), so the choice is made per day: pacing once the day and at least ``min_weeks`` of its
+   reference days have a known budget, else the spend's own history (``basis`` = ``history``). On the
+   history basis a budget change looks like an anomaly, and planned budget changes halve or double
+   spend (on the demo world they were all the false spend alarms, at 0.45-2.1x), so a spend move
+   counts there only outside ``[history_spend_down, history_spend_up]`` (0.4, 2) times the expected
+   (Google may spend up to twice a daily budget on a day by design): a
+   runaway (a pacing bug, a mistyped budget: 2.5x and more) or spend collapsing (disapproved ads, a
+   failed payment). A move that holds over the next ``level_shift_days`` (median spend keeps half of
+   the excess) is a new budget level and is not flagged once those days are in; the latest days stay
+   flagged until then. The recent level (median of the previous ``level_days``) also follows steps, and
+   at 14 days a 1-3 day runaway does not drag it (7 days did: the days after a runaway then looked like
+   drops).
 9. **Persistence and runs.** CTR moves with the ad mix: a CTR flag needs ``persist_days`` days in a
    row. Low-volume drops (a tracking outage at 3 conversions a day) build up as Stouffer run scores
    over up to ``run_days`` days (see ``_run_score``).
@@ -69,6 +80,7 @@ __all__ = [
 METRICS: tuple[str, ...] = ("spend", "cpa", "ctr", "conversions", "roas")
 _KEYS = ("tenant_id", "platform", "campaign_id")
 _INPUT = ("spend", "impressions", "clicks", "conversions", "revenue")
+_PACED = "spend_paced"  # spend scored as pacing against a known budget
 _MAD_TO_SD = 1.4826  # MAD of a normal sample x 1.4826 = its standard deviation
 
 ANOMALY_SCHEMA: dict[str, pl.DataType] = {
@@ -101,6 +113,9 @@ class AnomalySettings:
     min_clicks: float = 20.0
     min_conversions: float = 3.0
     min_change: float = 0.5
+    history_spend_up: float = 2.0  # spend without a known budget: flag above 2x the expected ...
+    history_spend_down: float = 0.4  # ... or below 40 % of it (see the module doc, 8)
+    level_shift_days: int = 7  # history-basis spend: a move that holds over the next days is a new level
     explain_ratios: bool = False
     persist_metrics: Sequence[str] = ("ctr",)
     persist_days: int = 2
@@ -111,6 +126,11 @@ class AnomalySettings:
         if self.weeks < 1 or not 1 <= self.min_weeks <= self.weeks:
             raise ValueError(
                 f"need 1 <= min_weeks <= weeks, got min_weeks={self.min_weeks}, weeks={self.weeks}"
+            )
+        if not 0 <= self.history_spend_down < 1 < self.history_spend_up:
+            raise ValueError(
+                "need 0 <= history_spend_down < 1 < history_spend_up, got "
+                f"{self.history_spend_down}, {self.history_spend_up}"
             )
         if self.threshold <= 0 or self.rel_floor < 0:
             raise ValueError(
@@ -128,12 +148,19 @@ def score_campaign_days(
 
     The full scoring behind ``detect_anomalies``: useful to inspect why a day was or was not flagged.
     Columns: the keys, metric, date, value, expected, spread (on the metric's scoring scale), score,
-    eligible (the volume rules hold). ``budgets``: see ``detect_anomalies``.
+    eligible (the volume rules hold), basis (``budget``: spend as pacing against a known budget;
+    ``history``: everything else). ``budgets``: see ``detect_anomalies``.
     """
     settings = settings or AnomalySettings()
     dense = _with_budgets(_dense_days(daily), budgets)
+    # Spend is scored on two bases, chosen per day below: its own history, and pacing against the
+    # budget where one is known ("spend_paced": null on days without a budget).
+    series = list(settings.metrics)
+    if "spend" in series and budgets is not None:
+        series.append(_PACED)
     values = dense.with_columns(
         pl.col("spend").alias("spend_value"),
+        pl.when(pl.col("budget").is_not_null()).then(pl.col("spend")).alias(f"{_PACED}_value"),
         pl.col("conversions").alias("conversions_value"),
         pl.when(pl.col("conversions") > 0).then(pl.col("spend") / pl.col("conversions")).alias("cpa_value"),
         pl.when(pl.col("impressions") > 0).then(pl.col("clicks") / pl.col("impressions")).alias("ctr_value"),
@@ -141,10 +168,8 @@ def score_campaign_days(
         .then(pl.col("revenue") / pl.col("spend"))
         .alias("roas_value"),
     )
-    # Planned budgets: spend is scored as pacing (spend / budget), so a spend step that follows a
-    # budget change is expected; ``expected`` is reported back in currency at the day's budget.
     values = values.with_columns(
-        [(_transform(m, pl.col(f"{m}_value")) - _offset(m)).alias(f"{m}_scaled") for m in settings.metrics]
+        [(_transform(_base(m), pl.col(f"{m}_value")) - _offset(m)).alias(f"{m}_scaled") for m in series]
     )
     # Recent level: the median of the previous level_days days (follows budget steps within days).
     if settings.level_days:
@@ -154,30 +179,30 @@ def score_campaign_days(
             .rolling_median(settings.level_days, min_samples=settings.level_days // 2 + 1)
             .over(_KEYS)
             .alias(f"{m}_level")
-            for m in settings.metrics
+            for m in series
         )
     else:
-        values = values.with_columns(pl.lit(0.0).alias(f"{m}_level") for m in settings.metrics)
+        values = values.with_columns(pl.lit(0.0).alias(f"{m}_level") for m in series)
     values = values.with_columns(
-        (pl.col(f"{m}_scaled") - pl.col(f"{m}_level")).alias(f"{m}_resid") for m in settings.metrics
+        (pl.col(f"{m}_scaled") - pl.col(f"{m}_level")).alias(f"{m}_resid") for m in series
     )
     # Reference columns: the same weekday 1..weeks weeks back, per campaign (rows are dense and sorted).
     lags = range(1, settings.weeks + 1)
     refs = [
         pl.concat_list([pl.col(f"{m}_resid").shift(7 * j).over(_KEYS) for j in lags]).alias(f"{m}_refs")
-        for m in settings.metrics
+        for m in series
     ] + [
         pl.concat_list([pl.col(v).shift(7 * j).over(_KEYS) for j in lags]).list.median().alias(f"base_{v}")
         for v in ("spend", "impressions", "clicks", "conversions")
     ]
     values = values.with_columns(refs)
-    parts: list[pl.DataFrame] = []
-    for metric in settings.metrics:
+    parts: dict[str, pl.DataFrame] = {}
+    for metric in series:
         refs_col = pl.col(f"{metric}_refs").list.drop_nulls()
         part = values.select(
             *_KEYS,
             "date",
-            pl.lit(metric).alias("metric"),
+            pl.lit(_base(metric)).alias("metric"),
             pl.col(f"{metric}_value").alias("value"),
             pl.col(f"{metric}_scaled").alias("scaled"),
             (pl.col(f"{metric}_level") + refs_col.list.median()).alias("centre"),
@@ -192,10 +217,16 @@ def score_campaign_days(
             "base_clicks",
             "base_conversions",
         )
-        parts.append(_score(part, metric, settings))
+        basis = "budget" if metric == _PACED else "history"
+        parts[metric] = _score(part, _base(metric), settings).with_columns(pl.lit(basis).alias("basis"))
+    if _PACED in parts:  # per day: pacing where it could be scored, else the spend's own history
+        paced = parts.pop(_PACED).filter(pl.col("eligible"))
+        parts["spend"] = pl.concat(
+            [paced, parts["spend"].join(paced.select(*_KEYS, "date"), on=[*_KEYS, "date"], how="anti")]
+        )
     if not parts:
         return pl.DataFrame()
-    return pl.concat(parts).sort(*_KEYS, "metric", "date")
+    return pl.concat(list(parts.values())).sort(*_KEYS, "metric", "date")
 
 
 def detect_anomalies(
@@ -213,7 +244,16 @@ def detect_anomalies(
         return pl.DataFrame(schema=ANOMALY_SCHEMA)
     t = settings.threshold
     relative = (pl.col("value") / pl.col("expected") - 1.0).abs()
-    hit = pl.col("eligible") & (pl.col("score").abs() >= t) & (relative >= settings.min_change)
+    ratio = pl.col("value") / pl.col("expected")
+    outside_budget_moves = (ratio >= settings.history_spend_up) | (ratio <= settings.history_spend_down)
+    if settings.level_shift_days:
+        outside_budget_moves &= ~_holds_after(settings.level_shift_days)
+    hit = (
+        pl.col("eligible")
+        & (pl.col("score").abs() >= t)
+        & (relative >= settings.min_change)
+        & ((pl.col("metric") != "spend") | (pl.col("basis") != "history") | outside_budget_moves)
+    )
     # Persistence: on noisy metrics (CTR moves with the ad mix) a flag needs persist_days days in a row
     # flagged the same way (the flag counts from day persist_days of a run).
     signed = pl.when(hit).then(pl.col("score").sign()).otherwise(0.0)
@@ -245,9 +285,26 @@ def detect_anomalies(
             .then(pl.lit("medium"))
             .otherwise(pl.lit("low"))
             .alias("severity"),
-        ).drop("spread", "daily_score", "eligible"),
+        ).drop("spread", "daily_score", "eligible", "basis"),
         settings.alert_gap_days,
     )
+
+
+def _holds_after(days: int) -> pl.Expr:
+    """Spend rows whose move holds: over the next ``days`` days (at least half of them observed), the
+    median spend keeps at least half of the day's distance from expected, on the same side. On the
+    history basis that is a new budget level, not an incident (a runaway or a collapse reverts, or is
+    a budget change). The latest days have no future yet: they stay flagged until it arrives."""
+    ahead = (
+        pl.col("value")
+        .reverse()
+        .shift(1)
+        .rolling_median(days, min_samples=max(days // 2, 1))
+        .reverse()
+        .over(*_KEYS, "metric", order_by="date")
+    )
+    excess = pl.col("value") - pl.col("expected")
+    return ((ahead - pl.col("expected")) * excess.sign() >= excess.abs() / 2.0).fill_null(False)
 
 
 def _group_alerts(flagged: pl.DataFrame, gap_days: int) -> pl.DataFrame:
@@ -359,11 +416,16 @@ def _with_budgets(dense: pl.DataFrame, budgets: pl.DataFrame | None) -> pl.DataF
     )
 
 
-def _offset(metric: str) -> pl.Expr:
-    """What a metric is measured against on its scoring scale: log(budget + 1) for spend when the
-    budget is known (pacing), else nothing."""
-    if metric == "spend":
-        return (pl.col("budget") + 1.0).log().fill_null(0.0)
+def _base(series: str) -> str:
+    """The metric a scored series measures (``spend_paced`` is spend on the budget basis)."""
+    return "spend" if series == _PACED else series
+
+
+def _offset(series: str) -> pl.Expr:
+    """What a series is measured against on its scoring scale: log(budget + 1) for paced spend (null
+    on days without a budget), else nothing."""
+    if series == _PACED:
+        return (pl.col("budget") + 1.0).log()
     return pl.lit(0.0)
 
 

@@ -168,8 +168,8 @@ def campaign_forecast(
 
 
 # Planned campaign budgets: a relation with tenant_id, platform, campaign_id, date, daily_budget (one
-# row per day or per change). When present, spend is scored as pacing against it, so planned budget
-# changes do not alarm. dbt builds it from the platforms' budget change logs (INTERFACES §7.4).
+# row per day or per change). Where it covers a day, spend is scored as pacing against it, so planned
+# budget changes do not alarm. dbt builds it from the platforms' budget change logs (INTERFACES §7.4).
 BUDGETS_KEY = ["intermediate", "int_campaign_budget_daily"]
 CAMPAIGN_BUDGETS = ".".join(BUDGETS_KEY)
 
@@ -198,22 +198,6 @@ def _read_budgets(con: duckdb.DuckDBPyConnection, relation: str) -> pl.DataFrame
     ).pl()
 
 
-def _covering_budgets(daily: pl.DataFrame, budgets: pl.DataFrame | None) -> tuple[pl.DataFrame | None, int]:
-    """The budget rows of campaigns whose history starts on or before their first delivery day, and
-    how many campaigns with some history were left out. A partial history (Google's change_event
-    keeps 30 days) would put the campaign's spend on two scales (raw before, pacing after) and alarm
-    at the seam, so such campaigns are scored blind."""
-    if budgets is None or budgets.height == 0:
-        return budgets, 0
-    keys = ["tenant_id", "platform", "campaign_id"]
-    first_day = daily.group_by(keys).agg(pl.col("date").min().alias("first_day"))
-    first_budget = budgets.group_by(keys).agg(pl.col("date").min().alias("first_budget"))
-    covered = first_budget.join(first_day, on=keys, how="left").filter(
-        pl.col("first_day").is_null() | (pl.col("first_budget") <= pl.col("first_day"))
-    )
-    return budgets.join(covered.select(keys), on=keys, how="semi"), first_budget.height - covered.height
-
-
 @dg.asset(
     key=["ml", "anomalies"],
     deps=[AD_PERFORMANCE, BUDGETS_KEY],
@@ -221,7 +205,8 @@ def _covering_budgets(daily: pl.DataFrame, budgets: pl.DataFrame | None) -> tupl
     kinds={"polars", "duckdb"},
     description="Campaign-day anomalies in spend, CPA, CTR, conversions and ROAS against the same "
     "weekday of recent weeks (robust median/MAD scores, minimum-volume rules, spend as pacing against "
-    "planned budgets when known), grouped into one alert per incident (alert_id).",
+    "planned budgets on the days they are known, else within a budget-management band), grouped into "
+    "one alert per incident (alert_id).",
 )
 def campaign_anomalies(
     context: dg.AssetExecutionContext, config: AnomalyConfig, warehouse: WarehouseResource
@@ -235,9 +220,9 @@ def campaign_anomalies(
     )
     with warehouse.connect() as con:
         daily = con.sql(CAMPAIGN_DAILY_SQL).pl()
-        budgets, partial = _covering_budgets(daily, _read_budgets(con, config.budgets_relation))
-    if partial:
-        context.log.info(f"anomalies: {partial} campaign(s) with a partial budget history scored blind")
+        budgets = _read_budgets(con, config.budgets_relation)
+    # The model picks the basis per day: pacing where the budget history covers the day and its
+    # reference days (Meta's full activity log, Google's last 30 days), the spend's own history elsewhere.
     anomalies = detect_anomalies(daily, settings, budgets)
     with warehouse.connect() as con:
         create_or_replace(con, "ml.anomalies", anomalies)

@@ -21,8 +21,10 @@ pytestmark = pytest.mark.xdist_group("sandbox_demo")
 
 # Measured on demo seed 7 (defaults, with truth/campaign_budgets as the plan): anomalies row precision
 # 1.00, incident recall 0.93 (14 of 15; the miss: a 5-day broken landing page on a campaign with ~2.8
-# conversions a day, under the 3-a-day volume rule), alert precision 1.00 (14 alerts); without the
-# budgets row precision falls to ~0.1 (planned budget steps look like runaways). Fatigue false
+# conversions a day, under the 3-a-day volume rule), alert precision 1.00 (14 alerts). With the
+# budgets the pipeline really has (Meta's activity log; Google's change_event keeps 30 days, LinkedIn
+# and TikTok have none), or none at all: row precision 0.94, alert precision 0.93, the same recall
+# (before the history-basis rules for spend: 0.15 / 0.13). Fatigue false
 # positives 0.6 %, detection 75 % of fatiguing ads whose true decay reached 30 % (90 % of those past
 # 50 %), onset error median 6.5 days; lead AUC 0.008 / 0.012 below the true propensity's AUC (which
 # includes the lead time); campaign forecast median backtest MASE < 0.8.
@@ -66,10 +68,16 @@ def test_anomalies_against_injected_truth(demo_world) -> None:
     alerts = match_anomaly_alerts(detected, truth)
     assert alerts.precision >= ANOMALY_ALERT_PRECISION_FLOOR, alerts
     assert alerts.recall_by_kind["budget_runaway"] == 1.0, alerts  # spend x2.5-5 is never missed
-    # the planned budget steps are what the plan is for: without it, far more (false) alarms
-    blind = detect_anomalies(daily)
-    assert blind.height > 2 * detected.height
-    assert match_anomaly_truth(blind, truth).precision < match.precision
+    # The product path: planned budgets only where a platform keeps a change log (Meta), or none.
+    # Budget steps on the rest must not read as incidents (spend within 0.4-2x of expected, or a
+    # move that holds, is a budget change on the history basis).
+    meta_budgets = demo_world.truth["campaign_budgets"].filter(pl.col("platform") == "meta")
+    for budgets in (meta_budgets, None):
+        product = detect_anomalies(daily, budgets=budgets)
+        rows = match_anomaly_truth(product, truth)
+        assert rows.precision >= ANOMALY_PRECISION_FLOOR, rows
+        assert rows.recall_incidents >= ANOMALY_INCIDENT_RECALL_FLOOR, rows
+        assert match_anomaly_alerts(product, truth).precision >= ANOMALY_ALERT_PRECISION_FLOOR
 
 
 def test_fatigue_against_true_creative_curves(demo_world) -> None:

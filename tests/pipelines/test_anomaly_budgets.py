@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 
 import duckdb
-import polars as pl
 import pytest
 
 from pipelines.assets.ml_signals import _read_budgets
@@ -25,29 +24,3 @@ def test_budgets_are_read_when_present_and_none_when_absent() -> None:
     assert budgets.row(0) == ("t", "meta", "1", date(2026, 1, 1), 100.0)
     with pytest.raises(ValueError, match=r"schema\.table"):
         _read_budgets(con, "campaign_budget_history")
-
-
-def test_only_budget_histories_covering_the_delivery_are_used() -> None:
-    from pipelines.assets.ml_signals import _covering_budgets
-
-    daily = pl.DataFrame(
-        {
-            "tenant_id": ["t"] * 4,
-            "platform": ["meta", "meta", "google_ads", "google_ads"],
-            "campaign_id": ["1", "1", "2", "2"],
-            "date": [date(2026, 1, 1), date(2026, 1, 2)] * 2,
-        }
-    )
-    budgets = pl.DataFrame(
-        {
-            "tenant_id": ["t", "t"],
-            "platform": ["meta", "google_ads"],
-            "campaign_id": ["1", "2"],
-            "date": [date(2026, 1, 1), date(2026, 1, 2)],  # campaign 2's history starts a day late
-            "daily_budget": [10.0, 20.0],
-        }
-    )
-    kept, partial = _covering_budgets(daily, budgets)
-    assert kept is not None and kept["campaign_id"].to_list() == ["1"]
-    assert partial == 1
-    assert _covering_budgets(daily, None) == (None, 0)
