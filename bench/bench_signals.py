@@ -89,7 +89,12 @@ def main() -> None:
     detected, t = timed(lambda: detect_anomalies(daily, budgets=budgets), args.runs)
     _, t_blind = timed(lambda: detect_anomalies(daily), args.runs)
     if truth is not None and truth.height:
-        for label, det in (("with budgets", detected), ("without budgets", detect_anomalies(daily))):
+        meta_only = budgets.filter(pl.col("platform") == "meta") if budgets is not None else None
+        for label, det in (
+            ("with budgets", detected),
+            ("with Meta's budget log only, as the pipeline", detect_anomalies(daily, budgets=meta_only)),
+            ("without budgets", detect_anomalies(daily)),
+        ):
             m = match_anomaly_truth(det, truth)
             a = match_anomaly_alerts(det, truth)
             print(
