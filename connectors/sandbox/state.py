@@ -260,6 +260,16 @@ def advance_world(world: World, today: date, days: int) -> World:
     new_truth = dict(truth)
     for name in ("channel_daily", "baseline_daily", "conversions", "lead_propensity"):
         new_truth[name] = extended(name, truth[name])
+    if (
+        "campaign_budgets" in truth
+    ):  # the plan as the change logs (Meta activities, Google change_event) show it
+        new_truth["campaign_budgets"] = tidy(
+            "campaign_budgets",
+            pl.concat(
+                [truth["campaign_budgets"], *(_planned_budgets(world, tid, dates) for tid in specs)],
+                how="vertical_relaxed",
+            ),
+        )
     new_truth["roi"] = tidy("roi", roi_table(truth["channel_params"], new_truth["channel_daily"]))
     new_truth["attribution_shares"] = tidy("attribution_shares", attribution_shares(new_truth["conversions"]))
     meta = replace(world.meta, end_date=today + timedelta(days=days))
@@ -362,6 +372,40 @@ def _inputs_from_tables(
         landing_page=ads["landing_page"],
     )
     return inputs, budgets, owner_platform
+
+
+def _planned_budgets(world: World, tenant_id: str, dates: np.ndarray) -> pl.DataFrame:
+    """truth/campaign_budgets rows of the new days: each ACTIVE campaign inside its flight with the
+    current daily budgets of its ACTIVE budget owners summed (as `advance` serves them), so budget
+    writes (the activation layer's rebalances) appear in the platforms' change logs from the day they
+    take effect."""
+    group_level = [m.name for m in PLATFORM_MODELS if m.budget_level == "ad_group"]
+    camps = world.campaigns.filter((pl.col("tenant_id") == tenant_id) & (pl.col("status") == "ACTIVE"))
+    owners = pl.concat(
+        [
+            world.ad_groups.filter(
+                (pl.col("tenant_id") == tenant_id)
+                & pl.col("platform").is_in(group_level)
+                & (pl.col("status") == "ACTIVE")
+            ).select("platform", "campaign_id", "daily_budget"),
+            camps.filter(~pl.col("platform").is_in(group_level)).select(
+                "platform", "campaign_id", "daily_budget"
+            ),
+        ]
+    )
+    per_campaign = owners.group_by("platform", "campaign_id").agg(pl.col("daily_budget").fill_null(0.0).sum())
+    days = pl.DataFrame({"date": pl.Series(dates.astype("datetime64[D]")).cast(pl.Date)})
+    return (
+        camps.select("tenant_id", "platform", "campaign_id", "start_date", "end_date")
+        .join(per_campaign, on=["platform", "campaign_id"])
+        .join(days, how="cross")
+        .filter(
+            (pl.col("daily_budget") > 0)
+            & (pl.col("date") >= pl.col("start_date"))
+            & (pl.col("end_date").is_null() | (pl.col("date") <= pl.col("end_date")))
+        )
+        .select("tenant_id", "platform", "campaign_id", "date", pl.col("daily_budget").cast(pl.Float64))
+    )
 
 
 def _carry(world: World, tp: TenantParams, today: date) -> TenantCarry:

@@ -153,3 +153,24 @@ def test_writes_are_logged_and_shape_the_next_days(state):
         headers=GOOGLE_HEADERS,
     ).json()
     assert google[0]["results"][0]["campaign"]["status"] == "PAUSED"
+
+    # The plan of the new day is what the writes made it, and Meta's activity log shows the write
+    # (so the anomaly model scores the next days' spend against the budget the activation layer set).
+    planned = state.world.truth["campaign_budgets"].filter(pl.col("date") == new_day)
+    assert campaign["campaign_id"] not in set(planned["campaign_id"])  # paused: no plan
+    siblings = state.world.ad_groups.filter(
+        (pl.col("campaign_id") == adset["campaign_id"]) & (pl.col("status") == "ACTIVE")
+    )
+    meta_plan = planned.filter(pl.col("campaign_id") == adset["campaign_id"])["daily_budget"]
+    assert meta_plan.to_list() == [pytest.approx(siblings["daily_budget"].fill_null(0.0).sum())]
+    body = client.get(
+        f"{BASE_URLS['meta']}/act_{adset['account_id']}/activities",
+        params={
+            "since": new_day.isoformat(),
+            "access_token": "t",
+            "fields": "event_type,object_id,extra_data",
+        },
+    ).json()
+    updates = [e for e in body["data"] if e["object_id"] == adset["campaign_id"]]
+    assert [e["event_type"] for e in updates] == ["update_campaign_budget"]
+    assert json.loads(updates[0]["extra_data"])["new_value"] == round(meta_plan[0] * 100)
