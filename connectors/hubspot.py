@@ -20,7 +20,7 @@ import httpx
 import polars as pl
 import pyarrow as pa
 
-from connectors.contracts import frame_from_columns, to_int
+from connectors.contracts import TS, frame_from_columns, to_int
 from connectors.drift import (
     ParseReport,
     RowIssues,
@@ -409,8 +409,29 @@ def _assemble(
     for col in kinds:
         columns[col] = built[col] if built is not None else []
     columns.update(more or {})
-    ts = [c for c, kind in kinds.items() if kind == "text"]
+    ts = []
+    for col, kind in kinds.items():
+        if kind == "text":
+            parsed = _hubspot_timestamps(columns[col]) if built is not None else None
+            if parsed is None:
+                ts.append(col)  # the general parse (`parse_timestamp_columns`)
+            else:
+                columns[col] = parsed
     return frame_from_columns(table, columns, timestamp_strings=ts)
+
+
+#: HubSpot's own timestamp form, '2026-01-31T12:34:56.789Z' (UTC, milliseconds).
+_HUBSPOT_TS = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$"
+
+
+def _hubspot_timestamps(text: pl.Series) -> pl.Series | None:
+    """A text column every value of which is null or in HubSpot's own form, parsed with that fixed
+    format (several times faster than the general parse, same instants); None when some value has
+    another form or does not parse (an impossible date): the general parse then reads the column."""
+    if not text.str.contains(_HUBSPOT_TS).all():  # nulls are ignored
+        return None
+    parsed = text.str.strptime(TS, "%Y-%m-%dT%H:%M:%S.%3fZ", strict=False)
+    return parsed if parsed.null_count() == text.null_count() else None
 
 
 _CONTACT_KINDS: dict[str, str] = {
