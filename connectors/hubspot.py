@@ -307,14 +307,17 @@ class _Read:
         results: list[Any] = body.get("results", [])
         offset = self.height
         self.height += len(results)
-        for name in self.wanted:
-            self.absent[name].extend(i + offset for i in absent_rows(results, ("properties", name)))
+        absent: dict[str, list[int]] = {name: [] for name in self.wanted}
         chunk = None
-        if self._scan(results):
+        if self._scan(results, absent):
             try:
                 chunk = pa.array(results, type=self.record_type)
             except _ARROW_ERRORS:
                 chunk = None
+        else:
+            absent = {name: absent_rows(results, ("properties", name)) for name in self.wanted}
+        for name, rows in absent.items():
+            self.absent[name].extend(i + offset for i in rows)
         if chunk is None:
             self._scan_as_before(results)
             self.runs.append(_PageRun(rows=list(results)))
@@ -330,25 +333,32 @@ class _Read:
             for into, more in zip(run.extra, values, strict=True):
                 into.extend(more)
 
-    def _scan(self, results: list[Any]) -> bool:
-        """Collect record keys and property names; False when a record is not a dict or its
-        `properties` neither a dict nor empty."""
+    def _scan(self, results: list[Any], absent: dict[str, list[int]]) -> bool:
+        """Collect record keys, property names and (into `absent`) the records without a required
+        property; False when a record is not a dict or its `properties` neither a dict nor empty."""
         keys, names, check_names = self.keys, self.names, self.asked is not None
-        for record in results:
+        wanted = self.wanted
+        for i, record in enumerate(results):
             if type(record) is not dict:
                 return False
             keys.update(record)
             props = record.get("properties")
-            if props:
-                if type(props) is not dict:
-                    return False
+            if type(props) is dict:
                 if check_names:
                     names.update(props)
+                for name in wanted:
+                    if name not in props:
+                        absent[name].append(i)
+            elif props:
+                return False
+            else:  # null, absent or empty: no property at all
+                for name in wanted:
+                    absent[name].append(i)
         return True
 
     def _scan_as_before(self, results: list[Any]) -> None:
-        """The old per-record collection for a page of odd records (what it cannot read, the per-record builder
-        raises on later, as before)."""
+        """Keys and property names of a page of odd records, collected as the per-record parser did
+        (what it cannot read, the per-record builder raises on later, as before)."""
         for record in results:
             try:
                 self.keys.update(record.keys())
