@@ -62,6 +62,21 @@ the landed copy, two atomic file writes, before any parsing (parse alone: ~0.9 s
 In-process and loopback add the fake server's cost: in the same session (load 13-18) in-process meta
 1.6-1.7 s CPU, contacts 8-9 s CPU, i.e. the sandbox generating pages is most of those figures.
 
+HubSpot, columnar parsers (records into Arrow arrays page by page, HubSpot's timestamp form parsed with
+its fixed format, drift collected in one pass per page): before = the commit before, after = now, runs
+interleaved before/after, median of 3 each, CPU s (rows/s), 2-core box at load average 11-13:
+
+    replay               rows      before (2 rounds)          after (2 rounds)           after CPU rows/s
+    hubspot_contacts    98,013   3.31, 3.03 (30k, 32k)      2.68, 2.69 (37k, 36k)        ~36,500
+    hubspot_deals       35,706   1.30, 1.00 (27k, 36k)      0.73, 0.74 (49k, 48k)        ~48,500
+    in-process (1 round)         contacts 7.97 -> 7.27, deals 1.55 -> 1.26 (the fake server's cost dominates)
+
+Where contacts' ~2.7 s goes (profiles and split runs at load ~8, where the total is ~2.2 s): landing
+~0.8 s (gzip-1 of 81 MB ~0.3, sha256 ~0.07, two atomic writes, sidecar and URL redaction twice per page),
+httpx plus orjson decode ~0.75-0.85 s (orjson ~0.45), parsing ~0.5 s (Arrow conversion ~0.25). The old
+parser kept every record's dicts until the end of a read, and with the bench's sandbox world alive the
+cyclic GC's full collections cost ~0.3-0.6 s per read; page-by-page conversion removed them.
+
 An earlier "before" run under heavier load (fsync and gzip -9 suffer most from a busy disk and CPU)
 took 11.5 / 7.1 / 17.1 / 6.7 / 17.3 s in-process for the same five paths. `mos demo` (bench_demo,
 median of 2 cold runs, same box): hubspot_crm 16.0 -> 8.8 s, raw__touchpoints 21.2 -> 15.2 s,

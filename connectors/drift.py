@@ -92,14 +92,26 @@ def missing_fields(
 ) -> None:
     """Rows lacking a required field (absent, not null) are marked; the drift is reported once."""
     for path in required:
-        name = ".".join(path)
-        absent = _absent(rows, path)
-        if not absent:
-            continue
-        for i in absent:
-            issues.add(i, name, f"{source}: field {name} absent from the platform's answer (schema drift)")
-        if report is not None:
-            report.add("missing_column", name, f"{source}: {len(absent)} row(s) without {name}")
+        mark_absent(".".join(path), _absent(rows, path), source=source, report=report, issues=issues)
+
+
+def mark_absent(
+    name: str, absent: Sequence[int], *, source: str, report: ParseReport | None, issues: RowIssues
+) -> None:
+    """Mark the rows at `absent` (indexes) as lacking the required field `name` and report the drift
+    once; nothing when `absent` is empty. `missing_fields` for callers that find the rows themselves
+    (page by page, with `absent_rows`)."""
+    if not absent:
+        return
+    for i in absent:
+        issues.add(i, name, f"{source}: field {name} absent from the platform's answer (schema drift)")
+    if report is not None:
+        report.add("missing_column", name, f"{source}: {len(absent)} row(s) without {name}")
+
+
+def absent_rows(rows: Sequence[Any], path: tuple[str, ...]) -> list[int]:
+    """Indexes of the rows without the field at `path` (absent, not null)."""
+    return _absent(rows, path)
 
 
 def new_fields(

@@ -11,10 +11,28 @@ import httpx
 import polars as pl
 import pytest
 
-from connectors.contracts import RAW_COLUMNS
+from connectors.contracts import RAW_COLUMNS, frame_from_columns
+from connectors.drift import ParseReport, RowIssues, missing_fields, new_fields, number_column
 from connectors.errors import AuthError, PermanentError, RateLimitedError
 from connectors.http import RetryPolicy
-from connectors.hubspot import HubSpotClient, HubSpotPacing, HubSpotSettings, parse_contacts, parse_deals
+from connectors.hubspot import (
+    _DEFAULT_PROPERTIES,
+    _KNOWN_KEYS,
+    _LIFECYCLE_DATES,
+    CONTACT_PROPERTIES,
+    DEAL_PROPERTIES,
+    HubSpotClient,
+    HubSpotPacing,
+    HubSpotSettings,
+    _latest_per_id,
+    _opted_in,
+    _results,
+    _str,
+    _with_fallback,
+    associated_ids,
+    parse_contacts,
+    parse_deals,
+)
 from tests.connectors.mock_api import Script, json_response
 
 TOKEN = "pat-na1-hubspot-SECRET"
@@ -291,3 +309,229 @@ def test_associations_fall_back_to_object_reads_when_batch_endpoint_missing(slee
     with hclient(httpx.MockTransport(handler), sleeps) as hs:
         frame = hs.fetch_deals_modified_since(T0)
     assert frame["contact_id"].to_list() == ["8"]
+
+
+# ---- the columnar parsers against the per-record parsers they replaced --------------------------------
+# `reference_contacts` / `reference_deals` are the parsers as they were before the Arrow path (verbatim
+# but for names): every record's dicts kept, each column a comprehension, `_drift` over all records.
+def _reference_drift(records, props, asked, required, source, report, issues):
+    keys: set[str] = set()
+    for record in records:
+        keys.update(record.keys())
+    new_fields(keys, _KNOWN_KEYS, source=source, report=report)
+    if asked is None:
+        return
+    names: set[str] = set()
+    for p in props:
+        names.update(p.keys())
+    expected = {f"properties.{n}" for n in {*asked, *_DEFAULT_PROPERTIES}}
+    new_fields({f"properties.{n}" for n in names}, expected, source=source, report=report)
+    wanted = [("properties", name) for name in required if name in asked]
+    wanted = [w for w in wanted if not all(type(p) is dict and w[1] in p for p in props)]
+    if wanted:
+        missing_fields(records, wanted, source=source, report=report, issues=issues)
+
+
+def reference_contacts(pages, tenant_id, *, properties=None, settings=None, report=None):
+    settings = settings or HubSpotSettings()
+    consent = settings.consent
+    records = list(_results(pages))
+    props = [r.get("properties") or {} for r in records]
+    issues = RowIssues()
+    required = settings.required_properties.get("contacts", ())
+    _reference_drift(records, props, properties, required, "hubspot_contacts", report, issues)
+    columns = {
+        "tenant_id": [tenant_id] * len(records),
+        "id": [_str(r.get("id")) for r in records],
+        "email": [p.get("email") for p in props],
+        "firstname": [p.get("firstname") for p in props],
+        "lastname": [p.get("lastname") for p in props],
+        "lifecyclestage": [p.get("lifecyclestage") for p in props],
+        "anonymous_id": [p.get("anonymous_id") for p in props],
+        "createdate": _with_fallback(props, "createdate", records, "createdAt"),
+        "lastmodifieddate": _with_fallback(props, "lastmodifieddate", records, "updatedAt"),
+        "archived": [bool(r.get("archived", False)) for r in records],
+        "marketing_opt_in": [_opted_in(p, consent) for p in props],
+        "opt_in_date": [p.get(consent.opt_in_date) for p in props],
+        "opt_out_date": [p.get(consent.opt_out_date) for p in props],
+        "archived_at": [r.get("archivedAt") for r in records],
+    }
+    for col, prop in _LIFECYCLE_DATES.items():
+        columns[col] = [p.get(prop) for p in props]
+    ts = ("createdate", "lastmodifieddate", *_LIFECYCLE_DATES, "opt_in_date", "opt_out_date", "archived_at")
+    frame = issues.mark(frame_from_columns("hubspot_contacts", columns, timestamp_strings=ts))
+    return _latest_per_id(frame, report)
+
+
+def reference_deals(pages, tenant_id, *, properties=None, settings=None, report=None):
+    settings = settings or HubSpotSettings()
+    records = list(_results(pages))
+    props = [r.get("properties") or {} for r in records]
+    issues = RowIssues()
+    required = settings.required_properties.get("deals", ())
+    _reference_drift(records, props, properties, required, "hubspot_deals", report, issues)
+    contact_ids = []
+    for r in records:
+        contacts = associated_ids(r, "contacts")
+        contact_ids.append(contacts[0] if contacts else None)
+    columns = {
+        "tenant_id": [tenant_id] * len(records),
+        "id": [_str(r.get("id")) for r in records],
+        "contact_id": contact_ids,
+        "dealname": [p.get("dealname") for p in props],
+        "amount": number_column(
+            "amount", [p.get("amount") for p in props], "money",
+            source="hubspot_deals", report=report, issues=issues,
+        ),
+        "dealstage": [p.get("dealstage") for p in props],
+        "pipeline": [p.get("pipeline") for p in props],
+        "createdate": _with_fallback(props, "createdate", records, "createdAt"),
+        "closedate": [p.get("closedate") for p in props],
+        "lastmodifieddate": _with_fallback(props, "hs_lastmodifieddate", records, "updatedAt"),
+        "archived": [bool(r.get("archived", False)) for r in records],
+    }  # fmt: skip
+    ts = ("createdate", "closedate", "lastmodifieddate")
+    frame = issues.mark(frame_from_columns("hubspot_deals", columns, timestamp_strings=ts))
+    return _latest_per_id(frame, report)
+
+
+def assert_same_parse(parse, reference, pages, properties, settings=None):
+    """Same frame (values, dtypes, quarantine marks), same drift events in the same order, same
+    duplicate count, for the pages as given (an ungiven `properties` skips the property checks)."""
+    mine, theirs = ParseReport(), ParseReport()
+    got = parse(pages, "t1", properties=properties, settings=settings, report=mine)
+    want = reference(pages, "t1", properties=properties, settings=settings, report=theirs)
+    assert got.schema == want.schema
+    assert got.equals(want), (got, want)
+    assert got.rows() == want.rows()
+    assert (mine.drift, mine.duplicates) == (theirs.drift, theirs.duplicates)
+    return got, mine
+
+
+ODD_TIMES = [
+    "2026-01-02T03:04:05.678Z",  # HubSpot's own form (fixed-format fast path)
+    "2026-01-02T03:04:05Z",  # no millis
+    "2026-01-02T03:04:05.678+02:00",  # offset
+    "2026-01-02 03:04:05",  # space, no zone
+    "1767322800000",  # epoch millis
+    "2026-01-02",  # a date
+    "",  # empty: falls back to createdAt / updatedAt where the parser does
+    " 2026-01-02T03:04:05.000Z ",  # padded
+    "2026-02-30T00:00:00.000Z",  # impossible date in the fast form
+    "not a date",
+    None,
+]
+
+
+def odd_contact(i: int) -> dict:
+    record = contact(i, T0 + timedelta(minutes=i))
+    props = record["properties"]
+    props["createdate"] = ODD_TIMES[i % len(ODD_TIMES)]
+    props["hs_lifecyclestage_customer_date"] = ODD_TIMES[(i * 3) % len(ODD_TIMES)]
+    props["email"] = ["", None, f"c{i}@example.com", "Ünïcödé@example.com"][i % 4]
+    props["hs_email_optout"] = ["true", " TRUE ", "false", None, "False"][i % 5]
+    props["hs_legal_basis"] = [None, "Freely given consent from contact", "Legitimate interest", ""][i % 4]
+    props["marketing_opt_in_date"] = ODD_TIMES[(i * 7) % len(ODD_TIMES)]
+    if i % 6 == 0:
+        del props["lifecyclestage"]  # required: the record is marked
+    if i % 10 == 0:
+        props["brand_new_property"] = "x"  # drift: a property nobody asked for
+    if i % 7 == 0:
+        record["archived"] = True
+        record["archivedAt"] = ODD_TIMES[i % len(ODD_TIMES)]
+    if i % 9 == 0:
+        record["propertiesWithHistory"] = {}  # drift: a key nobody asked for
+    return record
+
+
+def odd_deal(i: int) -> dict:
+    deal = {
+        "id": str(1000 + i % 40),  # repeats: the latest version of an id is kept
+        "properties": {
+            "dealname": f"deal {i}", "amount": ["1234.5", "1,234.50", "1.234,50", "", None, "12,345", "abc"][i % 7],
+            "dealstage": "closedwon", "pipeline": "default", "createdate": ODD_TIMES[i % len(ODD_TIMES)],
+            "closedate": ODD_TIMES[(i * 5) % len(ODD_TIMES)],
+            "hs_lastmodifieddate": ODD_TIMES[(i * 2) % len(ODD_TIMES)],
+        },
+        "createdAt": "2026-01-01T00:00:00.000Z",
+        "updatedAt": iso(T0 + timedelta(minutes=i)),
+        "associations": [
+            {"contacts": {"results": [{"id": "7", "type": "deal_to_contact"}, {"id": "8"}]}},
+            {"contacts": {"results": [{"toObjectId": 9}, {"id": "7"}]}},
+            {"contacts": {"results": [{"id": None, "toObjectId": 3}, {"id": "5"}]}},
+            {"contacts": {"results": []}},
+            {},
+        ][i % 5],
+    }  # fmt: skip
+    if i % 8 == 0:
+        del deal["properties"]["dealstage"]
+    return deal
+
+
+def test_columnar_parsers_match_per_record_parsers_on_odd_values():
+    contacts = [odd_contact(i) for i in range(130)]
+    deals = [odd_deal(i) for i in range(130)]
+    for records, parse, reference, props in (
+        (contacts, parse_contacts, reference_contacts, CONTACT_PROPERTIES),
+        (deals, parse_deals, reference_deals, DEAL_PROPERTIES),
+    ):
+        pages = [{"results": records[i : i + 25]} for i in range(0, len(records), 25)]
+        for asked in (props, None):
+            _, report = assert_same_parse(parse, reference, pages, asked)
+        assert report.duplicates == (0 if parse is parse_contacts else 90)
+        # A page the Arrow path refuses (an id sent as a number, a boolean property, a non-bool
+        # `archived`) goes through the per-record builder between pages that do not.
+        odd = [dict(r) for r in records[25:50]]
+        odd[3]["id"] = 123456
+        odd[5] = {**odd[5], "properties": {**odd[5]["properties"], "dealname": True, "email": 5}}
+        odd[7]["archived"] = "false"
+        mixed = [pages[0], {"results": odd}, pages[2], {"results": []}, pages[3]]
+        assert_same_parse(parse, reference, mixed, props)
+        # Records without `properties` (null or absent) and an empty read.
+        bare = [{"id": "1", "properties": None, "createdAt": ODD_TIMES[0]}, {"id": "2", "updatedAt": "x"}]
+        assert_same_parse(parse, reference, [{"results": bare}], props)
+        assert_same_parse(parse, reference, [{"results": []}, {}], props)
+
+
+def test_columnar_parsers_report_drift_and_marks_like_before():
+    frame, report = assert_same_parse(
+        parse_contacts,
+        reference_contacts,
+        [{"results": [odd_contact(i) for i in range(12)]}],
+        CONTACT_PROPERTIES,
+    )
+    assert frame.filter(pl.col("_quarantine_field") == "properties.lifecyclestage")["id"].to_list() == [
+        "0",
+        "6",
+    ]
+    kinds = {(e.kind, e.column) for e in report.drift}
+    assert ("new_column", "properties.brand_new_property") in kinds and (
+        "new_column",
+        "propertiesWithHistory",
+    ) in kinds
+    assert ("missing_column", "properties.lifecyclestage") in kinds
+    # The fast timestamp form and the general one agree on the instant.
+    row = frame.filter(pl.col("id") == "11").row(0, named=True)
+    assert row["createdate"] == datetime(2026, 1, 2, 3, 4, 5, 678000)  # ODD_TIMES[0]
+    assert frame.filter(pl.col("id") == "2")["createdate"].item() == datetime(2026, 1, 2, 1, 4, 5, 678000)
+
+
+def test_columnar_parsers_match_per_record_parsers_on_the_sandbox(tmp_path_factory):
+    sandbox_api = pytest.importorskip("connectors.sandbox.api")
+    from connectors.sandbox.generator import ensure_world
+    from connectors.sandbox.state import SandboxState
+
+    state = SandboxState(ensure_world("tiny", 7, tmp_path_factory.mktemp("hubspot-world")))
+    transport = sandbox_api.SandboxAPI(state).transport()
+    tenants = sorted(state.world.tenants["tenant_id"].to_list())
+    total = 0
+    for tenant in tenants[:2]:
+        with HubSpotClient(f"sandbox-{tenant}", transport=transport, tenant_id=tenant) as client:
+            contact_pages = list(client.iter_objects("contacts", CONTACT_PROPERTIES))
+            deal_pages = list(client.iter_objects("deals", DEAL_PROPERTIES, associations=("contacts",)))
+        frame, _ = assert_same_parse(parse_contacts, reference_contacts, contact_pages, CONTACT_PROPERTIES)
+        assert frame["createdate"].null_count() == 0 and frame["email"].null_count() < frame.height
+        frame, _ = assert_same_parse(parse_deals, reference_deals, deal_pages, DEAL_PROPERTIES)
+        assert frame["amount"].null_count() < frame.height and frame["contact_id"].null_count() < frame.height
+        total += frame.height
+    assert total > 0
