@@ -302,3 +302,31 @@ def test_exact_gradient_matches_finite_differences(with_lift_tests: bool) -> Non
         )
         assert value == pytest.approx(problem.objective(u), rel=1e-12)
         assert np.max(np.abs(grad - numeric)) <= 1e-5 * np.max(np.abs(numeric))
+
+
+def test_owned_media_volume_is_what_the_world_ran_on() -> None:
+    # The MMM's owned-media input (fct_owned_media_daily's rules, applied to the world's Mailchimp
+    # reports and social posts) must carry the volume the true response model used: every email
+    # delivered on its day (automations spread evenly), all organic reach (on the post's day, while
+    # the world spreads it over the following days).
+    from bench.mmm_world import owned_media_volume
+    from tests.models_ml.mmm_world_fixture import demo_world
+
+    mine = owned_media_volume(demo_world())
+    true = truth("channel_daily").filter(pl.col("channel").is_in(["email", "organic_social"]))
+    joined = true.select("tenant_id", "date", "channel", pl.col("volume").alias("true_volume")).join(
+        mine, on=["tenant_id", "date", "channel"], how="left"
+    )
+    assert joined.height == true.height and mine.height <= true.height
+    per_channel = (
+        joined.fill_null(0.0)
+        .group_by("tenant_id", "channel")
+        .agg(
+            total=pl.col("volume").sum() / pl.col("true_volume").sum(),
+            r=pl.corr("volume", "true_volume"),
+        )
+    )
+    assert per_channel.height == 4
+    for row in per_channel.iter_rows(named=True):
+        assert row["total"] == pytest.approx(1.0, abs=1e-3), row
+        assert row["r"] > (0.99 if row["channel"] == "email" else 0.8), row
