@@ -4,8 +4,13 @@
 the world's tables (so pure tests need no dbt run):
 
 - media per (tenant, date, channel): `spend` is `marts.fct_channel_daily.spend` (the world's delivery,
-  whose sum per channel-day is `truth/channel_daily.spend` to the cent); `volume` is that mart's volume
-  of non-paid channels (`truth/channel_daily.volume`: emails sent, organic reach), 0 for paid ones;
+  whose sum per channel-day is `truth/channel_daily.spend` to the cent); `volume` of the owned channels
+  (`email`, `organic_social`, spend 0) is `marts.fct_owned_media_daily.volume`, computed here from the
+  world's Mailchimp reports and social posts by the mart's rules (`owned_media_volume`): emails
+  delivered on the tenant-local send day, an automation's total spread evenly from its start to the
+  tenant's last owned-media day, posts' organic reach on their local day. `owned="truth"` takes the
+  true daily volume instead (what the response model ran on), `owned="none"` leaves owned media out
+  (the model's input before the owned-media mart);
 - KPI per (tenant, date): `revenue`, `conversions` are `marts.fct_kpi_daily` (the CRM's closed-won deals
   per tenant-local day), which equal `truth/baseline_daily.total_revenue` / `total_conversions`.
 
@@ -23,14 +28,28 @@ import numpy as np
 import polars as pl
 
 
-def warehouse_inputs(world_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(channel_daily, kpi_daily) as `pipelines/assets/ml_mmm.py` reads them from the marts."""
+def warehouse_inputs(world_dir: Path, owned: str = "warehouse") -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(channel_daily, kpi_daily) as `pipelines/assets/ml_mmm.py` reads them from the marts.
+
+    owned: "warehouse" (the owned-media mart's volume), "truth" (the true daily volume) or "none"."""
+    if owned not in ("warehouse", "truth", "none"):
+        raise ValueError(f"owned must be 'warehouse', 'truth' or 'none', got {owned!r}")
     truth = Path(world_dir) / "truth"
     channel = pl.read_parquet(truth / "channel_daily.parquet")
-    volume = pl.col("volume").cast(pl.Float64) if "volume" in channel.columns else pl.lit(0.0)
-    channel_daily = channel.select(
-        "tenant_id", "date", "channel", pl.col("spend").cast(pl.Float64), volume.alias("volume")
+    paid = channel.group_by("channel").agg(pl.col("spend").sum()).filter(pl.col("spend") > 0)["channel"]
+    channel_daily = channel.filter(pl.col("channel").is_in(paid.implode())).select(
+        "tenant_id", "date", "channel", pl.col("spend").cast(pl.Float64), pl.lit(0.0).alias("volume")
     )
+    if owned == "truth":
+        volume = channel.filter(~pl.col("channel").is_in(paid.implode())).select(
+            "tenant_id", "date", "channel", pl.lit(0.0).alias("spend"), pl.col("volume").cast(pl.Float64)
+        )
+        channel_daily = pl.concat([channel_daily, volume])
+    elif owned == "warehouse":
+        volume = owned_media_volume(world_dir).select(
+            "tenant_id", "date", "channel", pl.lit(0.0).alias("spend"), "volume"
+        )
+        channel_daily = pl.concat([channel_daily, volume])
     kpi_daily = pl.read_parquet(truth / "baseline_daily.parquet").select(
         "tenant_id",
         "date",
@@ -38,6 +57,59 @@ def warehouse_inputs(world_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
         pl.col("total_conversions").cast(pl.Float64).alias("conversions"),
     )
     return channel_daily, kpi_daily
+
+
+def owned_media_volume(world_dir: Path) -> pl.DataFrame:
+    """tenant_id, date, channel, volume: `marts.fct_owned_media_daily` from the world's own tables."""
+    world = Path(world_dir) / "world"
+    zones = dict(pl.read_parquet(world / "tenants.parquet").select("tenant_id", "timezone").iter_rows())
+
+    def local_date(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+        parts = [
+            part.with_columns(
+                date=pl.col(column).dt.replace_time_zone("UTC").dt.convert_time_zone(zones[tenant]).dt.date()
+            )
+            for (tenant,), part in frame.group_by("tenant_id")
+        ]
+        return pl.concat(parts)
+
+    emails = local_date(pl.read_parquet(world / "email_campaigns.parquet"), "send_time").with_columns(
+        delivered=(pl.col("emails_sent") - pl.col("hard_bounces") - pl.col("soft_bounces")).cast(pl.Float64)
+    )
+    posts = local_date(pl.read_parquet(world / "social_posts.parquet"), "created_at")
+    automation = pl.col("type") == "automation"
+    data_end = (
+        pl.concat([emails.filter(~automation).select("tenant_id", "date"), posts.select("tenant_id", "date")])
+        .group_by("tenant_id")
+        .agg(last_date=pl.col("date").max())
+    )
+    spread = (
+        emails.filter(automation)
+        .join(data_end, on="tenant_id")
+        .with_columns(last_date=pl.max_horizontal("date", "last_date"))
+        .with_columns(n_days=(pl.col("last_date") - pl.col("date")).dt.total_days() + 1)
+        .with_columns(
+            date=pl.date_ranges("date", "last_date"), delivered=pl.col("delivered") / pl.col("n_days")
+        )
+        .explode("date")
+    )
+    email = pl.concat(
+        [
+            emails.filter(~automation).select("tenant_id", "date", "delivered"),
+            spread.select("tenant_id", "date", "delivered"),
+        ]
+    )
+    return pl.concat(
+        [
+            email.group_by("tenant_id", "date").agg(
+                pl.lit("email").alias("channel"), pl.col("delivered").sum().alias("volume")
+            ),
+            posts.group_by("tenant_id", "date").agg(
+                pl.lit("organic_social").alias("channel"),
+                pl.col("reach").cast(pl.Float64).sum().alias("volume"),
+            ),
+        ]
+    ).sort("tenant_id", "date", "channel")
 
 
 def truth_tables(world_dir: Path) -> dict[str, pl.DataFrame]:

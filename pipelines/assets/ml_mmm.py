@@ -1,7 +1,9 @@
 """Marketing-science assets: the media-mix model and the budget plan (INTERFACES.md §7.4).
 
-Reads spend (and non-paid volume, when the mart has it) per channel-day from
-`marts.fct_channel_daily` and the sales KPI per day from `marts.fct_kpi_daily`, fits
+Reads spend per channel-day from `marts.fct_channel_daily`, the owned media's volume (emails
+delivered, organic reach) per channel-day from `marts.fct_owned_media_daily` (non-spend media inputs:
+adstock + saturation, non-negative effect, a contribution share but no ROI) and the sales KPI per day
+from `marts.fct_kpi_daily`, fits
 `models_ml.mmm` per tenant and KPI, optimises the budget on the revenue model's response curves
 (`models_ml.budget`) and writes `ml.mmm_channel`, `ml.mmm_fit`, `ml.mmm_decomposition`,
 `ml.response_curves` and `ml.budget_plan`.
@@ -32,6 +34,7 @@ from pipelines.warehouse import create_or_replace
 
 MMM_DEPS = [
     ["marts", "fct_channel_daily"],
+    ["marts", "fct_owned_media_daily"],
     ["marts", "fct_kpi_daily"],
     ["staging", "stg_experiments__lift_tests"],
 ]
@@ -96,7 +99,7 @@ def media_mix_model(context: dg.AssetExecutionContext, config: MediaMixConfig, w
                 "where table_schema = 'marts' and table_name = 'fct_channel_daily'"
             ).fetchall()
         }
-        volume = "volume::double" if "volume" in mart_columns else "0.0"
+        volume = "volume::double" if "volume" in mart_columns else "0.0::double"
         channel_daily = con.sql(
             f"""
             select tenant_id, date, channel, spend::double as spend, {volume} as volume
@@ -104,6 +107,9 @@ def media_mix_model(context: dg.AssetExecutionContext, config: MediaMixConfig, w
             order by tenant_id, date, channel
             """
         ).pl()
+        owned = _owned_media(con)
+        if owned is not None:
+            channel_daily = pl.concat([channel_daily, owned], how="vertical_relaxed")
         kpi_daily = con.sql(
             """
             select tenant_id, date, revenue::double as revenue, conversions::double as conversions
@@ -182,6 +188,23 @@ def _curve(params: ChannelParams, fit: MMMFit) -> ResponseCurve:
     return ResponseCurve(
         params.channel, params.decay, params.k, params.alpha, params.beta, fit.days_per_period
     )
+
+
+def _owned_media(con) -> pl.DataFrame | None:
+    """Owned-media volume as extra channel-days (spend 0), or None before dbt has built the mart."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'marts' and table_name = 'fct_owned_media_daily'"
+    ).fetchall()[0][0]
+    if not exists:
+        return None
+    return con.sql(
+        """
+        select tenant_id, date, channel, 0.0::double as spend, volume::double as volume
+        from marts.fct_owned_media_daily
+        order by tenant_id, date, channel
+        """
+    ).pl()
 
 
 def _read_lift_tests(path: str | None) -> pl.DataFrame | None:

@@ -589,6 +589,24 @@ def test_owned_media_staging(built: tuple[Path, DbtRun]) -> None:
     ) == [("hiking", "US", 0.041)]
 
 
+def test_owned_media_daily_volume(built: tuple[Path, DbtRun]) -> None:
+    """marts.fct_owned_media_daily: the newsletter's delivered emails (1000 - 3 - 5) on its New York
+    send day, the automation's 249 delivered spread over the 61 days from its start (2026-01-01) to the
+    tenant's last owned-media day (2026-03-02), the post's reach on its local day."""
+    warehouse, _ = built
+    rows = query(
+        warehouse,
+        "select date, channel, volume, items from marts.fct_owned_media_daily "
+        "where tenant_id = 'northwind' order by date, channel",
+    )
+    email = [r for r in rows if r[1] == "email"]
+    assert len(email) == 61 and str(email[0][0]) == "2026-01-01" and str(email[-1][0]) == "2026-03-02"
+    assert email[0][2] == pytest.approx(249 / 61)
+    assert email[-1][2] == pytest.approx(992 + 249 / 61) and email[-1][3] == 1
+    assert sum(r[2] for r in email) == pytest.approx(992 + 249)
+    assert [(str(r[0]), r[2], r[3]) for r in rows if r[1] == "organic_social"] == [("2026-03-02", 5000.0, 1)]
+
+
 def test_contact_consent_reaches_staging(built: tuple[Path, DbtRun]) -> None:
     """raw.hubspot_contacts consent -> stg_hubspot__contacts: opted in, opted out (with both dates),
     unknown consent and never opted in (both no consent)."""

@@ -35,3 +35,27 @@ def test_the_mmm_asset_calibrated_with_them(tiny_run) -> None:
     metadata = events[-1].materialization.metadata
     assert metadata["calibrated_with_lift_tests"].value is True
     assert metadata["lift_tests_used"].value == truth.height
+
+
+def test_the_mmm_models_owned_media_from_their_mart(tiny_run) -> None:
+    # marts.fct_owned_media_daily carries the volume the world's response ran on (emails delivered,
+    # organic reach), and the MMM fits email and organic social from it: a contribution, no ROI.
+    true = (
+        pl.read_parquet(tiny_run.world_dir / "truth" / "channel_daily.parquet")
+        .filter(pl.col("channel").is_in(["email", "organic_social"]))
+        .group_by("tenant_id", "channel")
+        .agg(true_volume=pl.col("volume").sum())
+    )
+    with duckdb.connect(str(tiny_run.settings.warehouse), read_only=True) as con:
+        mart = con.sql(
+            "select tenant_id, channel, sum(volume) as volume from marts.fct_owned_media_daily group by all"
+        ).pl()
+        channels = con.sql(
+            "select tenant_id, kpi, channel, roi, contribution_share from ml.mmm_channel "
+            "where channel in ('email', 'organic_social')"
+        ).pl()
+    joined = true.join(mart, on=["tenant_id", "channel"], how="left")
+    assert joined.height == true.height > 0
+    assert (joined["volume"] / joined["true_volume"] - 1).abs().max() < 1e-3
+    assert channels.height == 2 * true.height  # both KPIs
+    assert channels["roi"].is_null().all() and (channels["contribution_share"] >= 0).all()

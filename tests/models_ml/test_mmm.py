@@ -274,3 +274,59 @@ def test_steady_state_curve_and_its_slope_agree() -> None:
     s = np.linspace(10, 2000, 40)
     numeric = (steady_state_response(params, s + 1e-3) - steady_state_response(params, s - 1e-3)) / 2e-3
     assert np.allclose(steady_state_mroi(params, s), numeric, rtol=1e-5)
+
+
+@pytest.mark.parametrize("with_lift_tests", [False, True])
+def test_exact_gradient_matches_finite_differences(with_lift_tests: bool) -> None:
+    # The fit's L-BFGS-B runs on the envelope-theorem gradient (geometric adstock): it must be the
+    # derivative of the profiled objective - ridge, pooling prior, lift rows, case weights and the
+    # prior on the unit box included - or the fit stops at the wrong place.
+    from models_ml.mmm import LiftTest, _prepare, _Problem
+
+    media, kpi, _ = _synthetic(n=200, volume_channel=True)
+    config = MMMConfig(seed=3)
+    data = _prepare(media, kpi, "revenue", config, None)
+    tests = (
+        [LiftTest("meta", date(2024, 3, 1), date(2024, 3, 28), 20_000.0, 2_000.0)] if with_lift_tests else []
+    )
+    rng = np.random.default_rng(5)
+    problem = _Problem(data, config, tests).with_weights(
+        rng.poisson(1.0, len(data.y)).astype(np.float64), rng.standard_normal(len(tests))
+    )
+    for _ in range(3):
+        u = rng.uniform(0.05, 0.95, problem.n_channels * problem.n_params)
+        value, grad = problem.value_and_grad(u)
+        h = 1e-6
+        numeric = np.array(
+            [(problem.objective(u + h * e) - problem.objective(u - h * e)) / (2 * h) for e in np.eye(len(u))]
+        )
+        assert value == pytest.approx(problem.objective(u), rel=1e-12)
+        assert np.max(np.abs(grad - numeric)) <= 1e-5 * np.max(np.abs(numeric))
+
+
+def test_owned_media_volume_is_what_the_world_ran_on() -> None:
+    # The MMM's owned-media input (fct_owned_media_daily's rules, applied to the world's Mailchimp
+    # reports and social posts) must carry the volume the true response model used: every email
+    # delivered on its day (automations spread evenly), all organic reach (on the post's day, while
+    # the world spreads it over the following days).
+    from bench.mmm_world import owned_media_volume
+    from tests.models_ml.mmm_world_fixture import demo_world
+
+    mine = owned_media_volume(demo_world())
+    true = truth("channel_daily").filter(pl.col("channel").is_in(["email", "organic_social"]))
+    joined = true.select("tenant_id", "date", "channel", pl.col("volume").alias("true_volume")).join(
+        mine, on=["tenant_id", "date", "channel"], how="left"
+    )
+    assert joined.height == true.height and mine.height <= true.height
+    per_channel = (
+        joined.fill_null(0.0)
+        .group_by("tenant_id", "channel")
+        .agg(
+            total=pl.col("volume").sum() / pl.col("true_volume").sum(),
+            r=pl.corr("volume", "true_volume"),
+        )
+    )
+    assert per_channel.height == 4
+    for row in per_channel.iter_rows(named=True):
+        assert row["total"] == pytest.approx(1.0, abs=1e-3), row
+        assert row["r"] > (0.99 if row["channel"] == "email" else 0.8), row
