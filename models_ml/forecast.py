@@ -236,6 +236,7 @@ def forecast_channel_metrics(
     train_window: int = 364,
     models: Sequence[str] = CANDIDATE_MODELS,
     chosen: pl.DataFrame | None = None,
+    backtest_only: bool = False,
 ) -> ForecastResult:
     """Forecast each (tenant, channel, metric) ``horizon`` days ahead with intervals; see module doc.
 
@@ -246,6 +247,7 @@ def forecast_channel_metrics(
     seasonal naive is always the baseline). ``chosen``: a model already selected per series
     (``chosen_models`` of an earlier backtest: the weekly selection); those series skip the backtest
     and only refit their model on the new data (no backtest rows), the others are selected as usual.
+    ``backtest_only``: the backtest (the selection) without the final fits; ``forecasts`` is empty.
     """
     return _forecast(
         daily,
@@ -260,6 +262,7 @@ def forecast_channel_metrics(
         train_window=train_window,
         models=models,
         chosen=chosen,
+        backtest_only=backtest_only,
     )
 
 
@@ -304,6 +307,7 @@ def forecast_campaign_metrics(
     train_window: int = 364,
     models: Sequence[str] = CANDIDATE_MODELS,
     chosen: pl.DataFrame | None = None,
+    backtest_only: bool = False,
 ) -> ForecastResult:
     """Forecast the largest campaigns of each tenant, exactly as ``forecast_channel_metrics`` does.
 
@@ -344,6 +348,7 @@ def forecast_campaign_metrics(
         train_window=train_window,
         models=models,
         chosen=chosen,
+        backtest_only=backtest_only,
     )
 
 
@@ -361,6 +366,7 @@ def _forecast(
     train_window: int,
     models: Sequence[str],
     chosen: pl.DataFrame | None = None,
+    backtest_only: bool = False,
 ) -> ForecastResult:
     """The forecast of every (keys..., metric) series; see the module doc."""
     _check_arguments(
@@ -394,7 +400,7 @@ def _forecast(
             series_models = [m for m in ets_models if m == MODEL_ETS or np.all(s.y >= 0.0)]
         candidates.append(series_models)
         for model in series_models:
-            for origin in [*series_origins, n]:
+            for origin in series_origins if backtest_only else [*series_origins, n]:
                 jobs.append(_Job(i, model, origin, max(0, origin - train_window)))
     paths = _run_jobs(series, jobs, horizon, z)
     if use_ar:  # one statsmodels AutoReg fit per origin: a few ms each, no batching needed
@@ -410,7 +416,7 @@ def _forecast(
                 continue
             ar_paths = {
                 o: _fourier_ar_forecast(s.y[max(0, o - train_window) : o], horizon, interval_level)
-                for o in [*origins[i], len(s.y)]
+                for o in (origins[i] if backtest_only else [*origins[i], len(s.y)])
             }
             if all(path is not None for path in ar_paths.values()):
                 candidates[i].append(MODEL_FOURIER_AR)
@@ -451,6 +457,8 @@ def _forecast(
             best_mae, best_model = min(scored, default=(math.inf, MODEL_SEASONAL_NAIVE))
             chosen_model = best_model if best_mae < baseline_mae else MODEL_SEASONAL_NAIVE
 
+        if backtest_only:
+            continue
         if chosen_model in _ETS_MODELS:
             final = paths[(i, chosen_model, n)]
             bands = _statsmodels_forecast(

@@ -518,6 +518,10 @@ def test_stored_choice_refits_only_the_chosen_model(synthetic) -> None:
     assert set(chosen.filter(pl.col("channel").is_in(["short", "zero"]))["model"]) == {MODEL_SEASONAL_NAIVE}
     assert set(chosen["model"]) & set(CANDIDATE_MODELS)
 
+    # the weekly selection alone (no final fits) is the same backtest
+    selection = forecast_channel_metrics(daily, backtest_only=True)
+    assert selection.backtest.equals(full.backtest) and selection.forecasts.height == 0
+
     # same data, stored choice: the forecasts of a full selection, and no backtest rows
     again = forecast_channel_metrics(daily, chosen=chosen)
     assert again.forecasts.equals(full.forecasts)
