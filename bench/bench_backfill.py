@@ -9,7 +9,8 @@
 (c) daily run: `SandboxState.advance(1)` then the `daily` job for the newest day only (each ingest
     asset widens it to its look-back window: Meta 28 days, others 7; dbt's incremental models
     delete+insert that window), `--daily` times, each after one more advanced day;
-(d) the weekly refit (`weekly_refit` job: attribution marts, data-driven attribution, MMM), once.
+(d) the weekly refit (`weekly_refit` job: attribution marts, data-driven attribution, MMM, the
+    forecasts' model selection, the lead-model fit), once.
 Prints the medians, the daily/full ratio (targets: backfill <= 5 min, daily <= 20% of full), where
 the daily run's time goes (ingest steps, dbt, the rest; Dagster's step timings), the slowest steps and
 the slowest dbt models of the last daily run (its run_results.json).
@@ -130,8 +131,10 @@ def main(argv: list[str] | None = None) -> None:
     print("  slowest dbt nodes of the last daily run:")
     for node, seconds in last_daily_models:
         print(f"      {node:40s} {seconds:6.1f}")
-    print(f"  (d) weekly refit (attribution marts + models, MMM, publish) {weekly:8.1f}")
+    print(f"  (d) weekly refit (attribution, MMM, model selection + lead fit, publish) {weekly:8.1f}")
     print(f"      of which dbt {_split(weekly_steps)['dbt']:.1f}, other {_split(weekly_steps)['other']:.1f}")
+    for step, seconds in sorted(weekly_steps.items(), key=lambda kv: -kv[1])[:5]:
+        print(f"      {step:40s} {seconds:6.1f}")
     print(f"  load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1/5/15 min)")
 
 

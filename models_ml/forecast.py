@@ -104,6 +104,7 @@ __all__ = [
     "MODEL_NAIVE",
     "MODEL_SEASONAL_NAIVE",
     "ForecastResult",
+    "chosen_models",
     "forecast_campaign_metrics",
     "forecast_channel_metrics",
     "mase",
@@ -234,6 +235,8 @@ def forecast_channel_metrics(
     n_origins: int = 4,
     train_window: int = 364,
     models: Sequence[str] = CANDIDATE_MODELS,
+    chosen: pl.DataFrame | None = None,
+    backtest_only: bool = False,
 ) -> ForecastResult:
     """Forecast each (tenant, channel, metric) ``horizon`` days ahead with intervals; see module doc.
 
@@ -241,7 +244,10 @@ def forecast_channel_metrics(
     ignored). ``min_history``: fewest days a model fit may use (each backtest origin needs that many
     days before it). ``n_origins``: backtest origins, ``horizon`` days apart. ``train_window``: most
     recent days each fit sees. ``models``: the candidates to backtest (a subset of ``CANDIDATE_MODELS``;
-    seasonal naive is always the baseline).
+    seasonal naive is always the baseline). ``chosen``: a model already selected per series
+    (``chosen_models`` of an earlier backtest: the weekly selection); those series skip the backtest
+    and only refit their model on the new data (no backtest rows), the others are selected as usual.
+    ``backtest_only``: the backtest (the selection) without the final fits; ``forecasts`` is empty.
     """
     return _forecast(
         daily,
@@ -255,6 +261,8 @@ def forecast_channel_metrics(
         n_origins=n_origins,
         train_window=train_window,
         models=models,
+        chosen=chosen,
+        backtest_only=backtest_only,
     )
 
 
@@ -298,6 +306,8 @@ def forecast_campaign_metrics(
     n_origins: int = 4,
     train_window: int = 364,
     models: Sequence[str] = CANDIDATE_MODELS,
+    chosen: pl.DataFrame | None = None,
+    backtest_only: bool = False,
 ) -> ForecastResult:
     """Forecast the largest campaigns of each tenant, exactly as ``forecast_channel_metrics`` does.
 
@@ -312,21 +322,21 @@ def forecast_campaign_metrics(
         pl.col("tenant_id", "platform", "campaign_id").cast(pl.String),
         pl.col("date").max().over("tenant_id").alias("_tenant_end"),
     )
-    chosen = frame.join(
+    picked = frame.join(
         top.select("tenant_id", "platform", "campaign_id"), on=["tenant_id", "platform", "campaign_id"]
     )
     # the tenant's last date comes along as an explicit row so every campaign runs to it
     ends = (
-        chosen.group_by("tenant_id", "platform", "campaign_id")
+        picked.group_by("tenant_id", "platform", "campaign_id")
         .agg(pl.col("_tenant_end").first().alias("date"), pl.col("date").max().alias("_last"))
         .filter(pl.col("date") > pl.col("_last"))
         .drop("_last")
     )
-    chosen = pl.concat([chosen.drop("_tenant_end"), ends], how="diagonal_relaxed").rename(
+    picked = pl.concat([picked.drop("_tenant_end"), ends], how="diagonal_relaxed").rename(
         {"platform": "channel"}
     )
     return _forecast(
-        chosen,
+        picked,
         ("tenant_id", "channel", "campaign_id"),
         CAMPAIGN_FORECAST_SCHEMA,
         CAMPAIGN_BACKTEST_SCHEMA,
@@ -337,6 +347,8 @@ def forecast_campaign_metrics(
         n_origins=n_origins,
         train_window=train_window,
         models=models,
+        chosen=chosen,
+        backtest_only=backtest_only,
     )
 
 
@@ -353,12 +365,15 @@ def _forecast(
     n_origins: int,
     train_window: int,
     models: Sequence[str],
+    chosen: pl.DataFrame | None = None,
+    backtest_only: bool = False,
 ) -> ForecastResult:
     """The forecast of every (keys..., metric) series; see the module doc."""
     _check_arguments(
         daily, keys, horizon, interval_level, metrics, min_history, n_origins, train_window, models
     )
     series = _dense_series(daily, keys, list(metrics))
+    stored = _chosen_lookup(chosen, keys) if chosen is not None else {}
     z = NormalDist().inv_cdf(0.5 + interval_level / 2.0)
     ets_models = [m for m in CANDIDATE_MODELS if m in models and m in _ETS_MODELS]
     use_ar = MODEL_FOURIER_AR in models
@@ -367,8 +382,17 @@ def _forecast(
     origins: list[list[int]] = []
     candidates: list[list[str]] = []
     jobs: list[_Job] = []
+    refit: dict[int, str] = {}  # series -> its stored model: refit on the new data, no backtest
     for i, s in enumerate(series):
         n = len(s.y)
+        model_then = stored.get((*s.key, s.metric))
+        if model_then is not None:
+            refit[i] = model_then
+            origins.append([])
+            candidates.append([model_then] if model_then in _ETS_MODELS and np.any(s.y != 0.0) else [])
+            if model_then in _ETS_MODELS and np.any(s.y != 0.0):
+                jobs.append(_Job(i, model_then, n, max(0, n - train_window)))
+            continue
         series_origins = [n - k * horizon for k in range(1, n_origins + 1) if n - k * horizon >= min_history]
         origins.append(series_origins)
         series_models: list[str] = []
@@ -376,16 +400,23 @@ def _forecast(
             series_models = [m for m in ets_models if m == MODEL_ETS or np.all(s.y >= 0.0)]
         candidates.append(series_models)
         for model in series_models:
-            for origin in [*series_origins, n]:
+            for origin in series_origins if backtest_only else [*series_origins, n]:
                 jobs.append(_Job(i, model, origin, max(0, origin - train_window)))
     paths = _run_jobs(series, jobs, horizon, z)
     if use_ar:  # one statsmodels AutoReg fit per origin: a few ms each, no batching needed
         for i, s in enumerate(series):
-            if not origins[i] or not np.any(s.y != 0.0):
+            if refit.get(i) == MODEL_FOURIER_AR and np.any(s.y != 0.0):
+                n = len(s.y)
+                path = _fourier_ar_forecast(s.y[max(0, n - train_window) :], horizon, interval_level)
+                if path is not None:
+                    candidates[i].append(MODEL_FOURIER_AR)
+                    paths[(i, MODEL_FOURIER_AR, n)] = path
+                continue
+            if i in refit or not origins[i] or not np.any(s.y != 0.0):
                 continue
             ar_paths = {
                 o: _fourier_ar_forecast(s.y[max(0, o - train_window) : o], horizon, interval_level)
-                for o in [*origins[i], len(s.y)]
+                for o in (origins[i] if backtest_only else [*origins[i], len(s.y)])
             }
             if all(path is not None for path in ar_paths.values()):
                 candidates[i].append(MODEL_FOURIER_AR)
@@ -399,12 +430,16 @@ def _forecast(
         key: dict[str, object] = {**dict(zip(keys, s.key, strict=True)), "metric": s.metric}
         base_model = MODEL_SEASONAL_NAIVE if n >= SEASON else MODEL_NAIVE
         series_origins = origins[i]
-        if not series_origins:
+        if i in refit:
+            # the stored choice, refitted; a stored model that cannot be fitted now (the series went
+            # all zero, or the fit failed) gives way to the baseline, as in a selection
+            chosen_model = refit[i] if refit[i] in candidates[i] else base_model
+        elif not series_origins:
             bt_rows.append(
                 {**key, "model": base_model, "mase": None, "baseline_mae": None, "model_mae": None}
                 | {"n_origins": 0, "horizon": horizon}
             )
-            chosen = base_model
+            chosen_model = base_model
         else:
             actual = np.concatenate([s.y[o : o + horizon] for o in series_origins])
             snaive = np.concatenate([_seasonal_naive_point(s.y[:o], horizon) for o in series_origins])
@@ -420,28 +455,30 @@ def _forecast(
                     | {"n_origins": len(series_origins), "horizon": horizon}
                 )
             best_mae, best_model = min(scored, default=(math.inf, MODEL_SEASONAL_NAIVE))
-            chosen = best_model if best_mae < baseline_mae else MODEL_SEASONAL_NAIVE
+            chosen_model = best_model if best_mae < baseline_mae else MODEL_SEASONAL_NAIVE
 
-        if chosen in _ETS_MODELS:
-            final = paths[(i, chosen, n)]
+        if backtest_only:
+            continue
+        if chosen_model in _ETS_MODELS:
+            final = paths[(i, chosen_model, n)]
             bands = _statsmodels_forecast(
                 s.y[max(0, n - train_window) :],
-                chosen == MODEL_ETS_LOG1P,
+                chosen_model == MODEL_ETS_LOG1P,
                 final.start_params,
                 horizon,
                 interval_level,
             )
             if bands is None:  # statsmodels failed: keep the numpy engine's forecast, and say so
                 bands = (final.yhat, final.lower, final.upper)
-                chosen += _NUMPY_FALLBACK
+                chosen_model += _NUMPY_FALLBACK
             yhat, lower, upper = bands
-        elif chosen == MODEL_FOURIER_AR:
-            final = paths[(i, chosen, n)]
+        elif chosen_model == MODEL_FOURIER_AR:
+            final = paths[(i, chosen_model, n)]
             yhat, lower, upper = final.yhat, final.lower, final.upper
         else:
             yhat, lower, upper = _naive_with_intervals(s.y[-train_window:], horizon, interval_level)
         fc_parts.append(
-            {**key, "trained_through": s.trained_through, "model": chosen}
+            {**key, "trained_through": s.trained_through, "model": chosen_model}
             | {"yhat": yhat, "yhat_lower": lower, "yhat_upper": upper}
         )
 
@@ -449,6 +486,65 @@ def _forecast(
         forecasts=_forecast_frame(fc_parts, keys, forecast_schema, horizon, interval_level),
         backtest=pl.DataFrame(bt_rows, schema=backtest_schema).sort(*keys, "metric", "model"),
     )
+
+
+def chosen_models(backtest: pl.DataFrame) -> pl.DataFrame:
+    """The model each series of a backtest chose (step 4 of the module doc), one row per series.
+
+    ``backtest``: ``BACKTEST_SCHEMA`` or ``CAMPAIGN_BACKTEST_SCHEMA`` rows (``ml.forecast_backtest``,
+    ``ml.forecast_campaign_backtest``). Returns the key columns, ``metric`` and ``model``: the
+    candidate with the lowest ``model_mae`` (ties: the first model name) when it beats the
+    seasonal-naive baseline's ``baseline_mae``, else the baseline; a series without backtest
+    origins keeps its single row's model (``seasonal_naive`` or ``naive``).
+    """
+    keys = [c for c in ("tenant_id", "channel", "campaign_id") if c in backtest.columns]
+    missing = [
+        c
+        for c in ("tenant_id", "channel", "metric", "model", "model_mae", "baseline_mae", "n_origins")
+        if c not in backtest.columns
+    ]
+    if missing:
+        raise ValueError(f"backtest frame is missing column(s) {missing}; it has {backtest.columns}")
+    group = [*keys, "metric"]
+    baseline = backtest.filter(~pl.col("model").is_in(list(CANDIDATE_MODELS)))
+    best = (
+        backtest.filter(pl.col("model").is_in(list(CANDIDATE_MODELS)) & pl.col("model_mae").is_not_null())
+        .sort(*group, "model_mae", "model")
+        .group_by(group, maintain_order=True)
+        .first()
+        .select(*group, pl.col("model").alias("_best"), pl.col("model_mae").alias("_best_mae"))
+    )
+    return (
+        baseline.select(*group, "model", "baseline_mae", "n_origins")
+        .join(best, on=group, how="left")
+        .select(
+            *group,
+            pl.when(
+                (pl.col("n_origins") > 0)
+                & pl.col("_best").is_not_null()
+                & (pl.col("_best_mae") < pl.col("baseline_mae"))
+            )
+            .then(pl.col("_best"))
+            .otherwise(pl.col("model"))
+            .alias("model"),
+        )
+        .sort(*group)
+    )
+
+
+def _chosen_lookup(chosen: pl.DataFrame, keys: tuple[str, ...]) -> dict[tuple[object, ...], str]:
+    """``chosen`` rows as {(keys..., metric): model}; every model must be one this module makes."""
+    missing = [c for c in (*keys, "metric", "model") if c not in chosen.columns]
+    if missing:
+        raise ValueError(f"chosen frame is missing column(s) {missing}; it has {chosen.columns}")
+    known = {*CANDIDATE_MODELS, MODEL_SEASONAL_NAIVE, MODEL_NAIVE}
+    unknown = sorted(set(chosen["model"].to_list()) - known)
+    if unknown:
+        raise ValueError(f"chosen frame names unknown model(s) {unknown}; known: {sorted(known)}")
+    frame = chosen.select(
+        *[pl.col(k).cast(pl.String) for k in keys], pl.col("metric").cast(pl.String), "model"
+    )
+    return {tuple(row[:-1]): str(row[-1]) for row in frame.iter_rows()}
 
 
 def _check_arguments(

@@ -20,14 +20,19 @@ Method, per tenant (tenants never share a model: an agency's brands keep their d
 4. **Evaluation** on the test set: ROC AUC, lift of the top decile (conversion rate of the 10 %
    highest-scored leads / the test base rate), Brier score.
 5. **Scores** for every lead of the tenant from the evaluated model; ``decile`` 1 = the top 10 %.
+
+Cadence: ``fit_lead_models`` does steps 1-4 and returns the fitted ``LeadModel`` per tenant (the
+weekly refit persists them); ``score_with_models`` does step 5 with stored models (the daily run).
+``score_leads`` is both at once; scoring with the models it fitted gives exactly its scores.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -36,10 +41,13 @@ __all__ = [
     "LEAD_COLUMNS",
     "LEAD_MODEL_SCHEMA",
     "LEAD_SCORE_SCHEMA",
+    "LeadModel",
     "LeadScoringResult",
     "LeadScoringSettings",
+    "fit_lead_models",
     "lift_at",
     "score_leads",
+    "score_with_models",
 ]
 
 LEAD_COLUMNS = ("tenant_id", "contact_id", "created_at", "converted_at")
@@ -109,6 +117,19 @@ class LeadScoringResult:
     model: pl.DataFrame  # LEAD_MODEL_SCHEMA
 
 
+@dataclass(frozen=True)
+class LeadModel:
+    """One tenant's fitted and calibrated model, with what scoring needs to rebuild its features."""
+
+    tenant_id: str
+    model_version: str
+    trained_at: datetime  # the data's end (``as_of``) when it was fitted
+    cutoff: datetime
+    categories: dict[str, list[str]]  # categorical column -> the categories the model knows
+    numeric: list[str]  # numeric columns the model uses, in order
+    estimator: Any  # a fitted scikit-learn classifier with ``predict_proba``
+
+
 def lift_at(y_true: np.ndarray, score: np.ndarray, share: float = 0.1) -> float:
     """Conversion rate of the top ``share`` by score over the overall rate (ties broken by order)."""
     y = np.asarray(y_true, dtype=np.float64)
@@ -130,19 +151,53 @@ def score_leads(
     ``as_of``: the data's end; labels need ``label_window_days`` before it.
     """
     settings = settings or LeadScoringSettings()
+    model, fitted = fit_lead_models(leads, as_of, settings)
+    return LeadScoringResult(scores=score_with_models(leads, fitted, as_of, settings), model=model)
+
+
+def fit_lead_models(
+    leads: pl.DataFrame, as_of: datetime, settings: LeadScoringSettings | None = None
+) -> tuple[pl.DataFrame, dict[str, LeadModel]]:
+    """Steps 1-4 of the module doc per tenant: the ``LEAD_MODEL_SCHEMA`` rows (every tenant, with its
+    status and hold-out metrics) and the fitted model of each tenant whose status is ``ok``."""
+    settings = settings or LeadScoringSettings()
     frame = _clean(leads, settings)
-    score_parts: list[pl.DataFrame] = []
     model_rows: list[dict[str, object]] = []
+    fitted: dict[str, LeadModel] = {}
     for (tenant,), part in frame.partition_by("tenant_id", as_dict=True, maintain_order=True).items():
-        scores, row = _score_tenant(str(tenant), part, as_of, settings)
+        model, row = _fit_tenant(str(tenant), part, as_of, settings)
         model_rows.append(row)
-        if scores is not None:
-            score_parts.append(scores)
-    scores = pl.concat(score_parts) if score_parts else pl.DataFrame(schema=LEAD_SCORE_SCHEMA)
-    return LeadScoringResult(
-        scores=scores.sort("tenant_id", "contact_id"),
-        model=pl.DataFrame(model_rows, schema=LEAD_MODEL_SCHEMA),
-    )
+        if model is not None:
+            fitted[model.tenant_id] = model
+    return pl.DataFrame(model_rows, schema=LEAD_MODEL_SCHEMA), fitted
+
+
+def score_with_models(
+    leads: pl.DataFrame,
+    models: Mapping[str, LeadModel],
+    as_of: datetime,
+    settings: LeadScoringSettings | None = None,
+) -> pl.DataFrame:
+    """Step 5: ``LEAD_SCORE_SCHEMA`` rows for every lead of each tenant that has a model in ``models``
+    (tenant id -> model; leads of other tenants get no score), ``scored_at = as_of``. Categories the
+    model never saw (a new channel) are scored as missing values."""
+    settings = settings or LeadScoringSettings()
+    frame = _clean(leads, settings)
+    parts: list[pl.DataFrame] = []
+    for (tenant,), part in frame.partition_by("tenant_id", as_dict=True, maintain_order=True).items():
+        model = models.get(str(tenant))
+        if model is None:
+            continue
+        if model.tenant_id != str(tenant):
+            raise ValueError(f"lead model for tenant {tenant!r} was fitted for {model.tenant_id!r}")
+        spec = _FeatureSpec(model.categories, model.numeric)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):
+            score = model.estimator.predict_proba(_features(part, spec))[:, 1]
+        parts.append(_score_frame(part, score, as_of, model.model_version))
+    scores = pl.concat(parts) if parts else pl.DataFrame(schema=LEAD_SCORE_SCHEMA)
+    return scores.sort("tenant_id", "contact_id")
 
 
 def _clean(leads: pl.DataFrame, settings: LeadScoringSettings) -> pl.DataFrame:
@@ -171,9 +226,9 @@ def _clean(leads: pl.DataFrame, settings: LeadScoringSettings) -> pl.DataFrame:
     return frame.sort("tenant_id", "created_at", "contact_id")
 
 
-def _score_tenant(
+def _fit_tenant(
     tenant: str, part: pl.DataFrame, as_of: datetime, settings: LeadScoringSettings
-) -> tuple[pl.DataFrame | None, dict[str, object]]:
+) -> tuple[LeadModel | None, dict[str, object]]:
     window = timedelta(days=settings.label_window_days)
     label_end = as_of - window
     first = part["created_at"].min()
@@ -223,7 +278,6 @@ def _score_tenant(
     with threadpool_limits(1):
         model = _fit(train, calibration, settings, spec)
         p_test = model.predict_proba(_features(test, spec))[:, 1]
-        score = model.predict_proba(_features(part, spec))[:, 1]
     y_test = test["_label"].to_numpy()
     row |= {
         "status": "ok",
@@ -231,6 +285,11 @@ def _score_tenant(
         "lift_top_decile": lift_at(y_test, p_test, 0.1),
         "brier": float(brier_score_loss(y_test, p_test)),
     }
+    fitted = LeadModel(tenant, version, as_of, cutoff, categories, numeric, model)
+    return fitted, row
+
+
+def _score_frame(part: pl.DataFrame, score: np.ndarray, as_of: datetime, version: str) -> pl.DataFrame:
     scores = (
         part.select("tenant_id", "contact_id")
         .with_columns(pl.Series("score", score, dtype=pl.Float64))
@@ -243,7 +302,7 @@ def _score_tenant(
             pl.lit(version).alias("model_version"),
         )
     )
-    return scores.select(list(LEAD_SCORE_SCHEMA)), row
+    return scores.select(list(LEAD_SCORE_SCHEMA))
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,17 @@ from pipelines.assets.ingest_budgets import google_ads_budget_changes, meta_ads_
 from pipelines.assets.ingest_files import build_file_ingest_assets
 from pipelines.assets.ingest_owned import build_owned_ingest_assets
 from pipelines.assets.ingest_paid_social import build_paid_social_assets
-from pipelines.assets.ml import channel_forecast
+from pipelines.assets.ml import channel_forecast, channel_forecast_backtest
 from pipelines.assets.ml_attribution import attribution_channel
 from pipelines.assets.ml_mmm import media_mix_model
-from pipelines.assets.ml_signals import campaign_anomalies, campaign_forecast, creative_fatigue, lead_scores
+from pipelines.assets.ml_signals import (
+    campaign_anomalies,
+    campaign_forecast,
+    campaign_forecast_backtest,
+    creative_fatigue,
+    lead_model,
+    lead_scores,
+)
 from pipelines.assets.serving import build_serving_snapshot
 from pipelines.dbt import TRANSLATOR, dbt_build_args, dbt_project, prepare_manifest
 from pipelines.resources import WarehouseResource, resources_from_settings
@@ -116,9 +123,15 @@ WEEKLY_DBT_SELECT = "tag:weekly"  # dbt_project.yml: the attribution folders
 def weekly_selection(dbt_models: dg.AssetsDefinition) -> dg.AssetSelection:
     """What the ops cadence refits weekly rather than daily: every row of these can change with any
     new day (journeys span the look-back, the MMM fits the whole history), a week moves them
-    little, and they are most of a daily run's cost (README, "Daily runs")."""
+    little, and they are most of a daily run's cost (README, "Daily runs"). Likewise model
+    training and selection: the forecasts' rolling-origin backtests (the daily forecasts refit the
+    chosen model) and the lead-scoring fit (the daily run scores with the stored model)."""
     return build_dbt_asset_selection([dbt_models], dbt_select=WEEKLY_DBT_SELECT) | dg.AssetSelection.assets(
-        attribution_channel, media_mix_model
+        attribution_channel,
+        media_mix_model,
+        channel_forecast_backtest,
+        campaign_forecast_backtest,
+        lead_model,
     )
 
 
@@ -129,7 +142,8 @@ def weekly_schedule(job) -> dg.ScheduleDefinition:
         cron_schedule="0 8 * * 1",
         execution_timezone="UTC",
         default_status=dg.DefaultScheduleStatus.STOPPED,
-        description="Mondays after the daily run: attribution marts and models, the MMM, publish.",
+        description="Mondays after the daily run: attribution marts and models, the MMM, forecast "
+        "model selection, the lead-scoring fit, publish.",
     )
 
 
@@ -147,12 +161,15 @@ def build_definitions(
         meta_ads_budget_changes,
         google_ads_budget_changes,
         dbt_models,
+        channel_forecast_backtest,
         channel_forecast,
         media_mix_model,
         attribution_channel,
+        campaign_forecast_backtest,
         campaign_forecast,
         campaign_anomalies,
         creative_fatigue,
+        lead_model,
         lead_scores,
         pause_high_cpa_decisions,
         build_serving_snapshot(settings.serving),
@@ -166,14 +183,16 @@ def build_definitions(
     daily = dg.define_asset_job(
         "daily",
         selection=dg.AssetSelection.all() - weekly,
-        description="The daily run: ingest, the marts (incremental over the run's window), forecasts, "
-        "anomalies, lead scores, decisions, publish. Multi-touch attribution and the MMM: weekly.",
+        description="The daily run: ingest, the marts (incremental over the run's window), forecasts "
+        "(the weekly choice of model, refitted), anomalies, lead scores (the weekly model), decisions, "
+        "publish. Multi-touch attribution, the MMM, model selection and training: weekly.",
     )
     weekly_refit = dg.define_asset_job(
         "weekly_refit",
         selection=weekly | dg.AssetSelection.assets(["serving", "snapshot"]),
         description="Journey-level attribution marts, data-driven attribution and the media-mix "
-        "model over the whole history, then publish.",
+        "model over the whole history, the forecasts' model selection (backtests), the lead-scoring "
+        "fit, then publish.",
     )
     warehouse_only = dg.define_asset_job(
         "rebuild_warehouse",

@@ -4,6 +4,7 @@ Each asset reads marts/staging aggregates from the warehouse (the warehouse does
 calls one pure `models_ml` function and writes its `ml.*` tables (INTERFACES.md §7.4).
 """
 
+import pickle
 from datetime import datetime
 
 import dagster as dg
@@ -12,8 +13,9 @@ import polars as pl
 
 from models_ml.anomalies import AnomalySettings, detect_anomalies
 from models_ml.fatigue import FatigueSettings, detect_fatigue
-from models_ml.forecast import forecast_campaign_metrics
-from models_ml.lead_scoring import LeadScoringSettings, score_leads
+from models_ml.forecast import ForecastResult, chosen_models, forecast_campaign_metrics
+from models_ml.lead_scoring import LeadModel, LeadScoringSettings, fit_lead_models, score_with_models
+from pipelines.assets.ml import log_forecast, merge_backtest, read_if_exists, stored_choice
 from pipelines.resources import WarehouseResource
 from pipelines.warehouse import create_or_replace
 
@@ -116,54 +118,75 @@ class CampaignForecastConfig(dg.Config):
     interval_level: float = 0.8
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            ["ml", "forecast_campaign_daily"],
-            deps=[AD_PERFORMANCE],
-            description="28-day forecast of spend, conversions and revenue of each tenant's largest "
-            "campaigns (top N by recent spend), with prediction intervals.",
-            kinds={"statsmodels", "duckdb"},
-        ),
-        dg.AssetSpec(
-            ["ml", "forecast_campaign_backtest"],
-            deps=[AD_PERFORMANCE],
-            description="Rolling-origin backtest of the campaign forecasts: MASE of every candidate "
-            "against seasonal naive.",
-            kinds={"statsmodels", "duckdb"},
-        ),
-    ],
-    group_name="ml",
-)
-def campaign_forecast(
-    context: dg.AssetExecutionContext, config: CampaignForecastConfig, warehouse: WarehouseResource
-):
-    with warehouse.connect() as con:
-        daily = con.sql(CAMPAIGN_DAILY_SQL).pl()
-    result = forecast_campaign_metrics(
+def _campaign_forecast(daily: pl.DataFrame, config: CampaignForecastConfig, **kwargs) -> ForecastResult:
+    return forecast_campaign_metrics(
         daily,
         top_n=config.top_n,
         rank_window_days=config.rank_window_days,
         horizon=config.horizon,
         interval_level=config.interval_level,
+        **kwargs,
     )
+
+
+@dg.asset(
+    key=["ml", "forecast_campaign_backtest"],
+    deps=[AD_PERFORMANCE],
+    group_name="ml",
+    kinds={"statsmodels", "duckdb"},
+    description="Rolling-origin backtest of the campaign forecasts (the weekly model selection): MASE "
+    "of every candidate against seasonal naive; the daily forecast refits the chosen one.",
+)
+def campaign_forecast_backtest(
+    context: dg.AssetExecutionContext, config: CampaignForecastConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
     with warehouse.connect() as con:
-        create_or_replace(con, "ml.forecast_campaign_daily", result.forecasts)
+        daily = con.sql(CAMPAIGN_DAILY_SQL).pl()
+    result = _campaign_forecast(daily, config, backtest_only=True)
+    with warehouse.connect() as con:
         create_or_replace(con, "ml.forecast_campaign_backtest", result.backtest)
-    chosen = result.forecasts.select("tenant_id", "channel", "campaign_id", "metric", "model").unique()
-    scored = result.backtest.join(chosen, on=["tenant_id", "channel", "campaign_id", "metric", "model"])
-    median_mase = scored["mase"].drop_nulls().median() if scored.height else None
-    context.log.info(f"campaign forecast: {chosen.height} series; median MASE of chosen models {median_mase}")
-    yield dg.MaterializeResult(
-        asset_key=["ml", "forecast_campaign_daily"],
-        metadata={"rows": result.forecasts.height, "series": chosen.height},
+    chosen = chosen_models(result.backtest).join(
+        result.backtest, on=["tenant_id", "channel", "campaign_id", "metric", "model"]
     )
-    yield dg.MaterializeResult(
-        asset_key=["ml", "forecast_campaign_backtest"],
+    median_mase = chosen["mase"].drop_nulls().median() if chosen.height else None
+    context.log.info(
+        f"campaign forecast backtest: {chosen.height} series; median MASE of chosen models {median_mase}"
+    )
+    return dg.MaterializeResult(
         metadata={
             "rows": result.backtest.height,
-            "median_mase_chosen": float(median_mase) if median_mase is not None else None,
-        },
+            "median_mase_chosen": float(median_mase) if median_mase is not None else None,  # type: ignore[arg-type]
+        }
+    )
+
+
+@dg.asset(
+    key=["ml", "forecast_campaign_daily"],
+    deps=[AD_PERFORMANCE, ["ml", "forecast_campaign_backtest"]],
+    group_name="ml",
+    kinds={"statsmodels", "duckdb"},
+    description="28-day forecast of spend, conversions and revenue of each tenant's largest "
+    "campaigns (top N by recent spend), with prediction intervals: the model the weekly backtest "
+    "chose, refitted on today's data (a campaign new to the top N is selected afresh).",
+)
+def campaign_forecast(
+    context: dg.AssetExecutionContext, config: CampaignForecastConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    with warehouse.connect() as con:
+        daily = con.sql(CAMPAIGN_DAILY_SQL).pl()
+        chosen = stored_choice(read_if_exists(con, "ml.forecast_campaign_backtest"))
+    result = _campaign_forecast(daily, config, chosen=chosen)
+    with warehouse.connect() as con:
+        create_or_replace(con, "ml.forecast_campaign_daily", result.forecasts)
+        merge_backtest(
+            con,
+            "ml.forecast_campaign_backtest",
+            result.backtest,
+            ["tenant_id", "channel", "campaign_id", "metric"],
+        )
+    selected = log_forecast(context, "campaign forecast", result, chosen)
+    return dg.MaterializeResult(
+        metadata={"rows": result.forecasts.height, "series_selected_afresh": selected}
     )
 
 
@@ -273,24 +296,20 @@ class LeadScoringConfig(dg.Config):
     test_days: int = LeadScoringSettings.test_days
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            ["ml", "lead_scores"],
-            deps=[["staging", "stg_hubspot__contacts"], ["intermediate", "int_touchpoints_channeled"]],
-            description="Calibrated probability that each CRM lead becomes a customer, with its decile.",
-            kinds={"scikitlearn", "duckdb"},
-        ),
-        dg.AssetSpec(
-            ["ml", "lead_model"],
-            deps=[["staging", "stg_hubspot__contacts"], ["intermediate", "int_touchpoints_channeled"]],
-            description="The lead-scoring model per tenant: time-based hold-out AUC, top-decile lift, cutoff.",
-            kinds={"scikitlearn", "duckdb"},
-        ),
-    ],
-    group_name="ml",
-)
-def lead_scores(context: dg.AssetExecutionContext, config: LeadScoringConfig, warehouse: WarehouseResource):
+LEAD_INPUTS = [["staging", "stg_hubspot__contacts"], ["intermediate", "int_touchpoints_channeled"]]
+LEAD_MODEL_STORE = "ml.lead_model_store"  # one row per tenant: the fitted model, pickled
+LEAD_STORE_SCHEMA: dict[str, pl.DataType] = {
+    "tenant_id": pl.String(),
+    "model_version": pl.String(),
+    "trained_at": pl.Datetime("us"),
+    "cutoff": pl.Datetime("us"),
+    "sklearn_version": pl.String(),
+    "artifact": pl.Binary(),
+}
+
+
+def _lead_inputs(warehouse: WarehouseResource) -> tuple[pl.DataFrame, datetime]:
+    """One row per lead with its features, and the data's end (the last touchpoint)."""
     with warehouse.connect() as con:
         has_opt_in = _has_column(con, "staging", "stg_hubspot__contacts", "marketing_opt_in")
         sql = lead_features_sql(
@@ -301,23 +320,117 @@ def lead_scores(context: dg.AssetExecutionContext, config: LeadScoringConfig, wa
         as_of = con.execute("select max(event_ts) from intermediate.int_touchpoints_channeled").fetchall()[0][
             0
         ]
-    as_of = as_of or datetime(1970, 1, 1)
-    settings = LeadScoringSettings(label_window_days=config.label_window_days, test_days=config.test_days)
-    result = score_leads(leads, as_of, settings)
-    with warehouse.connect() as con:
-        create_or_replace(con, "ml.lead_scores", result.scores)
-        create_or_replace(con, "ml.lead_model", result.model)
-    for row in result.model.iter_rows(named=True):
+    return leads, as_of or datetime(1970, 1, 1)
+
+
+def _lead_settings(config: LeadScoringConfig) -> LeadScoringSettings:
+    return LeadScoringSettings(label_window_days=config.label_window_days, test_days=config.test_days)
+
+
+def store_lead_models(con: duckdb.DuckDBPyConnection, models: dict[str, LeadModel]) -> int:
+    """Replace `ml.lead_model_store` with these fitted models (pickled, with the sklearn version)."""
+    import sklearn
+
+    rows = [
+        {
+            "tenant_id": m.tenant_id,
+            "model_version": m.model_version,
+            "trained_at": m.trained_at,
+            "cutoff": m.cutoff,
+            "sklearn_version": sklearn.__version__,
+            "artifact": pickle.dumps(m, protocol=pickle.HIGHEST_PROTOCOL),
+        }
+        for m in models.values()
+    ]
+    return create_or_replace(con, LEAD_MODEL_STORE, pl.DataFrame(rows, schema=LEAD_STORE_SCHEMA))
+
+
+def load_lead_models(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, LeadModel] | None, str]:
+    """The stored models by tenant, or (None, why) when none can be used: no store yet, an empty
+    one, or models pickled by another scikit-learn version (then the caller fits afresh)."""
+    import sklearn
+
+    if not _has_column(con, "ml", "lead_model_store", "artifact"):
+        return None, f"no {LEAD_MODEL_STORE} yet"
+    stored = con.sql(f"select tenant_id, sklearn_version, artifact from {LEAD_MODEL_STORE}").pl()
+    if stored.height == 0:
+        return None, f"{LEAD_MODEL_STORE} holds no model"
+    versions = set(stored["sklearn_version"].to_list())
+    if versions != {sklearn.__version__}:
+        return None, f"stored models are from scikit-learn {sorted(versions)}, this is {sklearn.__version__}"
+    models: dict[str, LeadModel] = {}
+    for tenant, artifact in zip(stored["tenant_id"], stored["artifact"], strict=True):
+        model = pickle.loads(artifact)  # written by store_lead_models into our own warehouse
+        if not isinstance(model, LeadModel) or model.tenant_id != tenant:
+            raise ValueError(f"{LEAD_MODEL_STORE}: the row of tenant {tenant!r} does not hold its LeadModel")
+        models[tenant] = model
+    return models, "stored"
+
+
+def _log_model_rows(context: dg.AssetExecutionContext, model_rows: pl.DataFrame) -> None:
+    for row in model_rows.iter_rows(named=True):
         context.log.info(
-            f"lead scoring {row['tenant_id']}: {row['status']}, AUC {row['auc']}, "
+            f"lead model {row['tenant_id']}: {row['status']}, AUC {row['auc']}, "
             f"top-decile lift {row['lift_top_decile']}, test n {row['n_test']}"
         )
-    ok = result.model.filter(pl.col("status") == "ok")
-    yield dg.MaterializeResult(asset_key=["ml", "lead_scores"], metadata={"rows": result.scores.height})
-    yield dg.MaterializeResult(
-        asset_key=["ml", "lead_model"],
+
+
+@dg.asset(
+    key=["ml", "lead_model"],
+    deps=LEAD_INPUTS,
+    group_name="ml",
+    kinds={"scikitlearn", "duckdb"},
+    description="The lead-scoring model per tenant, fitted and calibrated weekly: time-based hold-out "
+    "AUC, top-decile lift, cutoff; the fitted models themselves in ml.lead_model_store.",
+)
+def lead_model(
+    context: dg.AssetExecutionContext, config: LeadScoringConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    leads, as_of = _lead_inputs(warehouse)
+    model_rows, fitted = fit_lead_models(leads, as_of, _lead_settings(config))
+    with warehouse.connect() as con:
+        create_or_replace(con, "ml.lead_model", model_rows)
+        store_lead_models(con, fitted)
+    _log_model_rows(context, model_rows)
+    ok = model_rows.filter(pl.col("status") == "ok")
+    return dg.MaterializeResult(
         metadata={
             "tenants_scored": ok.height,
             "min_auc": float(ok["auc"].min()) if ok.height else None,  # type: ignore[arg-type]
-        },
+            "trained_at": str(as_of),
+        }
+    )
+
+
+@dg.asset(
+    key=["ml", "lead_scores"],
+    deps=[*LEAD_INPUTS, ["ml", "lead_model"]],
+    group_name="ml",
+    kinds={"scikitlearn", "duckdb"},
+    description="Calibrated probability that each CRM lead becomes a customer, with its decile: every "
+    "lead scored daily by the weekly model (fitted here when none is stored).",
+)
+def lead_scores(
+    context: dg.AssetExecutionContext, config: LeadScoringConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    leads, as_of = _lead_inputs(warehouse)
+    settings = _lead_settings(config)
+    with warehouse.connect() as con:
+        models, why = load_lead_models(con)
+    if models is None:
+        context.log.info(f"lead scores: {why}; fitting the lead models now")
+        model_rows, models = fit_lead_models(leads, as_of, settings)
+        with warehouse.connect() as con:
+            create_or_replace(con, "ml.lead_model", model_rows)
+            store_lead_models(con, models)
+        _log_model_rows(context, model_rows)
+    scores = score_with_models(leads, models, as_of, settings)
+    with warehouse.connect() as con:
+        create_or_replace(con, "ml.lead_scores", scores)
+    versions = sorted({m.model_version for m in models.values()})
+    context.log.info(
+        f"lead scores: {scores.height} leads scored with {versions} ({why if why == 'stored' else 'fitted now'})"
+    )
+    return dg.MaterializeResult(
+        metadata={"rows": scores.height, "model_versions": ", ".join(versions), "model_source": why}
     )

@@ -23,6 +23,7 @@ from models_ml.forecast import (
     MODEL_ETS_LOG1P,
     MODEL_NAIVE,
     MODEL_SEASONAL_NAIVE,
+    chosen_models,
     forecast_channel_metrics,
     mase,
 )
@@ -488,3 +489,75 @@ def test_campaign_forecasts_cover_the_top_campaigns_to_the_tenant_end() -> None:
     assert set(fc["campaign_id"]) == {"a1", "a0", "b1", "b0"} and set(fc["channel"]) == {"meta"}
     assert (fc["trained_through"] == END).all() and fc.height == 4 * 2 * HORIZON
     assert set(result.backtest["campaign_id"]) == {"a1", "a0", "b1", "b0"}
+
+
+def test_stored_choice_refits_only_the_chosen_model(synthetic) -> None:
+    """The daily cadence: the weekly backtest's choice per series, refitted on today's data, gives
+    the forecast a full selection gives wherever that selection picks the same model; series the
+    choice does not know are selected as usual."""
+    daily = synthetic[0]
+    extra = _frame(
+        {
+            ("t0", "short"): {m: np.full(40, 3.0) for m in ("spend", "conversions", "revenue")},
+            ("t1", "zero"): {m: np.zeros(120) for m in ("spend", "conversions", "revenue")},
+        }
+    )
+    daily = pl.concat([daily, extra])
+    full = forecast_channel_metrics(daily)
+    chosen = chosen_models(full.backtest)
+    assert chosen.height == daily.select("tenant_id", "channel").unique().height * 3
+    forecast_models = full.forecasts.select("tenant_id", "channel", "metric", "model").unique()
+    assert (
+        chosen.join(
+            forecast_models.with_columns(pl.col("model").str.replace("_numpy_fallback$", "")),
+            on=["tenant_id", "channel", "metric", "model"],
+        ).height
+        == chosen.height
+    ), "chosen_models disagrees with the selection the forecast made"
+    # the short and the all-zero channels keep the baseline, the trended ones a fitted model
+    assert set(chosen.filter(pl.col("channel").is_in(["short", "zero"]))["model"]) == {MODEL_SEASONAL_NAIVE}
+    assert set(chosen["model"]) & set(CANDIDATE_MODELS)
+
+    # the weekly selection alone (no final fits) is the same backtest
+    selection = forecast_channel_metrics(daily, backtest_only=True)
+    assert selection.backtest.equals(full.backtest) and selection.forecasts.height == 0
+
+    # same data, stored choice: the forecasts of a full selection, and no backtest rows
+    again = forecast_channel_metrics(daily, chosen=chosen)
+    assert again.forecasts.equals(full.forecasts)
+    assert again.backtest.height == 0
+
+    # a day later, with a channel the choice never saw
+    later = END + timedelta(days=1)
+    rng = np.random.default_rng(5)
+    new_day = daily.filter(pl.col("date") == END).with_columns(
+        pl.lit(later).alias("date"),
+        *[(pl.col(m) * rng.uniform(0.9, 1.1)) for m in ("spend", "conversions", "revenue")],
+    )
+    newcomer = _frame(
+        {("t0", "new"): {m: _trend_season_noise(rng, 200) for m in ("spend", "conversions", "revenue")}},
+        end=later,
+    )
+    tomorrow = pl.concat([daily, new_day, newcomer])
+    refit = forecast_channel_metrics(tomorrow, chosen=chosen)
+    reselected = forecast_channel_metrics(tomorrow)
+    assert (refit.forecasts["trained_through"] == later).all()
+    assert set(refit.backtest["channel"]) == {"new"}  # only the newcomer was backtested
+    assert refit.backtest.equals(reselected.backtest.filter(pl.col("channel") == "new"))
+    keys = ["tenant_id", "channel", "metric"]
+    refit_models = refit.forecasts.select(*keys, "model").unique()
+    kept = refit_models.join(chosen, on=keys).filter(
+        pl.col("model").str.replace("_numpy_fallback$", "") != pl.col("model_right")
+    )
+    assert kept.height == 0, f"refit changed the stored model: {kept}"
+    same = refit_models.join(reselected.forecasts.select(*keys, "model").unique(), on=[*keys, "model"])
+    assert same.height >= 0.8 * refit_models.height  # one more day rarely changes the choice
+    for name in ("yhat", "yhat_lower", "yhat_upper"):
+        a = refit.forecasts.join(same, on=[*keys, "model"]).sort(*keys, "date")[name]
+        b = reselected.forecasts.join(same, on=[*keys, "model"]).sort(*keys, "date")[name]
+        assert (a - b).abs().max() == 0.0, name
+
+    with pytest.raises(ValueError, match="unknown model"):
+        forecast_channel_metrics(daily, chosen=chosen.with_columns(pl.lit("prophet").alias("model")))
+    with pytest.raises(ValueError, match="missing column"):
+        chosen_models(full.backtest.drop("baseline_mae"))

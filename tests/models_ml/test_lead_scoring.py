@@ -12,8 +12,10 @@ from models_ml.lead_scoring import (
     LEAD_MODEL_SCHEMA,
     LEAD_SCORE_SCHEMA,
     LeadScoringSettings,
+    fit_lead_models,
     lift_at,
     score_leads,
+    score_with_models,
 )
 from tests.models_ml.synthetic_signals import leads
 
@@ -120,3 +122,47 @@ def test_lift_and_bad_input() -> None:
         score_leads(frame.drop("lead_channel"), as_of)
     with pytest.raises(ValueError, match="duplicated"):
         score_leads(pl.concat([frame, frame.head(1)]), as_of)
+
+
+def test_stored_models_score_like_the_fit_and_score_new_leads(scored) -> None:
+    """The daily cadence: models fitted once (weekly) score leads later exactly as the fit did, and
+    score leads they never saw, including a channel that did not exist when they were fitted."""
+    frame, _, as_of, result = scored
+    model_rows, fitted = fit_lead_models(frame, as_of)
+    assert model_rows.equals(result.model)
+    assert set(fitted) == set(result.model.filter(pl.col("status") == "ok")["tenant_id"])
+    assert score_with_models(frame, fitted, as_of).equals(result.scores)
+
+    # a week later: 200 new leads (copies of old ones under new ids, one from a new channel)
+    new = (
+        frame.sample(200, seed=3)
+        .with_columns(
+            (pl.col("contact_id") + "-new").alias("contact_id"),
+            (pl.col("created_at") + timedelta(days=7)).alias("created_at"),
+        )
+        .with_columns(
+            pl.when(pl.int_range(pl.len()) == 0)
+            .then(pl.lit("tiktok_new"))
+            .otherwise(pl.col("lead_channel"))
+            .alias("lead_channel")
+        )
+    )
+    later = as_of + timedelta(days=7)
+    scores = score_with_models(pl.concat([frame, new]), fitted, later)
+    assert scores.height == result.scores.height + new.filter(pl.col("tenant_id").is_in(list(fitted))).height
+    assert (scores["scored_at"] == later).all()
+    assert scores["score"].is_between(0.0, 1.0).all()
+    # a copied lead scores like its original (same features), except the one with the new channel
+    originals = scores.join(
+        new.select("tenant_id", pl.col("contact_id").str.replace("-new$", "").alias("orig"), "contact_id"),
+        on=["tenant_id", "contact_id"],
+    ).join(
+        scores.select("tenant_id", pl.col("contact_id").alias("orig"), pl.col("score").alias("s0")),
+        on=["tenant_id", "orig"],
+    )
+    same = (originals["score"] - originals["s0"]).abs() < 1e-12
+    assert same.sum() >= originals.height - 1
+    # a model stored under the wrong tenant is refused, naming both
+    assert sorted(fitted) == ["t1", "t2"]
+    with pytest.raises(ValueError, match=r"'t2'.*fitted for 't1'"):
+        score_with_models(frame, {"t2": fitted["t1"]}, as_of)

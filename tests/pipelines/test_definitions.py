@@ -150,6 +150,10 @@ def test_the_daily_job_leaves_journey_attribution_and_the_mmm_to_the_weekly_refi
     }
     assert heavy <= weekly and not heavy & daily
     assert {"marts/fct_channel_daily", "ml/forecast_channel_daily", "serving/snapshot"} <= daily
+    # ML cadence: selection and training weekly, forecasting and scoring daily
+    training = {"ml/forecast_backtest", "ml/forecast_campaign_backtest", "ml/lead_model"}
+    assert training <= weekly and not training & daily
+    assert {"ml/forecast_campaign_daily", "ml/lead_scores"} <= daily
     assert daily | weekly == everything and daily & weekly == {"serving/snapshot"}
     schedule = defs.get_schedule_def("weekly_refit")
     assert schedule.job_name == "weekly_refit" and schedule.cron_schedule == "0 8 * * 1"
