@@ -21,7 +21,6 @@ flush per file (about 1 ms each here, far more on network disks).
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
@@ -33,12 +32,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from isal import igzip
+
 from connectors.redact import Redactor
 
 _COMPONENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$")
 PAGE_SUFFIX = ".json.gz"
 META_SUFFIX = ".meta.json"
-#: gzip level of landed pages: 1 compresses a JSON page about 8x faster than 9, ~25% bigger, same bytes
+#: gzip level of landed pages (ISA-L's igzip, levels 0-3: a plain gzip member any gzip reader opens).
+#: Level 1 compresses a JSON page ~4x faster than zlib's level 1 and a little smaller; the same bytes
 #: for the same body on every run (mtime=0).
 GZIP_LEVEL = 1
 
@@ -125,7 +127,7 @@ class LandingZone:
         path = self.page_path(source, tenant_id, partition, seq)
         _atomic_write(
             path,
-            gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0),
+            igzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0),
             durable=self.durable,
             made=self._made,
         )
@@ -222,7 +224,7 @@ def _fsync_path(path: str | os.PathLike[str]) -> None:
 
 def read_page(path: str | os.PathLike[str]) -> bytes:
     """The original response body of a landed page."""
-    return gzip.decompress(Path(path).read_bytes())
+    return igzip.decompress(Path(path).read_bytes())
 
 
 def read_meta(page_path: str | os.PathLike[str]) -> dict[str, Any]:
