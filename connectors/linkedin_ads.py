@@ -41,7 +41,7 @@ from connectors.contracts import (
     to_float,
     to_int,
 )
-from connectors.drift import ParseReport, check_rows
+from connectors.drift import QUARANTINE_REASON, ParseReport, check_rows
 from connectors.errors import AuthError, PermanentError, RateLimitedError, TransientError
 from connectors.http import (
     DEFAULT_TIMEOUT,
@@ -79,6 +79,12 @@ ANALYTICS_COUNTS = (
     "externalWebsiteConversions",
 )  # JSON numbers
 WRITABLE_STATUSES = frozenset({"ACTIVE", "PAUSED", "ARCHIVED"})
+# Entity finders: the fields the parsers know (others are drift), those they cannot do without, numbers.
+GROUP_FIELDS = frozenset({"id", "account", "name", "status", "runSchedule", "test"})
+CAMPAIGN_FIELDS = frozenset({"id", "account", "campaignGroup", "name", "status", "type", "costType",
+                             "objectiveType", "runSchedule", "dailyBudget"})  # fmt: skip
+CREATIVE_FIELDS = frozenset({"id", "account", "campaign", "name", "intendedStatus", "isServing", "content",
+                             "createdAt", "lastModifiedAt"})  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -234,10 +240,14 @@ def ymd(value: Any) -> date | None:
 
 @dataclass(frozen=True)
 class CreativeParents:
-    """creative id -> (campaign id, campaign group id): analytics rows name only the creative."""
+    """creative id -> (campaign id, campaign group id): analytics rows name only the creative.
+
+    `gap`: why the listings were incomplete (an element without a field the map needs), None when
+    whole; analytics rows whose parents are then unknown are quarantined with that reason."""
 
     campaign_of: Mapping[str, str]
     group_of: Mapping[str, str]
+    gap: str | None = None
 
     def campaign(self, creative_id: str | None) -> str | None:
         return self.campaign_of.get(creative_id or "")
@@ -280,6 +290,11 @@ def parse_creative_stats(
         text_numbers={(f,): "float" for f in ANALYTICS_MONEY if f in asked},
     )
     creative = [urn_id(_first(r.get("pivotValues")), CREATIVE_URN) for r in rows]
+    if parents.gap is not None:
+        for i, c in enumerate(creative):
+            if c is not None and (parents.campaign(c) is None or parents.group(c) is None):
+                issues.add(i, "campaign_id", f"linkedin_ads_creative_stats: parents of creative {c} "
+                           f"unknown: {parents.gap}")  # fmt: skip
     day = [ymd((r.get("dateRange") or {}).get("start")) if isinstance(r.get("dateRange"), Mapping) else None
            for r in rows]  # fmt: skip
     n = len(rows)
@@ -309,8 +324,17 @@ def parse_creative_stats(
 
 
 def parse_campaign_groups(
-    pages: Iterable[Page | Mapping[str, Any]], tenant_id: str, account_id: str
+    pages: Iterable[Page | Mapping[str, Any]],
+    tenant_id: str,
+    account_id: str,
+    *,
+    report: ParseReport | None = None,
 ) -> pl.DataFrame:
+    """-> raw.linkedin_ads_campaign_groups. Drift as for analytics: unknown fields and absent required
+    ones (`id`, `status`: the element is marked for quarantine with the reason) go to `report`."""
+    elements = list(_elements(pages))
+    issues = check_rows(elements, source="linkedin_ads_campaign_groups", report=report,
+                        expected=GROUP_FIELDS, required=[("id",), ("status",)])  # fmt: skip
     rows = [
         {
             "tenant_id": tenant_id,
@@ -319,17 +343,28 @@ def parse_campaign_groups(
             "name": _text(r.get("name")),
             "status": _text(r.get("status")),
         }
-        for r in _elements(pages)
+        for r in elements
     ]
-    return frame_from_rows("linkedin_ads_campaign_groups", rows)
+    return issues.mark(frame_from_rows("linkedin_ads_campaign_groups", rows))
 
 
 def parse_campaigns(
-    pages: Iterable[Page | Mapping[str, Any]], tenant_id: str, account_id: str
+    pages: Iterable[Page | Mapping[str, Any]],
+    tenant_id: str,
+    account_id: str,
+    *,
+    report: ParseReport | None = None,
 ) -> pl.DataFrame:
-    """-> raw.linkedin_ads_campaigns; dailyBudget {amount, currencyCode} -> exact amount + currency."""
+    """-> raw.linkedin_ads_campaigns; dailyBudget {amount, currencyCode} -> exact amount + currency.
+    Drift: unknown fields, absent `id` / `campaignGroup` / `status` (quarantined with the reason), an
+    amount sent as formatted text ("1.234,50": read exactly, or quarantined when it reads two ways)."""
+    elements = list(_elements(pages))
+    issues = check_rows(
+        elements, source="linkedin_ads_campaigns", report=report, expected=CAMPAIGN_FIELDS,
+        required=[("id",), ("campaignGroup",), ("status",)], text_numbers={("dailyBudget", "amount"): "money"},
+    )  # fmt: skip
     rows = []
-    for r in _elements(pages):
+    for r in elements:
         budget = r.get("dailyBudget") if isinstance(r.get("dailyBudget"), Mapping) else {}
         rows.append(
             {
@@ -343,13 +378,24 @@ def parse_campaigns(
                 "currency": _text(budget.get("currencyCode")),
             }
         )
-    return frame_from_rows("linkedin_ads_campaigns", rows)
+    return issues.mark(frame_from_rows("linkedin_ads_campaigns", rows))
 
 
 def parse_creatives(
-    pages: Iterable[Page | Mapping[str, Any]], tenant_id: str, account_id: str
+    pages: Iterable[Page | Mapping[str, Any]],
+    tenant_id: str,
+    account_id: str,
+    *,
+    report: ParseReport | None = None,
 ) -> pl.DataFrame:
-    """-> raw.linkedin_ads_creatives; `createdAt` (epoch ms) -> naive UTC timestamp."""
+    """-> raw.linkedin_ads_creatives; `createdAt` (epoch ms) -> naive UTC timestamp. Drift: unknown
+    fields, absent `id` / `campaign` / `intendedStatus` (quarantined with the reason), `createdAt` sent
+    as text."""
+    elements = list(_elements(pages))
+    issues = check_rows(
+        elements, source="linkedin_ads_creatives", report=report, expected=CREATIVE_FIELDS,
+        required=[("id",), ("campaign",), ("intendedStatus",)], numbers={("createdAt",): "int"},
+    )  # fmt: skip
     rows = [
         {
             "tenant_id": tenant_id,
@@ -360,9 +406,16 @@ def parse_creatives(
             "status": _text(r.get("intendedStatus")),
             "created_at": _epoch_ms(r.get("createdAt")),
         }
-        for r in _elements(pages)
+        for r in elements
     ]
-    return frame_from_rows("linkedin_ads_creatives", rows)
+    return issues.mark(frame_from_rows("linkedin_ads_creatives", rows))
+
+
+def _unmarked(frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows no parser marked for quarantine (a marked row may lack the very id it would map)."""
+    if QUARANTINE_REASON not in frame.columns:
+        return frame
+    return frame.filter(pl.col(QUARANTINE_REASON).is_null())
 
 
 def _first(value: Any) -> Any:
@@ -538,23 +591,38 @@ class LinkedInAdsClient:
 
     def list_campaign_groups(self) -> pl.DataFrame:
         return parse_campaign_groups(
-            self.iter_entity_pages("adCampaignGroups"), self._tenant(), self.account_id
+            self.iter_entity_pages("adCampaignGroups"), self._tenant(), self.account_id, report=self.report
         )
 
     def list_campaigns(self) -> pl.DataFrame:
-        return parse_campaigns(self.iter_entity_pages("adCampaigns"), self._tenant(), self.account_id)
+        return parse_campaigns(
+            self.iter_entity_pages("adCampaigns"), self._tenant(), self.account_id, report=self.report
+        )
 
     def list_creatives(self) -> pl.DataFrame:
-        return parse_creatives(self.iter_entity_pages("creatives"), self._tenant(), self.account_id)
+        return parse_creatives(
+            self.iter_entity_pages("creatives"), self._tenant(), self.account_id, report=self.report
+        )
 
     def creative_parents(self, *, refresh: bool = False) -> CreativeParents:
-        """Creative -> campaign -> campaign group, read once per client (analytics rows name creatives only)."""
+        """Creative -> campaign -> campaign group, read once per client (analytics rows name creatives only).
+        The listings' drift is the entity snapshot's to report (not added to `report` here); elements
+        lacking a field the map needs leave their creatives unknown, with the reason in `gap`."""
         if self._parents is None or refresh:
-            creatives = self.list_creatives()
-            campaigns = self.list_campaigns()
+            tenant = self._tenant()
+            creatives = parse_creatives(self.iter_entity_pages("creatives"), tenant, self.account_id)
+            campaigns = parse_campaigns(self.iter_entity_pages("adCampaigns"), tenant, self.account_id)
+            gaps = [
+                f"{reason} ({len(frame.filter(pl.col(QUARANTINE_REASON) == reason))} element(s))"
+                for frame in (creatives, campaigns)
+                if QUARANTINE_REASON in frame.columns
+                for reason in frame[QUARANTINE_REASON].drop_nulls().unique(maintain_order=True)
+            ]
+            creatives, campaigns = _unmarked(creatives), _unmarked(campaigns)
             self._parents = CreativeParents(
                 campaign_of=dict(zip(creatives["id"], creatives["campaign_id"], strict=True)),
                 group_of=dict(zip(campaigns["id"], campaigns["campaign_group_id"], strict=True)),
+                gap="; ".join(gaps) or None,
             )
         return self._parents
 

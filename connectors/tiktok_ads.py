@@ -75,6 +75,13 @@ REPORT_NUMBERS: dict[str, Any] = {
 }
 OPERATION_STATUSES = frozenset({"ENABLE", "DISABLE"})
 _ID = re.compile(r"^\d+$")
+# Entity listings: the fields the parsers know (others are drift) and those they cannot do without.
+CAMPAIGN_FIELDS = frozenset({"advertiser_id", "campaign_id", "campaign_name", "operation_status", "create_time",
+                             "objective_type", "budget_mode", "budget"})  # fmt: skip
+ADGROUP_FIELDS = frozenset({"advertiser_id", "campaign_id", "adgroup_id", "adgroup_name", "operation_status",
+                            "create_time", "budget_mode", "budget"})  # fmt: skip
+AD_FIELDS = frozenset({"advertiser_id", "campaign_id", "adgroup_id", "ad_id", "ad_name", "operation_status",
+                       "create_time"})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -206,8 +213,17 @@ def parse_ad_stats(
 
 
 def parse_campaigns(
-    pages: Iterable[Page | Mapping[str, Any]], tenant_id: str, advertiser_id: str
+    pages: Iterable[Page | Mapping[str, Any]],
+    tenant_id: str,
+    advertiser_id: str,
+    *,
+    report: ParseReport | None = None,
 ) -> pl.DataFrame:
+    """-> raw.tiktok_ads_campaigns. Drift (connectors/drift.py): unknown fields go to `report`; a row
+    without `campaign_id` or `operation_status` is marked for quarantine with the reason."""
+    items = list(_items(pages))
+    issues = check_rows(items, source="tiktok_ads_campaigns", report=report, expected=CAMPAIGN_FIELDS,
+                        required=[("campaign_id",), ("operation_status",)])  # fmt: skip
     rows = [
         {
             "tenant_id": tenant_id,
@@ -217,15 +233,26 @@ def parse_campaigns(
             "operation_status": _text(r.get("operation_status")),
             "objective_type": _text(r.get("objective_type")),
         }
-        for r in _items(pages)
+        for r in items
     ]
-    return frame_from_rows("tiktok_ads_campaigns", rows)
+    return issues.mark(frame_from_rows("tiktok_ads_campaigns", rows))
 
 
 def parse_adgroups(
-    pages: Iterable[Page | Mapping[str, Any]], tenant_id: str, advertiser_id: str
+    pages: Iterable[Page | Mapping[str, Any]],
+    tenant_id: str,
+    advertiser_id: str,
+    *,
+    report: ParseReport | None = None,
 ) -> pl.DataFrame:
-    """-> raw.tiktok_ads_adgroups; `budget` (a JSON number) exact to the cent via its shortest repr."""
+    """-> raw.tiktok_ads_adgroups; `budget` (a JSON number) exact to the cent via its shortest repr.
+    Drift: unknown fields, absent `adgroup_id` / `campaign_id` / `operation_status` (quarantined with
+    the reason), a budget sent as formatted text (read exactly, or quarantined when it reads two ways)."""
+    items = list(_items(pages))
+    issues = check_rows(
+        items, source="tiktok_ads_adgroups", report=report, expected=ADGROUP_FIELDS,
+        required=[("adgroup_id",), ("campaign_id",), ("operation_status",)], numbers={("budget",): "money"},
+    )  # fmt: skip
     rows = [
         {
             "tenant_id": tenant_id,
@@ -237,13 +264,23 @@ def parse_adgroups(
             "budget": _budget(r.get("budget")),
             "budget_mode": _text(r.get("budget_mode")),
         }
-        for r in _items(pages)
+        for r in items
     ]
-    return frame_from_rows("tiktok_ads_adgroups", rows)
+    return issues.mark(frame_from_rows("tiktok_ads_adgroups", rows))
 
 
-def parse_ads(pages: Iterable[Page | Mapping[str, Any]], tenant_id: str, advertiser_id: str) -> pl.DataFrame:
-    """-> raw.tiktok_ads_ads; create_time ("YYYY-MM-DD HH:MM:SS", UTC) -> timestamp."""
+def parse_ads(
+    pages: Iterable[Page | Mapping[str, Any]],
+    tenant_id: str,
+    advertiser_id: str,
+    *,
+    report: ParseReport | None = None,
+) -> pl.DataFrame:
+    """-> raw.tiktok_ads_ads; create_time ("YYYY-MM-DD HH:MM:SS", UTC) -> timestamp. Drift: unknown
+    fields, absent `ad_id` / `adgroup_id` / `operation_status` (quarantined with the reason)."""
+    items = list(_items(pages))
+    issues = check_rows(items, source="tiktok_ads_ads", report=report, expected=AD_FIELDS,
+                        required=[("ad_id",), ("adgroup_id",), ("operation_status",)])  # fmt: skip
     rows = [
         {
             "tenant_id": tenant_id,
@@ -255,9 +292,9 @@ def parse_ads(pages: Iterable[Page | Mapping[str, Any]], tenant_id: str, adverti
             "operation_status": _text(r.get("operation_status")),
             "create_time": r.get("create_time"),
         }
-        for r in _items(pages)
+        for r in items
     ]
-    return frame_from_rows("tiktok_ads_ads", rows, timestamp_strings=("create_time",))
+    return issues.mark(frame_from_rows("tiktok_ads_ads", rows, timestamp_strings=("create_time",)))
 
 
 def _budget(value: Any) -> Decimal | None:
@@ -413,13 +450,17 @@ class TikTokAdsClient:
         return iter(pages)
 
     def list_campaigns(self) -> pl.DataFrame:
-        return parse_campaigns(self.iter_entity_pages("campaign"), self._tenant(), self.advertiser_id)
+        return parse_campaigns(
+            self.iter_entity_pages("campaign"), self._tenant(), self.advertiser_id, report=self.report
+        )
 
     def list_adgroups(self) -> pl.DataFrame:
-        return parse_adgroups(self.iter_entity_pages("adgroup"), self._tenant(), self.advertiser_id)
+        return parse_adgroups(
+            self.iter_entity_pages("adgroup"), self._tenant(), self.advertiser_id, report=self.report
+        )
 
     def list_ads(self) -> pl.DataFrame:
-        return parse_ads(self.iter_entity_pages("ad"), self._tenant(), self.advertiser_id)
+        return parse_ads(self.iter_entity_pages("ad"), self._tenant(), self.advertiser_id, report=self.report)
 
     # -- reads for activation --------------------------------------------------------------------------
     def get_adgroups(self, adgroup_ids: Sequence[str]) -> list[dict[str, Any]]:

@@ -3,7 +3,8 @@
 Daily facts (creative-day / ad-day) are partitioned by day and loaded as Meta's and Google's are: one
 31-day request window at a time (plus the look-back when the range reaches the newest day), per account
 (the clients split further as each platform requires: LinkedIn by its 15,000-element cap, TikTok in
-30-day spans), each window replacing its (tenant, source, day) slices; a failing window fails alone. Entities are snapshots replaced per tenant.
+30-day spans), each window replacing its (tenant, source, day) slices; a failing window fails alone. Entities are snapshots replaced per tenant, with the listings' drift
+and quarantined elements.
 """
 
 from collections.abc import Callable, Sequence
@@ -13,6 +14,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from connectors.drift import DriftEvent
 from pipelines.assets.ingest import (
     INGEST_RETRY,
     _contract_check,
@@ -92,11 +94,11 @@ def build_paid_social_assets(partitions: dg.PartitionsDefinition) -> list[dg.Ass
     def linkedin_ads_entities(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, platforms: PlatformsResource
     ):
-        def fetch(client: Any) -> dict[str, pl.DataFrame]:
+        def fetch(client: Any) -> dict[str, Callable[[], pl.DataFrame]]:
             return {
-                "linkedin_ads_campaign_groups": client.list_campaign_groups(),
-                "linkedin_ads_campaigns": client.list_campaigns(),
-                "linkedin_ads_creatives": client.list_creatives(),
+                "linkedin_ads_campaign_groups": client.list_campaign_groups,
+                "linkedin_ads_campaigns": client.list_campaigns,
+                "linkedin_ads_creatives": client.list_creatives,
             }
 
         totals = _load_entities(context, warehouse, platforms, LINKEDIN_ENTITIES,
@@ -119,11 +121,11 @@ def build_paid_social_assets(partitions: dg.PartitionsDefinition) -> list[dg.Ass
     def tiktok_ads_entities(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, platforms: PlatformsResource
     ):
-        def fetch(client: Any) -> dict[str, pl.DataFrame]:
+        def fetch(client: Any) -> dict[str, Callable[[], pl.DataFrame]]:
             return {
-                "tiktok_ads_campaigns": client.list_campaigns(),
-                "tiktok_ads_adgroups": client.list_adgroups(),
-                "tiktok_ads_ads": client.list_ads(),
+                "tiktok_ads_campaigns": client.list_campaigns,
+                "tiktok_ads_adgroups": client.list_adgroups,
+                "tiktok_ads_ads": client.list_ads,
             }
 
         totals = _load_entities(context, warehouse, platforms, TIKTOK_ENTITIES,
@@ -163,23 +165,29 @@ def _load_entities(
     tables: Sequence[str],
     accounts: Callable[[Tenant], Sequence[str]],
     client_for: Callable[[Tenant, str], Any],
-    fetch: Callable[[Any], dict[str, pl.DataFrame]],
+    fetch: Callable[[Any], dict[str, Callable[[], pl.DataFrame]]],
 ) -> dict[str, int]:
+    """Each tenant's listings replace its snapshot per table, with the drift each listing's parser
+    reported (drained from the client after every listing, so it lands under that table's source) and
+    the elements it marked quarantined with their reason."""
     totals = dict.fromkeys(tables, 0)
     today = _today(platforms)
     for tenant in platforms.tenants():
         if not accounts(tenant):
             continue
         frames: dict[str, list[pl.DataFrame]] = {t: [] for t in tables}
+        drift: dict[str, list[DriftEvent]] = {t: [] for t in tables}
         for account in accounts(tenant):
             with client_for(tenant, account) as client:
-                for table, frame in fetch(client).items():
-                    frames[table].append(frame)
+                for table, listing in fetch(client).items():
+                    frames[table].append(listing())
+                    events, _ = client.report.take()  # repeats: counted when the snapshot drops them
+                    drift[table].extend(e for e in events if e not in drift[table])
         with warehouse.connect() as con:
             for table, parts in frames.items():
                 totals[table] += load_snapshot(
                     con, table=table, source=table, tenant_id=tenant.tenant_id,
                     frame=pl.concat(parts, how="diagonal_relaxed"), snapshot_day=today, run_id=context.run_id,
-                    source_ref=f"landing/{table}/{tenant.tenant_id}",
+                    source_ref=f"landing/{table}/{tenant.tenant_id}", drift=drift[table],
                 ).rows_loaded  # fmt: skip
     return totals

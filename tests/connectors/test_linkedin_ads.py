@@ -4,6 +4,7 @@ shaped as LinkedIn expects and applied once, every fault dialect, the client's o
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +13,7 @@ import polars as pl
 import pytest
 
 from connectors.contracts import validate
+from connectors.drift import QUARANTINE_REASON
 from connectors.errors import AuthError, RateLimitedError, WriteNotRetriedError
 from connectors.http import RetryPolicy
 from connectors.landing import LandingZone
@@ -28,6 +30,7 @@ from connectors.sandbox.api import FaultConfig, SandboxAPI, SandboxLimits, sandb
 from tests.support.paid_social_world import paid_social_state
 
 RETRY = RetryPolicy(max_attempts=12, base_delay=0.01, max_delay=0.05)
+FINAL = SandboxLimits(linkedin_restatement_days=0)  # final numbers: no restatement of recent days
 
 
 @pytest.fixture
@@ -83,7 +86,7 @@ def fetch_all(api: Any, state: Any, **kw: Any) -> dict[str, pl.DataFrame]:
 
 
 def test_creative_stats_equal_the_world_exactly(state, tmp_path):
-    api = SandboxAPI(state)
+    api = SandboxAPI(state, limits=FINAL)
     landing = LandingZone(tmp_path / "landing")
     for acct in accounts(state):
         world = truth(state, acct["account_id"])
@@ -275,3 +278,82 @@ def test_parser_keeps_exact_cents_from_long_decimal_strings():
     assert row["conversion_value_in_local_currency"] == Decimal("30.50")
     assert str(row["date"]) == "2026-02-28" and row["campaign_group_id"] == "600000001"
     assert restli({"a": ["urn:li:x:1", "b c"]}) == "(a:List(urn%3Ali%3Ax%3A1,b%20c))"
+
+
+def test_recent_days_are_restated_as_they_mature(state):
+    """LinkedIn restates its last `linkedin_restatement_days` (conversions attributed late): served
+    conversions of recent days are below the final ones, a later pull ("restate") sees more, older days
+    are final. Spend and delivery never move."""
+    final = fetch_all(SandboxAPI(state, limits=FINAL), state)
+    served = fetch_all(SandboxAPI(state), state)
+    later = fetch_all(SandboxAPI(state, FaultConfig(rate=1.0, kinds=("restate",))), state)
+    today = state.world.delivery["date"].max()
+    recent = pl.col("date") > today - timedelta(days=SandboxLimits().linkedin_restatement_days)
+    moved = False
+    for account_id, frame in final.items():
+        for name, got in (("served", served[account_id]), ("later", later[account_id])):
+            assert {k: v for k, v in totals(got).items() if k not in ("conversions", "value")} == {
+                k: v for k, v in totals(frame).items() if k not in ("conversions", "value")
+            }, name
+            assert totals(got.filter(~recent)) == totals(frame.filter(~recent)), name  # old days final
+        now, then, truth_ = (f.filter(recent)["external_website_conversions"].sum()
+                             for f in (served[account_id], later[account_id], frame))  # fmt: skip
+        assert now <= then <= truth_
+        moved |= now < truth_
+    assert moved  # some recent conversion was still maturing
+
+
+def _listings(api: Any, acct: dict[str, Any]) -> tuple[dict[str, pl.DataFrame], list[Any]]:
+    with client(api, acct, settings=LinkedInSettings(page_size=3)) as li:  # several pages per listing
+        frames = {
+            "linkedin_ads_campaign_groups": li.list_campaign_groups(),
+            "linkedin_ads_campaigns": li.list_campaigns(),
+            "linkedin_ads_creatives": li.list_creatives(),
+        }
+        return frames, li.report.take()[0]
+
+
+@pytest.mark.parametrize("kind", ["duplicate", "drift_new_column", "drift_text_number"])
+def test_entity_listings_read_through_row_faults(state, kind):
+    """Every answer of every finder faulted: the listings keep every entity once (after the exact
+    repeats a snapshot drops), with the fault-free values, and the drift is reported per listing."""
+    faulty = SandboxAPI(state, FaultConfig(rate=1.0, seed=3, kinds=(kind,), platforms=("linkedin",)))
+    for acct in accounts(state):
+        clean, none = _listings(SandboxAPI(state), acct)
+        assert none == []
+        frames, drift = _listings(faulty, acct)
+        for table, frame in frames.items():
+            assert QUARANTINE_REASON not in frame.columns, table
+            assert frame.unique(maintain_order=True).sort("id").equals(clean[table].sort("id")), table
+            if kind == "duplicate":
+                assert frame.height > clean[table].height, table  # repeats came, and are exact
+        seen = {(e.kind, e.detail.split(":")[0]) for e in drift}
+        if kind == "drift_new_column":
+            assert {t for k, t in seen if k == "new_column"} == set(frames)
+        elif kind == "drift_text_number":  # budgets and creation times are numbers
+            assert {t for k, t in seen if k == "type_changed"} == {
+                "linkedin_ads_campaigns",
+                "linkedin_ads_creatives",
+            }
+        else:
+            assert drift == []
+    assert {k for _, k in faulty.injected_faults} == {kind}
+
+
+def test_entity_listings_missing_a_field_quarantine_and_stats_name_the_gap(state):
+    """A finder answer without a field the connector needs marks every such element with the reason
+    (nothing loaded half-read); analytics rows whose creative cannot be placed say why."""
+    api = SandboxAPI(state, FaultConfig(rate=1.0, kinds=("drift_missing_column",), platforms=("linkedin",)))
+    for acct in accounts(state):
+        frames, drift = _listings(api, acct)
+        for table, frame in frames.items():
+            reasons = frame[QUARANTINE_REASON]
+            assert reasons.null_count() == 0, table  # every page lost a required field
+            assert all(r.startswith(f"{table}: field ") and "absent from the platform's answer" in r
+                       for r in reasons), table  # fmt: skip
+        assert {e.detail.split(":")[0] for e in drift if e.kind == "missing_column"} == set(frames)
+        with client(api, acct) as li:
+            days = truth(state, acct["account_id"])["date"]
+            stats = li.fetch_creative_stats(days.max() - timedelta(days=6), days.max())
+        assert stats.height > 0 and stats[QUARANTINE_REASON].null_count() == 0
+        assert all("absent from the platform's answer" in r for r in stats[QUARANTINE_REASON])

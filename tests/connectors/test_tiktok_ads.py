@@ -5,6 +5,7 @@ shaped as TikTok expects and applied once."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,15 +14,19 @@ import polars as pl
 import pytest
 
 from connectors.contracts import validate
+from connectors.drift import QUARANTINE_REASON
 from connectors.errors import AuthError, PermanentError, RateLimitedError, WriteNotRetriedError
 from connectors.http import RetryPolicy
 from connectors.landing import LandingZone
-from connectors.sandbox.api import FaultConfig, SandboxAPI, sandbox_token
+from connectors.sandbox.api import FaultConfig, SandboxAPI, SandboxLimits, sandbox_token
 from connectors.tiktok_ads import TikTokAdsClient, TikTokSettings
 from tests.connectors.mock_api import Script
 from tests.support.paid_social_world import paid_social_state
 
 RETRY = RetryPolicy(max_attempts=12, base_delay=0.01, max_delay=0.05)
+
+
+FINAL = SandboxLimits(tiktok_restatement_days=0)  # final numbers: no restatement of recent days
 
 
 @pytest.fixture
@@ -66,7 +71,7 @@ def fetch_all(api: Any, state: Any, **kw: Any) -> dict[str, pl.DataFrame]:
 
 
 def test_ad_stats_equal_the_world_exactly(state, tmp_path):
-    api = SandboxAPI(state)
+    api = SandboxAPI(state, limits=FINAL)
     landing = LandingZone(tmp_path / "landing")
     for acct in accounts(state):
         world = truth(state, acct["account_id"])
@@ -219,3 +224,75 @@ def test_budget_below_the_minimum_is_refused_with_a_code(state):
             tt.update_adgroup_budget(group, "5.00", idempotency_key="low")
     assert caught.value.code == 40002 and "at least" in str(caught.value)
     assert api.applied_writes == []
+
+
+def test_recent_days_are_restated_as_they_mature(state):
+    """TikTok restates its last `tiktok_restatement_days`: served conversions (and their value) of
+    recent days are below the final ones, a later pull ("restate") sees more, older days are final."""
+    final = fetch_all(SandboxAPI(state, limits=FINAL), state)
+    served = fetch_all(SandboxAPI(state), state)
+    later = fetch_all(SandboxAPI(state, FaultConfig(rate=1.0, kinds=("restate",))), state)
+    today = state.world.delivery["date"].max()
+    recent = pl.col("stat_time_day") > today - timedelta(days=SandboxLimits().tiktok_restatement_days)
+    moved = False
+    for account_id, frame in final.items():
+        for name, got in (("served", served[account_id]), ("later", later[account_id])):
+            assert {k: v for k, v in totals(got).items() if k not in ("conversion", "value")} == {
+                k: v for k, v in totals(frame).items() if k not in ("conversion", "value")
+            }, name
+            assert totals(got.filter(~recent)) == totals(frame.filter(~recent)), name  # old days final
+        now, then, truth_ = (f.filter(recent)["conversion"].sum()
+                             for f in (served[account_id], later[account_id], frame))  # fmt: skip
+        assert now <= then <= truth_
+        moved |= now < truth_
+    assert moved  # some recent conversion was still maturing
+
+
+KEYS = {"tiktok_ads_campaigns": "campaign_id", "tiktok_ads_adgroups": "adgroup_id", "tiktok_ads_ads": "ad_id"}
+
+
+def _listings(api: Any, acct: dict[str, Any]) -> tuple[dict[str, pl.DataFrame], list[Any]]:
+    with client(api.transport(), acct, settings=TikTokSettings(page_size=3)) as tt:  # several pages each
+        frames = {
+            "tiktok_ads_campaigns": tt.list_campaigns(),
+            "tiktok_ads_adgroups": tt.list_adgroups(),
+            "tiktok_ads_ads": tt.list_ads(),
+        }
+        return frames, tt.report.take()[0]
+
+
+@pytest.mark.parametrize("kind", ["duplicate", "drift_new_column", "drift_text_number"])
+def test_entity_listings_read_through_row_faults(state, kind):
+    """Every answer of every listing faulted: every entity once (after the exact repeats a snapshot
+    drops) with the fault-free values; the drift is reported per listing."""
+    faulty = SandboxAPI(state, FaultConfig(rate=1.0, seed=3, kinds=(kind,), platforms=("tiktok",)))
+    for acct in accounts(state):
+        clean, none = _listings(SandboxAPI(state), acct)
+        assert none == []
+        frames, drift = _listings(faulty, acct)
+        for table, frame in frames.items():
+            assert QUARANTINE_REASON not in frame.columns, table
+            key = KEYS[table]
+            assert frame.unique(maintain_order=True).sort(key).equals(clean[table].sort(key)), table
+            if kind == "duplicate":
+                assert frame.height > clean[table].height, table
+        seen = {(e.kind, e.detail.split(":")[0]) for e in drift}
+        if kind == "drift_new_column":
+            assert {t for k, t in seen if k == "new_column"} == set(frames)
+        elif kind == "drift_text_number":  # ad group budgets are the listings' numbers
+            assert {t for k, t in seen if k == "type_changed"} == {"tiktok_ads_adgroups"}
+        else:
+            assert drift == []
+    assert {k for _, k in faulty.injected_faults} == {kind}
+
+
+def test_entity_listings_missing_a_field_quarantine_with_the_reason(state):
+    api = SandboxAPI(state, FaultConfig(rate=1.0, kinds=("drift_missing_column",), platforms=("tiktok",)))
+    for acct in accounts(state):
+        frames, drift = _listings(api, acct)
+        for table, frame in frames.items():
+            reasons = frame[QUARANTINE_REASON]
+            assert reasons.null_count() == 0, table  # every page lost a required field
+            assert all(r.startswith(f"{table}: field ") and "absent from the platform's answer" in r
+                       for r in reasons), table  # fmt: skip
+        assert {e.detail.split(":")[0] for e in drift if e.kind == "missing_column"} == set(frames)

@@ -104,6 +104,9 @@ class SandboxLimits:
     # Platforms restate recent days as attribution windows mature (see `maturity`): days restated.
     meta_restatement_days: int = 28
     google_restatement_days: int = 7
+    # LinkedIn and TikTok restate too (conversions attributed late); 7 days, the ingest look-back they get.
+    linkedin_restatement_days: int = 7
+    tiktok_restatement_days: int = 7
     google_batch_size: int = 10_000  # searchStream results per batch
     google_page_size: int = 10_000  # googleAds:search page size (fixed, as in v17+)
     hubspot_list_max_limit: int = 100
@@ -345,6 +348,23 @@ def maturity(age_days: pl.Expr, window: int) -> pl.Expr:
         return pl.lit(1.0)
     age = age_days.cast(pl.Float64).clip(lower_bound=0.0)
     return pl.min_horizontal(pl.lit(1.0), 0.55 + 0.45 * (age + 1.0) / window)
+
+
+def restate_whole(rows: pl.DataFrame, as_of: date, window: int) -> pl.DataFrame:
+    """Delivery rows with the conversions a platform reports on `as_of`: whole conversions
+    (final x `maturity`, floored), their value at the day's average value per conversion (LinkedIn,
+    TikTok; Meta does the same inline). Unchanged when `window` <= 0."""
+    if window <= 0:
+        return rows
+    final = pl.col("platform_conversions")
+    share = maturity((pl.lit(as_of) - pl.col("date")).dt.total_days(), window)
+    served = (final * share + 1e-9).floor()
+    return rows.with_columns(
+        platform_conversions=served,
+        platform_conversion_value=pl.when(final > 0)
+        .then((pl.col("platform_conversion_value") * served / final).round(2))
+        .otherwise(pl.col("platform_conversion_value")),
+    )
 
 
 def as_utc_naive(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:

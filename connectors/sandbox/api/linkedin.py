@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -43,6 +43,7 @@ from connectors.sandbox.api.common import (
     json_response,
     micros_to_str,
     money_str,
+    restate_whole,
 )
 from connectors.sandbox.api.faults import RowFaultTarget
 from connectors.sandbox.api.restli import RestliSyntaxError, decode
@@ -91,6 +92,22 @@ _ANALYTICS_NUMERIC = (
     "conversionValueInLocalCurrency",
     "landingPageClicks",
 )
+# Entity finders: (fields a connector cannot do without, numeric fields, the field drift adds).
+_ENTITY_FAULTS: dict[
+    str, tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...], tuple[tuple[str, ...], Any]]
+] = {
+    "adCampaignGroups": ((("id",), ("status",)), (), (("totalBudget",), None)),
+    "adCampaigns": (
+        (("id",), ("campaignGroup",), ("status",)),
+        (("dailyBudget", "amount"),),
+        (("unitCost",), {"amount": "4.20", "currencyCode": "USD"}),
+    ),
+    "creatives": (
+        (("id",), ("campaign",), ("intendedStatus",)),
+        (("createdAt",),),
+        (("servingHoldReasons",), []),
+    ),
+}
 _WRITE_STATUSES = ("ACTIVE", "PAUSED")
 _THROTTLES = (
     "Resource level throttle APPLICATION DAY limit for calls to this resource is reached.",
@@ -169,10 +186,22 @@ class LinkedInAPI:
         return call.method == "POST"
 
     def fault_rows(self, call: Call) -> RowFaultTarget | None:
-        """Body faults act on `elements` of adAnalytics answers (entity finders are not targeted yet)."""
+        """Body faults act on `elements` of adAnalytics answers and of the entity finders (campaign
+        groups, campaigns, creatives: one stream per account and collection, so "duplicate" repeats
+        the previous page's elements)."""
         if call.method != "GET":
             return None
         scope = call.tenant_scope
+        match = _ACCOUNT_PATH.match(call.path)
+        if match is not None and match["key"] is None and match["collection"] in _ENTITY_FAULTS:
+            required, numeric, new_field = _ENTITY_FAULTS[match["collection"]]
+            return RowFaultTarget(
+                rows=("elements",),
+                required=required,
+                numeric=numeric,
+                new_field=new_field,
+                stream=f"linkedin:{scope}:{unquote(match['account'])}:{match['collection']}",
+            )
         if call.path.rstrip("/") == "/rest/adAnalytics":
             params = self._params(call)
             asked = set(unquote(params.get("fields", "")).split(","))
@@ -295,10 +324,13 @@ class LinkedInAPI:
     # ---- analytics -------------------------------------------------------------------------------
     def _analytics(self, call: Call, params: dict[str, str]) -> dict[str, Any]:
         query = self._analytics_query(call, params)
+        # Conversions as reported today: recent days are still maturing (restated on later pulls).
+        as_of = self.access.today + timedelta(days=self.app.restate_shift)
+        window = self.limits.linkedin_restatement_days
         frame = self.access.cache.get(
-            ("linkedin_analytics", query),
+            ("linkedin_analytics", query, as_of, window),
             [self.access.table("delivery")],
-            lambda: _aggregate(query, self.access.table("delivery")),
+            lambda: _aggregate(query, self.access.table("delivery"), as_of=as_of, window=window),
         )
         rows = frame.head(
             self.limits.linkedin_analytics_max_elements
@@ -617,10 +649,14 @@ def _date_range(raw: str | None) -> tuple[date, date]:
     return since, until
 
 
-def _aggregate(query: AnalyticsQuery, delivery: pl.DataFrame) -> pl.DataFrame:
+def _aggregate(
+    query: AnalyticsQuery, delivery: pl.DataFrame, *, as_of: date | None = None, window: int = 0
+) -> pl.DataFrame:
     rows = delivery.filter(
         (pl.col("platform") == PLATFORM) & pl.col("date").is_between(query.since, query.until)
     )
+    if as_of is not None:
+        rows = restate_whole(rows, as_of, window)
     if query.accounts:
         rows = rows.filter(pl.col("account_id").is_in(list(query.accounts)))
     if query.campaigns:

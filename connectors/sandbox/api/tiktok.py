@@ -20,7 +20,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,14 @@ import httpx
 import polars as pl
 
 from connectors.sandbox.api.access import Account, Entity
-from connectors.sandbox.api.common import ApiError, Call, json_response, micros_to_str, money_str
+from connectors.sandbox.api.common import (
+    ApiError,
+    Call,
+    json_response,
+    micros_to_str,
+    money_str,
+    restate_whole,
+)
 from connectors.sandbox.api.faults import RowFaultTarget
 
 if TYPE_CHECKING:
@@ -77,6 +84,22 @@ _THROTTLE_MESSAGES = (
 )
 _REPORT_NUMERIC = ("spend", "impressions", "clicks", "conversion", "total_purchase_value")
 _ENTITY_ROUTES = {"campaign": "campaign", "adgroup": "ad_group", "ad": "ad"}
+# Entity listings: (fields a connector cannot do without, numeric fields, the field drift adds).
+_ENTITY_FAULTS: dict[
+    str, tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...], tuple[tuple[str, ...], Any]]
+] = {
+    "campaign": (
+        (("campaign_id",), ("operation_status",)),
+        (("budget",),),
+        (("is_smart_performance_campaign",), False),
+    ),
+    "adgroup": (
+        (("adgroup_id",), ("campaign_id",), ("operation_status",)),
+        (("budget",),),
+        (("bid_type",), "BID_TYPE_NO_BID"),
+    ),
+    "ad": ((("ad_id",), ("adgroup_id",), ("operation_status",)), (), (("call_to_action",), "LEARN_MORE")),
+}
 _ROUTE = re.compile(r"^/open_api/v\d+\.\d+/(?P<path>[a-z_/]+?)/?$")
 
 
@@ -120,13 +143,18 @@ class TikTokAPI:
         return call.method == "POST"
 
     def fault_rows(self, call: Call) -> RowFaultTarget | None:
-        """Body faults act on `data.list` of reports (dimensions + metrics, every metric a string).
-        Entity listings are not targeted yet."""
+        """Body faults act on `data.list` of reports (dimensions + metrics, every metric a string) and
+        of the entity listings (`campaign/get/`, `adgroup/get/`, `ad/get/`)."""
         match = _ROUTE.match(call.path)
         path = match["path"] if match else ""
         if call.method != "GET":
             return None
         stream = f"tiktok:{call.tenant_scope}:{call.query.get('advertiser_id')}:{path}"
+        if path.endswith("/get") and path[:-4] in _ENTITY_FAULTS:
+            required, numeric, new_field = _ENTITY_FAULTS[path[:-4]]
+            return RowFaultTarget(
+                rows=("data", "list"), required=required, numeric=numeric, new_field=new_field, stream=stream
+            )
         if path == "report/integrated/get":
             try:
                 metrics = set(_json_list(call.query.get("metrics"), "metrics"))
@@ -227,7 +255,14 @@ class TikTokAPI:
         page, size = self._paging(params)
         query = ReportQuery(account.account_id, level, dimensions, metrics, since, until)
         tables = [self.access.table(n) for n in ("delivery", "campaigns", "ad_groups", "ads")]
-        frame = self.access.cache.get(("tiktok_report", query), tables, lambda: _aggregate(query, *tables))
+        # Conversions as reported today: recent days are still maturing (restated on later pulls).
+        as_of = self.access.today + timedelta(days=self.app.restate_shift)
+        window = self.limits.tiktok_restatement_days
+        frame = self.access.cache.get(
+            ("tiktok_report", query, as_of, window),
+            tables,
+            lambda: _aggregate(query, *tables, as_of=as_of, window=window),
+        )
         rows = frame.slice((page - 1) * size, size).to_dicts()
         items = [_report_row(row, query, account) for row in rows]
         return {"list": items, "page_info": _page_info(page, size, frame.height)}
@@ -440,12 +475,17 @@ def _aggregate(
     campaigns: pl.DataFrame,
     ad_groups: pl.DataFrame,
     ads: pl.DataFrame,
+    *,
+    as_of: date | None = None,
+    window: int = 0,
 ) -> pl.DataFrame:
     rows = delivery.filter(
         (pl.col("platform") == PLATFORM)
         & (pl.col("account_id") == query.advertiser_id)
         & pl.col("date").is_between(query.since, query.until)
     )
+    if as_of is not None:
+        rows = restate_whole(rows, as_of, window)
     depth = _DEPTH[query.level]
     keys = ["campaign_id", "ad_group_id", "ad_id"][: depth + 1]
     out = rows.group_by(["date", *keys]).agg(
