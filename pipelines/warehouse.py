@@ -267,6 +267,51 @@ def replace_slices(
     return inserted
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    """Whether `schema.table` exists (a table or a view): ml assets read optional relations
+    (planned budgets, stored model choices, marts dbt has not built yet) only when present."""
+    schema, _, table = qualified.partition(".")
+    if not schema or not table:
+        raise ValueError(f"expected schema.table, got {qualified!r}")
+    found = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchall()
+    return bool(found[0][0])
+
+
+def _delete_by_keys(
+    con: duckdb.DuckDBPyConnection, qualified: str, frame: pl.DataFrame, keys: Sequence[str]
+) -> None:
+    """Delete the rows of `qualified` whose `keys` match a row of `frame` (inside the caller's transaction)."""
+    con.register("_keys", frame.select(keys).unique().to_arrow())
+    try:
+        cond = " and ".join(f"t.{k} = k.{k}" for k in keys)
+        con.execute(f"delete from {qualified} t where exists (select 1 from _keys k where {cond})")
+    finally:
+        con.unregister("_keys")
+
+
+def replace_by_keys(
+    con: duckdb.DuckDBPyConnection, qualified: str, frame: pl.DataFrame, keys: Sequence[str]
+) -> int:
+    """Replace, in any table, the rows of the entities in `frame` (matched on `keys`, e.g. the series
+    of a backtest) with `frame`'s rows, in one transaction; creates the table when absent."""
+    if not table_exists(con, qualified):
+        return create_or_replace(con, qualified, frame)
+    if frame.height == 0:
+        return 0
+    con.execute("begin transaction")
+    try:
+        _delete_by_keys(con, qualified, frame, keys)
+        inserted = _insert(con, qualified, frame)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return inserted
+
+
 def merge_on_keys(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -283,16 +328,15 @@ def merge_on_keys(
         return 0
     con.execute("begin transaction")
     try:
-        con.register("_keys", frame.select(keys).unique().to_arrow())
-        cond = " and ".join(f"t.{k} = k.{k}" for k in keys)
-        con.execute(f"delete from raw.{table} t where exists (select 1 from _keys k where {cond})")
+        _delete_by_keys(con, f"raw.{table}", frame, keys)
         if quarantine_source is not None and {"tenant_id", "id"} <= set(keys):
+            con.register("_keys", frame.select("tenant_id", "id").unique().to_arrow())
             con.execute(
                 "delete from ops.quarantine q where q.source = ? and exists (select 1 from _keys k "
                 "where k.tenant_id = q.tenant_id and k.id = json_extract_string(q.record, '$.id'))",
                 [quarantine_source],
             )
-        con.unregister("_keys")
+            con.unregister("_keys")
         inserted = _insert(con, f"raw.{table}", frame)
         if quarantine is not None and quarantine.height:
             _insert(con, "ops.quarantine", quarantine)

@@ -6,15 +6,13 @@ selection chose per series (`chosen=`), and selects as usual a series it does no
 series, when no selection is stored yet).
 """
 
-from collections.abc import Sequence
-
 import dagster as dg
 import duckdb
 import polars as pl
 
 from models_ml.forecast import ForecastResult, chosen_models, forecast_channel_metrics
 from pipelines.resources import WarehouseResource
-from pipelines.warehouse import create_or_replace
+from pipelines.warehouse import create_or_replace, replace_by_keys, table_exists
 
 FORECAST_HORIZON_DAYS = 28
 
@@ -35,37 +33,7 @@ class ForecastConfig(dg.Config):
 
 def read_if_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> pl.DataFrame | None:
     """The whole table `schema.table`, or None when it does not exist yet."""
-    schema, _, table = qualified.partition(".")
-    found = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchall()[0][0]
-    return con.sql(f'select * from "{schema}"."{table}"').pl() if found else None
-
-
-def merge_backtest(
-    con: duckdb.DuckDBPyConnection, qualified: str, rows: pl.DataFrame, keys: Sequence[str]
-) -> int:
-    """Replace the backtest rows of the series in `rows` (by `keys`, e.g. tenant, channel, metric):
-    the daily forecast's record of the series it had to select itself. Creates the table if absent."""
-    if read_if_exists(con, qualified) is None:
-        return create_or_replace(con, qualified, rows)
-    if rows.height == 0:
-        return 0
-    con.execute("begin transaction")
-    try:
-        con.register("_series", rows.select(keys).unique().to_arrow())
-        cond = " and ".join(f"t.{k} = s.{k}" for k in keys)
-        con.execute(f"delete from {qualified} t where exists (select 1 from _series s where {cond})")
-        con.unregister("_series")
-        con.register("_rows", rows.to_arrow())
-        con.execute(f"insert into {qualified} by name select * from _rows")
-        con.unregister("_rows")
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    return rows.height
+    return con.sql(f"select * from {qualified}").pl() if table_exists(con, qualified) else None
 
 
 def stored_choice(backtest: pl.DataFrame | None) -> pl.DataFrame | None:
@@ -136,7 +104,7 @@ def channel_forecast(
     with warehouse.connect() as con:
         create_or_replace(con, "ml.forecast_channel_daily", result.forecasts)
         # series the stored selection did not know were backtested now: keep their record
-        merge_backtest(con, "ml.forecast_backtest", result.backtest, ["tenant_id", "channel", "metric"])
+        replace_by_keys(con, "ml.forecast_backtest", result.backtest, ["tenant_id", "channel", "metric"])
     selected = log_forecast(context, "channel forecast", result, chosen)
     return dg.MaterializeResult(
         metadata={"rows": result.forecasts.height, "series_selected_afresh": selected}

@@ -30,7 +30,7 @@ from models_ml.budget import (
 )
 from models_ml.mmm import ChannelParams, MMMConfig, MMMFit, recent_daily_spend, run_mmm
 from pipelines.resources import WarehouseResource
-from pipelines.warehouse import create_or_replace
+from pipelines.warehouse import create_or_replace, table_exists
 
 MMM_DEPS = [
     ["marts", "fct_channel_daily"],
@@ -192,11 +192,7 @@ def _curve(params: ChannelParams, fit: MMMFit) -> ResponseCurve:
 
 def _owned_media(con) -> pl.DataFrame | None:
     """Owned-media volume as extra channel-days (spend 0), or None before dbt has built the mart."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'marts' and table_name = 'fct_owned_media_daily'"
-    ).fetchall()[0][0]
-    if not exists:
+    if not table_exists(con, "marts.fct_owned_media_daily"):
         return None
     return con.sql(
         """
@@ -223,11 +219,7 @@ def _read_lift_tests(path: str | None) -> pl.DataFrame | None:
 
 def _warehouse_lift_tests(con) -> pl.DataFrame | None:
     """The warehouse's lift tests in `run_mmm`'s shape (None before dbt has built the staging model)."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'staging' and table_name = 'stg_experiments__lift_tests'"
-    ).fetchall()[0][0]
-    if not exists:
+    if not table_exists(con, LIFT_TESTS_TABLE):
         return None
     return con.sql(
         f"""

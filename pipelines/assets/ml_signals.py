@@ -15,9 +15,9 @@ from models_ml.anomalies import AnomalySettings, detect_anomalies
 from models_ml.fatigue import FatigueSettings, detect_fatigue
 from models_ml.forecast import ForecastResult, chosen_models, forecast_campaign_metrics
 from models_ml.lead_scoring import LeadModel, LeadScoringSettings, fit_lead_models, score_with_models
-from pipelines.assets.ml import log_forecast, merge_backtest, read_if_exists, stored_choice
+from pipelines.assets.ml import log_forecast, read_if_exists, stored_choice
 from pipelines.resources import WarehouseResource
-from pipelines.warehouse import create_or_replace
+from pipelines.warehouse import create_or_replace, replace_by_keys, table_exists
 
 AD_PERFORMANCE = ["marts", "fct_ad_performance_daily"]
 
@@ -178,7 +178,7 @@ def campaign_forecast(
     result = _campaign_forecast(daily, config, chosen=chosen)
     with warehouse.connect() as con:
         create_or_replace(con, "ml.forecast_campaign_daily", result.forecasts)
-        merge_backtest(
+        replace_by_keys(
             con,
             "ml.forecast_campaign_backtest",
             result.backtest,
@@ -207,15 +207,9 @@ class AnomalyConfig(dg.Config):
 
 def _read_budgets(con: duckdb.DuckDBPyConnection, relation: str) -> pl.DataFrame | None:
     """The planned budgets relation when it exists (schema.table), else None."""
-    schema, _, table = relation.partition(".")
-    if not table:
-        raise ValueError(f"budgets_relation must be schema.table, got {relation!r}")
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchall()
-    if not exists[0][0]:
+    if not table_exists(con, relation):
         return None
+    schema, _, table = relation.partition(".")
     return con.sql(
         f'select tenant_id, platform, campaign_id, date, daily_budget from "{schema}"."{table}"'
     ).pl()

@@ -92,3 +92,22 @@ def test_failed_publish_keeps_the_previous_snapshot(tmp_path: Path) -> None:
         42,
     )
     assert not list(snapshot.parent.glob(".*tmp")), "a half-written snapshot was left behind"
+
+
+def test_replace_by_keys_replaces_only_the_series_it_is_given() -> None:
+    con = duckdb.connect()
+    con.execute("create schema ml")
+    assert not wh.table_exists(con, "ml.backtest")
+    first = pl.DataFrame(
+        {"tenant": ["a", "a", "b"], "metric": ["x", "x", "x"], "fold": [1, 2, 1], "mase": [0.5, 0.6, 0.7]}
+    )
+    assert wh.replace_by_keys(con, "ml.backtest", first, ["tenant", "metric"]) == 3  # created
+    assert wh.table_exists(con, "ml.backtest")
+    again = pl.DataFrame({"tenant": ["a"], "metric": ["x"], "fold": [1], "mase": [0.9]})
+    assert wh.replace_by_keys(con, "ml.backtest", again, ["tenant", "metric"]) == 1
+    rows = con.sql("select tenant, fold, mase from ml.backtest order by tenant, fold").fetchall()
+    assert rows == [("a", 1, 0.9), ("b", 1, 0.7)]  # series a replaced whole, series b untouched
+    assert wh.replace_by_keys(con, "ml.backtest", again.clear(), ["tenant", "metric"]) == 0
+    assert con.sql("select count(*) from ml.backtest").fetchall() == [(2,)]
+    with pytest.raises(ValueError, match=r"schema\.table"):
+        wh.table_exists(con, "backtest")
