@@ -31,7 +31,17 @@ from connectors.contracts import (
     to_float,
     to_int,
 )
-from connectors.drift import ParseReport, RowIssues, missing_fields, new_fields, number_column, row_keys
+from connectors.drift import (
+    ParseReport,
+    RowIssues,
+    absent_rows,
+    check_rows,
+    mark_absent,
+    missing_fields,
+    new_fields,
+    number_column,
+    row_keys,
+)
 from connectors.errors import AuthError, PermanentError, RateLimitedError, TransientError
 from connectors.http import (
     DEFAULT_TIMEOUT,
@@ -372,10 +382,79 @@ def _metric_floats(metrics: list[Mapping[str, Any]], name: str) -> list[float | 
     return out
 
 
-def parse_campaigns(batches: Iterable[Any], tenant_id: str, customer_id: str) -> pl.DataFrame:
-    """CAMPAIGNS_GAQL batches -> raw.google_ads_campaigns (budget and target CPA in micros)."""
+# What the entity queries' rows hold (resource.field, one level down; Google adds each resource's
+# resourceName), and the fields a row cannot do without (absent: quarantined with the reason).
+CAMPAIGN_ROW_FIELDS = frozenset(
+    {"campaign", "campaignBudget", "campaign.resourceName", "campaign.id", "campaign.name", "campaign.status",
+     "campaign.campaignBudget", "campaign.biddingStrategyType", "campaign.targetCpa",
+     "campaign.maximizeConversions", "campaignBudget.resourceName", "campaignBudget.id",
+     "campaignBudget.amountMicros"}
+)  # fmt: skip
+AD_GROUP_ROW_FIELDS = frozenset(
+    {"campaign", "adGroup", "campaign.resourceName", "campaign.id", "adGroup.resourceName", "adGroup.id",
+     "adGroup.name", "adGroup.status", "adGroup.campaign"}
+)  # fmt: skip
+AD_ROW_FIELDS = frozenset(
+    {"campaign", "adGroup", "adGroupAd", "campaign.resourceName", "campaign.id", "adGroup.resourceName",
+     "adGroup.id", "adGroupAd.resourceName", "adGroupAd.ad", "adGroupAd.status", "adGroupAd.adGroup"}
+)  # fmt: skip
+# Micros (int64, sent as decimal strings) the campaign query carries.
+CAMPAIGN_MICROS: tuple[tuple[str, ...], ...] = (
+    ("campaignBudget", "amountMicros"),
+    ("campaign", "targetCpa", "targetCpaMicros"),
+    ("campaign", "maximizeConversions", "targetCpaMicros"),
+)
+
+
+def _entity_rows(
+    batches: Iterable[Any],
+    source: str,
+    expected: frozenset[str],
+    resources: Sequence[str],
+    required: Sequence[tuple[str, ...]],
+    report: ParseReport | None,
+    *,
+    text_numbers: Mapping[tuple[str, ...], Any] | None = None,
+) -> tuple[list[Mapping[str, Any]], RowIssues]:
+    """An entity query's rows and their drift checks (connectors/drift.py): fields beyond `expected`
+    (resources and `resource.field`) are reported `new_column`; a row without a `required` field is
+    marked for quarantine (`missing_column`); micros sent as formatted text ("11,000,000") are read
+    exactly and reported `type_changed` (marked when they read two ways)."""
+    rows = list(_results(batches))
+    issues = check_rows(rows, source=source, report=report, expected=expected, nested=resources,
+                        required=required, text_numbers=text_numbers)  # fmt: skip
+    return rows, issues
+
+
+def _absent_parent(
+    rows: Sequence[Mapping[str, Any]],
+    own: tuple[str, ...],
+    fallback: tuple[str, ...],
+    issues: RowIssues,
+    *,
+    source: str,
+    report: ParseReport | None,
+) -> None:
+    """Rows whose parent id is neither sent as `own` (e.g. campaign.id) nor readable from the
+    resource name at `fallback` (e.g. adGroup.campaign) are marked: the parent is not guessed."""
+    fallback_absent = set(absent_rows(rows, fallback))
+    gone = [i for i in absent_rows(rows, own) if i in fallback_absent]
+    mark_absent(".".join(own), gone, source=source, report=report, issues=issues)
+
+
+def parse_campaigns(
+    batches: Iterable[Any], tenant_id: str, customer_id: str, *, report: ParseReport | None = None
+) -> pl.DataFrame:
+    """CAMPAIGNS_GAQL batches -> raw.google_ads_campaigns (budget and target CPA in micros, exact).
+    Drift: unknown fields, an absent campaign.id / campaign.status (quarantined with the reason), micros
+    sent as formatted text (read exactly) go to `report`."""
+    source = "google_ads_campaigns"
+    results, issues = _entity_rows(
+        batches, source, CAMPAIGN_ROW_FIELDS, ("campaign", "campaignBudget"),
+        (("campaign", "id"), ("campaign", "status")), report, text_numbers=dict.fromkeys(CAMPAIGN_MICROS, "int"),
+    )  # fmt: skip
     rows = []
-    for r in _results(batches):
+    for r in results:
         target = _get(r, "campaign", "targetCpa", "targetCpaMicros")
         if target is None:
             target = _get(r, "campaign", "maximizeConversions", "targetCpaMicros")
@@ -394,7 +473,7 @@ def parse_campaigns(batches: Iterable[Any], tenant_id: str, customer_id: str) ->
                 "target_cpa_micros": to_int(target),
             }
         )
-    return frame_from_rows("google_ads_campaigns", rows)
+    return issues.mark(frame_from_rows(source, rows))
 
 
 BUDGET_CHANGES_GAQL = (
@@ -446,8 +525,16 @@ def parse_budget_changes(batches: Iterable[Any], tenant_id: str, customer_id: st
     return frame_from_rows("google_ads_budget_changes", rows)
 
 
-def parse_ad_groups(batches: Iterable[Any], tenant_id: str, customer_id: str) -> pl.DataFrame:
-    """AD_GROUPS_GAQL batches -> raw.google_ads_ad_groups."""
+def parse_ad_groups(
+    batches: Iterable[Any], tenant_id: str, customer_id: str, *, report: ParseReport | None = None
+) -> pl.DataFrame:
+    """AD_GROUPS_GAQL batches -> raw.google_ads_ad_groups. Drift: unknown fields, an absent
+    adGroup.id / adGroup.status, or a campaign named neither by campaign.id nor adGroup.campaign
+    (quarantined with the reason) go to `report`."""
+    source = "google_ads_ad_groups"
+    results, issues = _entity_rows(batches, source, AD_GROUP_ROW_FIELDS, ("campaign", "adGroup"),
+                                   (("adGroup", "id"), ("adGroup", "status")), report)  # fmt: skip
+    _absent_parent(results, ("campaign", "id"), ("adGroup", "campaign"), issues, source=source, report=report)
     rows = [
         {
             "tenant_id": tenant_id,
@@ -457,13 +544,23 @@ def parse_ad_groups(batches: Iterable[Any], tenant_id: str, customer_id: str) ->
             "name": _get(r, "adGroup", "name"),
             "status": _get(r, "adGroup", "status"),
         }
-        for r in _results(batches)
+        for r in results
     ]
-    return frame_from_rows("google_ads_ad_groups", rows)
+    return issues.mark(frame_from_rows(source, rows))
 
 
-def parse_ads(batches: Iterable[Any], tenant_id: str, customer_id: str) -> pl.DataFrame:
-    """ADS_GAQL batches -> raw.google_ads_ads."""
+def parse_ads(
+    batches: Iterable[Any], tenant_id: str, customer_id: str, *, report: ParseReport | None = None
+) -> pl.DataFrame:
+    """ADS_GAQL batches -> raw.google_ads_ads. Drift: unknown fields, an absent adGroupAd.ad.id /
+    adGroupAd.status / campaign.id, or an ad group named neither by adGroup.id nor adGroupAd.adGroup
+    (quarantined with the reason) go to `report`."""
+    source = "google_ads_ads"
+    results, issues = _entity_rows(
+        batches, source, AD_ROW_FIELDS, ("campaign", "adGroup", "adGroupAd"),
+        (("adGroupAd", "ad", "id"), ("adGroupAd", "status"), ("campaign", "id")), report,
+    )  # fmt: skip
+    _absent_parent(results, ("adGroup", "id"), ("adGroupAd", "adGroup"), issues, source=source, report=report)
     rows = [
         {
             "tenant_id": tenant_id,
@@ -474,9 +571,9 @@ def parse_ads(batches: Iterable[Any], tenant_id: str, customer_id: str) -> pl.Da
             "name": _get(r, "adGroupAd", "ad", "name"),
             "status": _get(r, "adGroupAd", "status"),
         }
-        for r in _results(batches)
+        for r in results
     ]
-    return frame_from_rows("google_ads_ads", rows)
+    return issues.mark(frame_from_rows(source, rows))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -675,15 +772,15 @@ class GoogleAdsClient:
 
     def list_campaigns(self) -> pl.DataFrame:
         page = self.search_stream_page(CAMPAIGNS_GAQL, source="google_ads_campaigns", partition="snapshot")
-        return parse_campaigns([page], self._tenant(), self.customer_id)
+        return parse_campaigns([page], self._tenant(), self.customer_id, report=self.report)
 
     def list_ad_groups(self) -> pl.DataFrame:
         page = self.search_stream_page(AD_GROUPS_GAQL, source="google_ads_ad_groups", partition="snapshot")
-        return parse_ad_groups([page], self._tenant(), self.customer_id)
+        return parse_ad_groups([page], self._tenant(), self.customer_id, report=self.report)
 
     def list_ads(self) -> pl.DataFrame:
         page = self.search_stream_page(ADS_GAQL, source="google_ads_ads", partition="snapshot")
-        return parse_ads([page], self._tenant(), self.customer_id)
+        return parse_ads([page], self._tenant(), self.customer_id, report=self.report)
 
     def fetch_budget_changes(
         self, since: date | str, until: date | str, *, limit: int = CHANGE_EVENT_LIMIT

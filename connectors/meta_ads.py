@@ -30,7 +30,15 @@ from connectors.contracts import (
     to_float,
     to_int,
 )
-from connectors.drift import ParseReport, RowIssues, missing_fields, new_fields, number_column, row_keys
+from connectors.drift import (
+    ParseReport,
+    RowIssues,
+    check_rows,
+    missing_fields,
+    new_fields,
+    number_column,
+    row_keys,
+)
 from connectors.errors import AuthError, PermanentError, RateLimitedError, TransientError
 from connectors.http import (
     DEFAULT_TIMEOUT,
@@ -91,6 +99,10 @@ INSIGHTS_REQUIRED: tuple[str, ...] = (
     "account_currency",
 )
 AD_FIELDS: tuple[str, ...] = ("id", "adset_id", "campaign_id", "name", "status", "created_time")
+# Entity listings: the fields a row cannot do without (absent: the row is quarantined with the reason).
+CAMPAIGN_REQUIRED: tuple[str, ...] = ("id", "status")
+ADSET_REQUIRED: tuple[str, ...] = ("id", "campaign_id", "status")
+AD_REQUIRED: tuple[str, ...] = ("id", "adset_id", "status")
 WRITABLE_STATUSES = frozenset({"ACTIVE", "PAUSED", "ARCHIVED"})
 
 
@@ -405,64 +417,127 @@ def _with_snapshot(frame: pl.DataFrame, snapshot_date: date | None) -> pl.DataFr
     return frame.with_columns(pl.lit(snapshot_date, dtype=pl.Date).alias("_snapshot_date"))
 
 
+def _entity_rows(
+    pages: Iterable[Page | Mapping[str, Any]],
+    source: str,
+    fields: Iterable[str],
+    required: Iterable[str],
+    report: ParseReport | None,
+    *,
+    numbers: Mapping[tuple[str, ...], Any] | None = None,
+    text_numbers: Mapping[tuple[str, ...], Any] | None = None,
+) -> tuple[list[Mapping[str, Any]], RowIssues]:
+    """An entity listing's rows and their drift checks (connectors/drift.py): fields beyond the asked
+    `fields` (Graph always adds `id`; `account_id` is read when sent) are reported `new_column`; a row
+    without a `required` field is marked for quarantine (`missing_column`); a number sent as formatted
+    text is read exactly and reported `type_changed` (marked when it reads two ways)."""
+    rows = list(_rows(pages))
+    asked = set(fields) | {"id", "account_id"}
+    issues = check_rows(
+        rows, source=source, report=report, expected=asked,
+        required=[(f,) for f in required], numbers=numbers, text_numbers=text_numbers,
+    )  # fmt: skip
+    return rows, issues
+
+
 def parse_campaigns(
     pages: Iterable[Page | Mapping[str, Any]],
     tenant_id: str,
     account_id: str,
     *,
     snapshot_date: date | None = None,
+    report: ParseReport | None = None,
+    fields: Iterable[str] = CAMPAIGN_FIELDS,
 ) -> pl.DataFrame:
     """-> raw.meta_ads_campaigns (tenant_id, account_id, id, name, status, objective); `_snapshot_date`
-    is added only when `snapshot_date` is given (it is load metadata, normally set by pipelines/)."""
-    rows = [
-        {
-            "tenant_id": tenant_id,
-            "account_id": _digits(r.get("account_id")) or _digits(account_id),
-            "id": _str(r.get("id")),
-            "name": _str(r.get("name")),
-            "status": _str(r.get("status")),
-            "objective": _str(r.get("objective")),
-        }
-        for r in _rows(pages)
-    ]
-    return _with_snapshot(frame_from_rows("meta_ads_campaigns", rows), snapshot_date)
+    is added only when `snapshot_date` is given (it is load metadata, normally set by pipelines/).
+    Drift: fields beyond the asked `fields`, an absent `id` / `status` (quarantined with the reason), a
+    `daily_budget` (minor-unit text) sent formatted, when asked for, go to `report`."""
+    rows, issues = _entity_rows(pages, "meta_ads_campaigns", fields, CAMPAIGN_REQUIRED, report,
+                                text_numbers={("daily_budget",): "int"})  # fmt: skip
+    frame = frame_from_rows(
+        "meta_ads_campaigns",
+        [
+            {
+                "tenant_id": tenant_id,
+                "account_id": _digits(r.get("account_id")) or _digits(account_id),
+                "id": _str(r.get("id")),
+                "name": _str(r.get("name")),
+                "status": _str(r.get("status")),
+                "objective": _str(r.get("objective")),
+            }
+            for r in rows
+        ],
+    )
+    return _with_snapshot(issues.mark(frame), snapshot_date)
 
 
-def parse_adsets(pages: Iterable[Page | Mapping[str, Any]], tenant_id: str, account_id: str) -> pl.DataFrame:
-    """-> raw.meta_ads_adsets; daily_budget and bid_amount stay in minor units (Int64)."""
-    rows = [
-        {
-            "tenant_id": tenant_id,
-            "account_id": _digits(r.get("account_id")) or _digits(account_id),
-            "id": _str(r.get("id")),
-            "campaign_id": _str(r.get("campaign_id")),
-            "name": _str(r.get("name")),
-            "status": _str(r.get("status")),
-            "daily_budget": to_int(r.get("daily_budget")),
-            "bid_strategy": _str(r.get("bid_strategy")),
-            "bid_amount": to_int(r.get("bid_amount")),
-        }
-        for r in _rows(pages)
-    ]
-    return frame_from_rows("meta_ads_adsets", rows)
+def parse_adsets(
+    pages: Iterable[Page | Mapping[str, Any]],
+    tenant_id: str,
+    account_id: str,
+    *,
+    report: ParseReport | None = None,
+    fields: Iterable[str] = ADSET_FIELDS,
+) -> pl.DataFrame:
+    """-> raw.meta_ads_adsets; daily_budget and bid_amount stay in minor units (Int64), exact.
+    Meta sends `daily_budget` as minor-unit text ("1500") and `bid_amount` as a JSON integer: a budget
+    in formatted text ("1,500") or a bid sent as text is read exactly and reported `type_changed`; one
+    that reads two ways quarantines its row. Unknown fields and absent `id` / `campaign_id` / `status`
+    (quarantined with the reason) go to `report`."""
+    rows, issues = _entity_rows(
+        pages, "meta_ads_adsets", fields, ADSET_REQUIRED, report,
+        numbers={("bid_amount",): "int"}, text_numbers={("daily_budget",): "int"},
+    )  # fmt: skip
+    frame = frame_from_rows(
+        "meta_ads_adsets",
+        [
+            {
+                "tenant_id": tenant_id,
+                "account_id": _digits(r.get("account_id")) or _digits(account_id),
+                "id": _str(r.get("id")),
+                "campaign_id": _str(r.get("campaign_id")),
+                "name": _str(r.get("name")),
+                "status": _str(r.get("status")),
+                "daily_budget": to_int(r.get("daily_budget")),
+                "bid_strategy": _str(r.get("bid_strategy")),
+                "bid_amount": to_int(r.get("bid_amount")),
+            }
+            for r in rows
+        ],
+    )
+    return issues.mark(frame)
 
 
-def parse_ads(pages: Iterable[Page | Mapping[str, Any]], tenant_id: str, account_id: str) -> pl.DataFrame:
-    """-> raw.meta_ads_ads; created_time parsed to a naive UTC timestamp."""
-    rows = [
-        {
-            "tenant_id": tenant_id,
-            "account_id": _digits(r.get("account_id")) or _digits(account_id),
-            "id": _str(r.get("id")),
-            "adset_id": _str(r.get("adset_id")),
-            "campaign_id": _str(r.get("campaign_id")),
-            "name": _str(r.get("name")),
-            "status": _str(r.get("status")),
-            "created_time": r.get("created_time"),
-        }
-        for r in _rows(pages)
-    ]
-    return frame_from_rows("meta_ads_ads", rows, timestamp_strings=("created_time",))
+def parse_ads(
+    pages: Iterable[Page | Mapping[str, Any]],
+    tenant_id: str,
+    account_id: str,
+    *,
+    report: ParseReport | None = None,
+    fields: Iterable[str] = AD_FIELDS,
+) -> pl.DataFrame:
+    """-> raw.meta_ads_ads; created_time parsed to a naive UTC timestamp. Drift: unknown fields, absent
+    `id` / `adset_id` / `status` (quarantined with the reason) go to `report`."""
+    rows, issues = _entity_rows(pages, "meta_ads_ads", fields, AD_REQUIRED, report)
+    frame = frame_from_rows(
+        "meta_ads_ads",
+        [
+            {
+                "tenant_id": tenant_id,
+                "account_id": _digits(r.get("account_id")) or _digits(account_id),
+                "id": _str(r.get("id")),
+                "adset_id": _str(r.get("adset_id")),
+                "campaign_id": _str(r.get("campaign_id")),
+                "name": _str(r.get("name")),
+                "status": _str(r.get("status")),
+                "created_time": r.get("created_time"),
+            }
+            for r in rows
+        ],
+        timestamp_strings=("created_time",),
+    )
+    return issues.mark(frame)
 
 
 ACTIVITY_FIELDS: tuple[str, ...] = ("event_time", "event_type", "object_id", "object_type", "extra_data")
@@ -789,14 +864,17 @@ class MetaAdsClient:
 
     def list_campaigns(self, *, snapshot_date: date | None = None) -> pl.DataFrame:
         return parse_campaigns(
-            self.iter_entity_pages("campaigns"), self._tenant(), self.account_id, snapshot_date=snapshot_date
-        )
+            self.iter_entity_pages("campaigns"), self._tenant(), self.account_id,
+            snapshot_date=snapshot_date, report=self.report,
+        )  # fmt: skip
 
     def list_adsets(self) -> pl.DataFrame:
-        return parse_adsets(self.iter_entity_pages("adsets"), self._tenant(), self.account_id)
+        return parse_adsets(
+            self.iter_entity_pages("adsets"), self._tenant(), self.account_id, report=self.report
+        )
 
     def list_ads(self) -> pl.DataFrame:
-        return parse_ads(self.iter_entity_pages("ads"), self._tenant(), self.account_id)
+        return parse_ads(self.iter_entity_pages("ads"), self._tenant(), self.account_id, report=self.report)
 
     # -- writes -----------------------------------------------------------------------------------------
     def update_object(

@@ -18,6 +18,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from connectors.drift import DriftEvent
 from pipelines.ingest import (
     LoadOutcome,
     chunked,
@@ -35,6 +36,8 @@ INGEST_RETRY = dg.RetryPolicy(
     max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
 REQUEST_WINDOW_DAYS = 31  # days per API request window: bounded pages for long backfills
+META_ENTITIES = ("meta_ads_campaigns", "meta_ads_adsets", "meta_ads_ads")
+GOOGLE_ENTITIES = ("google_ads_campaigns", "google_ads_ad_groups", "google_ads_ads")
 
 
 def partition_days(context: dg.AssetExecutionContext) -> list[date]:
@@ -215,12 +218,8 @@ def build_ingest_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDe
         )
 
     entity_specs = {
-        "meta": [["raw", "meta_ads_campaigns"], ["raw", "meta_ads_adsets"], ["raw", "meta_ads_ads"]],
-        "google": [
-            ["raw", "google_ads_campaigns"],
-            ["raw", "google_ads_ad_groups"],
-            ["raw", "google_ads_ads"],
-        ],
+        "meta": [["raw", t] for t in META_ENTITIES],
+        "google": [["raw", t] for t in GOOGLE_ENTITIES],
     }
 
     @dg.multi_asset(
@@ -238,37 +237,19 @@ def build_ingest_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDe
     def meta_ads_entities(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, platforms: PlatformsResource
     ):
-        tables = {"meta_ads_campaigns": [], "meta_ads_adsets": [], "meta_ads_ads": []}
-        outcomes: dict[str, list[LoadOutcome]] = {t: [] for t in tables}
         today = _today(platforms)
-        for tenant in platforms.tenants():
-            if not tenant.meta_accounts:
-                continue
-            frames = {t: [] for t in tables}
-            for account in tenant.meta_accounts:
-                with platforms.meta(tenant, account) as client:
-                    frames["meta_ads_campaigns"].append(client.list_campaigns(snapshot_date=today))
-                    frames["meta_ads_adsets"].append(client.list_adsets())
-                    frames["meta_ads_ads"].append(client.list_ads())
-            with warehouse.connect() as con:
-                for table, parts in frames.items():
-                    frame = pl.concat(parts, how="diagonal_relaxed")
-                    outcomes[table].append(
-                        load_snapshot(
-                            con,
-                            table=table,
-                            source=table,
-                            tenant_id=tenant.tenant_id,
-                            frame=frame,
-                            snapshot_day=today,
-                            run_id=context.run_id,
-                            source_ref=f"landing/{table}/{tenant.tenant_id}",
-                        )
-                    )
-        for table, outs in outcomes.items():
-            yield dg.MaterializeResult(
-                asset_key=["raw", table], metadata={"rows_loaded": sum(o.rows_loaded for o in outs)}
-            )
+
+        def fetch(client: Any) -> dict[str, Callable[[], pl.DataFrame]]:
+            return {
+                "meta_ads_campaigns": lambda: client.list_campaigns(snapshot_date=today),
+                "meta_ads_adsets": client.list_adsets,
+                "meta_ads_ads": client.list_ads,
+            }
+
+        totals = _load_entities(context, warehouse, platforms, META_ENTITIES,
+                                lambda t: t.meta_accounts, platforms.meta, fetch)  # fmt: skip
+        for table, rows in totals.items():
+            yield dg.MaterializeResult(asset_key=["raw", table], metadata={"rows_loaded": rows})
 
     @dg.multi_asset(
         specs=[
@@ -285,30 +266,15 @@ def build_ingest_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDe
     def google_ads_entities(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, platforms: PlatformsResource
     ):
-        names = ("google_ads_campaigns", "google_ads_ad_groups", "google_ads_ads")
-        totals = dict.fromkeys(names, 0)
-        today = _today(platforms)
-        for tenant in platforms.tenants():
-            if not tenant.google_ads_customers:
-                continue
-            frames: dict[str, list[pl.DataFrame]] = {t: [] for t in names}
-            for customer in tenant.google_ads_customers:
-                with platforms.google_ads(tenant, customer) as client:
-                    frames["google_ads_campaigns"].append(client.list_campaigns())
-                    frames["google_ads_ad_groups"].append(client.list_ad_groups())
-                    frames["google_ads_ads"].append(client.list_ads())
-            with warehouse.connect() as con:
-                for table, parts in frames.items():
-                    totals[table] += load_snapshot(
-                        con,
-                        table=table,
-                        source=table,
-                        tenant_id=tenant.tenant_id,
-                        frame=pl.concat(parts, how="diagonal_relaxed"),
-                        snapshot_day=today,
-                        run_id=context.run_id,
-                        source_ref=f"landing/{table}/{tenant.tenant_id}",
-                    ).rows_loaded
+        def fetch(client: Any) -> dict[str, Callable[[], pl.DataFrame]]:
+            return {
+                "google_ads_campaigns": client.list_campaigns,
+                "google_ads_ad_groups": client.list_ad_groups,
+                "google_ads_ads": client.list_ads,
+            }
+
+        totals = _load_entities(context, warehouse, platforms, GOOGLE_ENTITIES,
+                                lambda t: t.google_ads_customers, platforms.google_ads, fetch)  # fmt: skip
         for table, rows in totals.items():
             yield dg.MaterializeResult(asset_key=["raw", table], metadata={"rows_loaded": rows})
 
@@ -529,6 +495,41 @@ def _days_with_lookback(
 
 def _today(platforms: PlatformsResource) -> date:
     return platforms.state().today if platforms.sandbox else date.today()
+
+
+def _load_entities(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    platforms: PlatformsResource,
+    tables: Sequence[str],
+    accounts: Callable[[Tenant], Sequence[str]],
+    client_for: Callable[[Tenant, str], Any],
+    fetch: Callable[[Any], dict[str, Callable[[], pl.DataFrame]]],
+) -> dict[str, int]:
+    """Each tenant's listings replace its snapshot per table, with the drift each listing's parser
+    reported (drained from the client after every listing, so it lands under that table's source) and
+    the elements it marked quarantined with their reason."""
+    totals = dict.fromkeys(tables, 0)
+    today = _today(platforms)
+    for tenant in platforms.tenants():
+        if not accounts(tenant):
+            continue
+        frames: dict[str, list[pl.DataFrame]] = {t: [] for t in tables}
+        drift: dict[str, list[DriftEvent]] = {t: [] for t in tables}
+        for account in accounts(tenant):
+            with client_for(tenant, account) as client:
+                for table, listing in fetch(client).items():
+                    frames[table].append(listing())
+                    events, _ = client.report.take()  # repeats: counted when the snapshot drops them
+                    drift[table].extend(e for e in events if e not in drift[table])
+        with warehouse.connect() as con:
+            for table, parts in frames.items():
+                totals[table] += load_snapshot(
+                    con, table=table, source=table, tenant_id=tenant.tenant_id,
+                    frame=pl.concat(parts, how="diagonal_relaxed"), snapshot_day=today, run_id=context.run_id,
+                    source_ref=f"landing/{table}/{tenant.tenant_id}", drift=drift[table],
+                ).rows_loaded  # fmt: skip
+    return totals
 
 
 def _days_of_files(paths: list[Path]) -> list[date]:

@@ -14,15 +14,14 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from connectors.drift import DriftEvent
 from pipelines.assets.ingest import (
     INGEST_RETRY,
     _contract_check,
     _load_ad_platform_daily,
+    _load_entities,
     _outcome_result,
-    _today,
 )
-from pipelines.ingest import LoadOutcome, load_snapshot
+from pipelines.ingest import LoadOutcome
 from pipelines.resources import PlatformsResource, WarehouseResource
 from pipelines.tenants import Tenant
 
@@ -156,38 +155,3 @@ def _load_daily(
         context, warehouse, platforms, table=table, source=source, accounts=accounts,
         client_for=client_for, fetch=fetch, day_column=day_column,
     )  # fmt: skip
-
-
-def _load_entities(
-    context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
-    platforms: PlatformsResource,
-    tables: Sequence[str],
-    accounts: Callable[[Tenant], Sequence[str]],
-    client_for: Callable[[Tenant, str], Any],
-    fetch: Callable[[Any], dict[str, Callable[[], pl.DataFrame]]],
-) -> dict[str, int]:
-    """Each tenant's listings replace its snapshot per table, with the drift each listing's parser
-    reported (drained from the client after every listing, so it lands under that table's source) and
-    the elements it marked quarantined with their reason."""
-    totals = dict.fromkeys(tables, 0)
-    today = _today(platforms)
-    for tenant in platforms.tenants():
-        if not accounts(tenant):
-            continue
-        frames: dict[str, list[pl.DataFrame]] = {t: [] for t in tables}
-        drift: dict[str, list[DriftEvent]] = {t: [] for t in tables}
-        for account in accounts(tenant):
-            with client_for(tenant, account) as client:
-                for table, listing in fetch(client).items():
-                    frames[table].append(listing())
-                    events, _ = client.report.take()  # repeats: counted when the snapshot drops them
-                    drift[table].extend(e for e in events if e not in drift[table])
-        with warehouse.connect() as con:
-            for table, parts in frames.items():
-                totals[table] += load_snapshot(
-                    con, table=table, source=table, tenant_id=tenant.tenant_id,
-                    frame=pl.concat(parts, how="diagonal_relaxed"), snapshot_day=today, run_id=context.run_id,
-                    source_ref=f"landing/{table}/{tenant.tenant_id}", drift=drift[table],
-                ).rows_loaded  # fmt: skip
-    return totals

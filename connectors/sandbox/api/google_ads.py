@@ -55,6 +55,28 @@ _GRAIN = {"customer": None, "campaign": "_campaign_id", "ad_group": "_ad_group_i
 _MICROS = 1_000_000
 _MIN_CURRENCY_UNIT_MICROS = 10_000  # budgets must be whole cents
 _METRICS_CAMEL = ("costMicros", "impressions", "clicks", "conversions", "conversionsValue")
+# Entity queries (no metrics, no segments) by GAQL resource: (fields a connector cannot do without,
+# numeric fields: int64 micros sent as strings, the field drift adds).
+_ENTITY_FAULTS: dict[
+    str, tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...], tuple[tuple[str, ...], Any]]
+] = {
+    "campaign": (
+        (("campaign", "id"), ("campaign", "status")),
+        (("campaignBudget", "amountMicros"), ("campaign", "targetCpa", "targetCpaMicros"),
+         ("campaign", "maximizeConversions", "targetCpaMicros")),
+        (("campaign", "servingStatus"), "SERVING"),
+    ),
+    "ad_group": (
+        (("adGroup", "id"), ("adGroup", "status"), ("campaign", "id")),
+        (),
+        (("adGroup", "type"), "SEARCH_STANDARD"),
+    ),
+    "ad_group_ad": (
+        (("adGroupAd", "ad", "id"), ("adGroupAd", "status"), ("adGroup", "id"), ("campaign", "id")),
+        (),
+        (("adGroupAd", "policySummary"), {"approvalStatus": "APPROVED"}),
+    ),
+}  # fmt: skip
 
 
 class GoogleError(ApiError):
@@ -119,6 +141,19 @@ _MUTATIONS = {
 }
 
 
+def _entity_query(call: Call) -> gaql.Query | None:
+    """The call's GAQL query when it reads entities only (no metrics, no segments); None otherwise
+    (a stats query, or a body the handler itself refuses)."""
+    try:
+        body = call.json_body()
+        query = gaql.parse(body.get("query") if isinstance(body, dict) else "")
+    except (ApiError, gaql.GaqlError):
+        return None
+    if any(f.startswith(("metrics.", "segments.")) for f in query.fields):
+        return None
+    return query
+
+
 class GoogleAdsAPI:
     platform = "google_ads"
 
@@ -169,11 +204,20 @@ class GoogleAdsAPI:
         return call.method == "POST" and match is not None and match["method"] == "mutate"
 
     def fault_rows(self, call: Call) -> RowFaultTarget | None:
-        """Body faults act on the results of searchStream batches and search pages."""
+        """Body faults act on the results of searchStream batches and search pages: of the ad stats
+        (metrics by day), and of the entity queries (campaigns, ad groups, ads: no metrics, no
+        segments), each entity query its own stream so "duplicate" repeats its own rows."""
         match = _ROUTE.match(call.path)
         if match is None or match["service"] != "googleAds":
             return None
         rows = ("*", "results") if match["method"] == "searchStream" else ("results",)
+        entity = _entity_query(call)
+        if entity is not None and entity.resource in _ENTITY_FAULTS:
+            required, numeric, new_field = _ENTITY_FAULTS[entity.resource]
+            return RowFaultTarget(
+                rows=rows, required=required, numeric=numeric, new_field=new_field,
+                stream=f"google:{match['cid']}:{match['method']}:{entity.resource}:{','.join(entity.fields)}",
+            )  # fmt: skip
         return RowFaultTarget(
             rows=rows,
             # Metrics equal to zero are left out by Google itself: only these are always sent.

@@ -140,6 +140,19 @@ TOO_MUCH_DATA_SUBCODE = 1487534
 TOO_MUCH_DATA = "Please reduce the amount of data you're asking for, then retry your request"
 _INSIGHTS_REQUIRED = ("date_start", "ad_id", "spend", "impressions", "clicks", "account_currency")
 _INSIGHTS_NUMERIC = ("spend", "impressions", "clicks")
+# Entity edges: (fields a connector cannot do without, numeric fields, the field drift adds). Budgets
+# are minor-unit strings ("1500"), bid_amount a JSON integer; ads carry no number.
+_ENTITY_FAULTS: dict[
+    str, tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...], tuple[tuple[str, ...], Any]]
+] = {
+    "campaigns": ((("id",), ("status",)), (("daily_budget",),), (("special_ad_categories",), [])),
+    "adsets": (
+        (("id",), ("campaign_id",), ("status",)),
+        (("daily_budget",), ("bid_amount",)),
+        (("targeting_optimization_types",), []),
+    ),
+    "ads": ((("id",), ("adset_id",), ("status",)), (), (("tracking_specs",), [])),
+}
 _PRESET = re.compile(r"^last_(\d+)d$")
 ACTIVITY_FIELDS = (
     "actor_id",
@@ -245,13 +258,10 @@ class MetaAPI:
                 new_field=(("quality_ranking",), "ABOVE_AVERAGE_35"),
                 stream=stream,
             )
-        if parts[1] in _EDGE_KIND:
+        if parts[1] in _ENTITY_FAULTS:
+            required, numeric, new_field = _ENTITY_FAULTS[parts[1]]
             return RowFaultTarget(
-                rows=("data",),
-                required=(("status",), ("name",)),
-                numeric=(("daily_budget",), ("bid_amount",)),
-                new_field=(("special_ad_categories",), []),
-                stream=stream,
+                rows=("data",), required=required, numeric=numeric, new_field=new_field, stream=stream
             )
         return None
 
