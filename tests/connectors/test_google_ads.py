@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from connectors.contracts import RAW_COLUMNS
+from connectors.drift import QUARANTINE_FIELD, QUARANTINE_REASON, ParseReport
 from connectors.errors import AuthError, PermanentError, RateLimitedError, WriteNotRetriedError
 from connectors.google_ads import (
     AD_DAILY_STATS_GAQL,
@@ -227,6 +228,96 @@ def test_entity_parsers():
     )  # fmt: skip
     assert ads.schema == pl.Schema(RAW_COLUMNS["google_ads_ads"])
     assert ads.rows() == [("t", "1", "2", "3", "11", "A", "PAUSED")]
+
+
+def _campaign(cid: str, budget: object = "50000000", target: object = "25000000", **campaign) -> dict:
+    node = {
+        "resourceName": f"customers/1/campaigns/{cid}",
+        "id": cid,
+        "name": f"C{cid}",
+        "status": "ENABLED",
+        "campaignBudget": f"customers/1/campaignBudgets/7{cid}",
+        "targetCpa": {"targetCpaMicros": target},
+    }
+    node.update(campaign)
+    row = {"campaign": {k: v for k, v in node.items() if v is not ...},
+           "campaignBudget": {"resourceName": f"customers/1/campaignBudgets/7{cid}", "id": f"7{cid}",
+                              "amountMicros": budget}}  # fmt: skip
+    return row
+
+
+def _drift(report: ParseReport) -> set[tuple[str, str]]:
+    return {(e.kind, e.column) for e in report.drift}
+
+
+def test_campaign_micros_sent_as_text_read_exactly_and_reported():
+    """Micros are int64 decimal strings: "11,000,000" or "50.280.000,0" read to the exact micro."""
+    report = ParseReport()
+    frame = parse_campaigns(
+        [[{"results": [_campaign("2", budget="11,000,000", target="50.280.000,0"),
+                       _campaign("3", budget="123456789012", target="1,234,567")]},
+          {"results": [_campaign("4")]}]],
+        "t", "1", report=report,
+    )  # fmt: skip
+    assert frame.schema == pl.Schema(RAW_COLUMNS["google_ads_campaigns"])
+    assert frame["budget_amount_micros"].to_list() == [11_000_000, 123_456_789_012, 50_000_000]
+    assert frame["target_cpa_micros"].to_list() == [50_280_000, 1_234_567, 25_000_000]
+    assert _drift(report) == {
+        ("type_changed", "campaignBudget.amountMicros"),
+        ("type_changed", "campaign.targetCpa.targetCpaMicros"),
+    }
+
+
+def test_campaigns_missing_field_new_field_and_unreadable_micros():
+    report = ParseReport()
+    frame = parse_campaigns(
+        [[{"results": [_campaign("2", servingStatus="SERVING"), _campaign("3", status=...),
+                       _campaign("4", budget="12.5")]}]],
+        "t", "1", report=report,
+    )  # fmt: skip
+    marked = frame.filter(pl.col(QUARANTINE_REASON).is_not_null())
+    assert marked["campaign_id"].to_list() == ["3", "4"]
+    assert marked[QUARANTINE_FIELD].to_list() == ["campaign.status", "campaignBudget.amountMicros"]
+    assert marked[QUARANTINE_REASON].to_list() == [
+        "google_ads_campaigns: field campaign.status absent from the platform's answer (schema drift)",
+        "google_ads_campaigns: campaignBudget.amountMicros '12.5' is not a whole number",
+    ]
+    assert frame.filter(pl.col(QUARANTINE_REASON).is_null())["budget_amount_micros"].to_list() == [50_000_000]
+    assert _drift(report) == {("new_column", "campaign.servingStatus"), ("missing_column", "campaign.status")}
+
+
+def test_ad_groups_and_ads_quarantine_rows_without_their_parent():
+    report = ParseReport()
+    groups = parse_ad_groups(
+        [[{"results": [
+            {"campaign": {"id": "2"}, "adGroup": {"id": "3", "name": "G", "status": "ENABLED", "type": "SEARCH"}},
+            # no campaign.id, but the ad group names its campaign: read from the resource name
+            {"adGroup": {"id": "4", "name": "H", "status": "PAUSED", "campaign": "customers/1/campaigns/2"}},
+            {"adGroup": {"id": "5", "name": "I", "status": "PAUSED"}},  # no campaign at all
+        ]}]],
+        "t", "1", report=report,
+    )  # fmt: skip
+    assert groups.select("campaign_id", "ad_group_id", QUARANTINE_FIELD).rows() == [
+        ("2", "3", None),
+        ("2", "4", None),
+        (None, "5", "campaign.id"),
+    ]
+    assert _drift(report) == {("new_column", "adGroup.type"), ("missing_column", "campaign.id")}
+    assert report.drift[-1].detail == "google_ads_ad_groups: 1 row(s) without campaign.id"
+    report = ParseReport()
+    ads = parse_ads(
+        [[{"results": [
+            {"campaign": {"id": "2"}, "adGroup": {"id": "3"}, "adGroupAd": {"ad": {"id": "11"}, "status": "ENABLED"}},
+            {"campaign": {"id": "2"}, "adGroupAd": {"ad": {"id": "12"}, "status": "ENABLED"}},
+            {"campaign": {"id": "2"}, "adGroup": {"id": "3"}, "adGroupAd": {"ad": {"name": "no id"}, "status": "ENABLED"}},
+        ]}]],
+        "t", "1", report=report,
+    )  # fmt: skip
+    assert ads[QUARANTINE_FIELD].to_list() == [None, "adGroup.id", "adGroupAd.ad.id"]
+    assert ads[QUARANTINE_REASON][2] == (
+        "google_ads_ads: field adGroupAd.ad.id absent from the platform's answer (schema drift)"
+    )
+    assert _drift(report) == {("missing_column", "adGroup.id"), ("missing_column", "adGroupAd.ad.id")}
 
 
 def test_mutate_budgets_body_and_partial_failure(sleeps):

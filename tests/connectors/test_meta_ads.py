@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from connectors.contracts import RAW_COLUMNS
+from connectors.drift import QUARANTINE_FIELD, QUARANTINE_REASON, ParseReport
 from connectors.errors import AuthError, PermanentError, RateLimitedError, WriteNotRetriedError
 from connectors.http import RetryPolicy
 from connectors.landing import LandingZone, read_meta, read_page
@@ -323,6 +324,102 @@ def test_entities_parse():
     )  # fmt: skip
     assert ads.schema == pl.Schema(RAW_COLUMNS["meta_ads_ads"])
     assert ads.row(0, named=True)["created_time"] == datetime(2026, 1, 5, 10, 0)
+
+
+def _drift(report: ParseReport) -> set[tuple[str, str]]:
+    return {(e.kind, e.column) for e in report.drift}
+
+
+def _adset(id_: str, **fields) -> dict:
+    row = {"id": id_, "campaign_id": "201", "name": f"A{id_}", "status": "ACTIVE", "daily_budget": "1500",
+           "bid_strategy": "COST_CAP", "bid_amount": 4694}  # fmt: skip
+    row.update(fields)
+    return {k: v for k, v in row.items() if v is not ...}
+
+
+def test_adsets_budgets_sent_as_text_read_exactly_and_reported():
+    """Meta sends daily_budget as minor-unit text ("1500" = 15.00) and bid_amount as a JSON integer:
+    formatted budgets and a bid in text are read to the exact minor unit, and reported as drift."""
+    report = ParseReport()
+    pages = [
+        {"data": [_adset("301", daily_budget="1,500"), _adset("302", daily_budget="2.100,0", bid_amount="4,694")]},
+        {"data": [_adset("303", daily_budget="987654", bid_amount=12)]},
+    ]  # fmt: skip
+    frame = parse_adsets(pages, "t", "111", report=report)
+    assert frame.schema == pl.Schema(RAW_COLUMNS["meta_ads_adsets"])  # nothing marked: no quarantine columns
+    assert frame["daily_budget"].to_list() == [1500, 2100, 987654]
+    assert frame["bid_amount"].to_list() == [4694, 4694, 12]
+    assert _drift(report) == {("type_changed", "daily_budget"), ("type_changed", "bid_amount")}
+
+
+def test_adsets_plain_wire_numbers_are_no_drift():
+    report = ParseReport()
+    frame = parse_adsets(
+        [{"data": [_adset("301"), _adset("302", daily_budget=None)]}], "t", "111", report=report
+    )
+    assert frame["daily_budget"].to_list() == [1500, None]
+    assert report.drift == []
+
+
+def test_adsets_missing_field_and_unreadable_budget_are_quarantined_with_reason():
+    report = ParseReport()
+    pages = [{"data": [
+        _adset("301"),
+        _adset("302", campaign_id=...),  # the parent is absent: not loaded with a null parent
+        _adset("303", daily_budget="15.5"),  # not a whole number of minor units: never rounded
+        _adset("304", targeting_optimization_types=[]),
+    ]}]  # fmt: skip
+    frame = parse_adsets(pages, "t", "111", report=report)
+    marked = frame.filter(pl.col(QUARANTINE_REASON).is_not_null())
+    assert marked["id"].to_list() == ["302", "303"]
+    assert marked[QUARANTINE_FIELD].to_list() == ["campaign_id", "daily_budget"]
+    assert marked[QUARANTINE_REASON].to_list() == [
+        "meta_ads_adsets: field campaign_id absent from the platform's answer (schema drift)",
+        "meta_ads_adsets: daily_budget '15.5' is not a whole number",
+    ]
+    good = frame.filter(pl.col(QUARANTINE_REASON).is_null())
+    assert good["id"].to_list() == ["301", "304"] and good["daily_budget"].to_list() == [1500, 1500]
+    assert _drift(report) == {
+        ("missing_column", "campaign_id"),
+        ("new_column", "targeting_optimization_types"),
+    }
+
+
+def test_campaigns_and_ads_report_drift_and_quarantine():
+    report = ParseReport()
+    campaigns = parse_campaigns(
+        [{"data": [{"id": "201", "name": "C", "status": "ACTIVE", "objective": "OUTCOME_SALES",
+                    "special_ad_categories": []},
+                   {"id": "202", "name": "D", "objective": "OUTCOME_SALES"}]}],
+        "t", "111", snapshot_date=date(2026, 2, 1), report=report,
+    )  # fmt: skip
+    assert campaigns.columns[-1] == "_snapshot_date"  # the snapshot day stays load metadata, last
+    assert campaigns.filter(pl.col(QUARANTINE_REASON).is_not_null())["id"].to_list() == ["202"]
+    assert campaigns[QUARANTINE_FIELD].to_list() == [None, "status"]
+    assert _drift(report) == {("new_column", "special_ad_categories"), ("missing_column", "status")}
+    report = ParseReport()
+    ads = parse_ads(
+        [{"data": [{"id": "401", "campaign_id": "201", "name": "X", "status": "ACTIVE",
+                    "created_time": "2026-01-05T10:00:00+0000"}]}],
+        "t", "111", report=report,
+    )  # fmt: skip
+    assert ads[QUARANTINE_FIELD].to_list() == ["adset_id"]
+    assert ads[QUARANTINE_REASON].to_list() == [
+        "meta_ads_ads: field adset_id absent from the platform's answer (schema drift)"
+    ]
+    assert _drift(report) == {("missing_column", "adset_id")}
+
+
+def test_client_listings_report_into_the_client(sleeps):
+    script = Script(json_response(200, {"data": [_adset("301", daily_budget="12,345", quality="x")]}))
+    with meta_client(script, sleeps) as meta:
+        frame = meta.list_adsets()
+        drift, _ = meta.report.take()
+    assert frame["daily_budget"].to_list() == [12345]
+    assert {(e.kind, e.column) for e in drift} == {
+        ("type_changed", "daily_budget"),
+        ("new_column", "quality"),
+    }
 
 
 def test_list_campaigns_pages(sleeps):

@@ -1,5 +1,5 @@
 """The fault suite (issue 3) through Dagster on the tiny world: for every fault kind and every source
-(Meta, Google Ads, HubSpot, LinkedIn, TikTok, Mailchimp, social listening; LinkedIn's and TikTok's entity
+(Meta, Google Ads, HubSpot, LinkedIn, TikTok, Mailchimp, social listening; the four ad platforms' entity
 listings too) the loaded raw totals equal the fault-free run with no key twice, drift lands in
 ops.schema_drift; a missing column quarantines the rows with the reason and a clean rerun makes them
 whole; restated days (Meta, Google, LinkedIn, TikTok) are replaced, never appended; a window that still
@@ -44,15 +44,29 @@ class Source:
 SOURCES = {
     "meta": Source(
         "meta",
-        {"raw.meta_ads_insights": (("tenant_id", "ad_id", "date_start"),
-                                   ("spend", "impressions", "clicks", "conversions", "conversion_value"))},
-        ("meta_ads",),
+        {
+            "raw.meta_ads_insights": (("tenant_id", "ad_id", "date_start"),
+                                      ("spend", "impressions", "clicks", "conversions", "conversion_value")),
+            "raw.meta_ads_campaigns": (("tenant_id", "id"), ()),
+            "raw.meta_ads_adsets": (("tenant_id", "id"), ("daily_budget", "bid_amount")),
+            "raw.meta_ads_ads": (("tenant_id", "id"), ()),
+        },
+        ("meta_ads", "meta_ads_campaigns", "meta_ads_adsets", "meta_ads_ads"),
+        no_numbers=("meta_ads_campaigns", "meta_ads_ads"),  # campaigns are listed without budgets
     ),
     "google_ads": Source(
         "google_ads",
-        {"raw.google_ads_ad_stats": (("tenant_id", "ad_id", "date"),
-                                     ("cost_micros", "impressions", "clicks", "conversions", "conversions_value"))},
-        ("google_ads",),
+        {
+            "raw.google_ads_ad_stats": (("tenant_id", "ad_id", "date"),
+                                        ("cost_micros", "impressions", "clicks", "conversions",
+                                         "conversions_value")),
+            "raw.google_ads_campaigns": (("tenant_id", "customer_id", "campaign_id"),
+                                         ("budget_amount_micros", "target_cpa_micros")),
+            "raw.google_ads_ad_groups": (("tenant_id", "customer_id", "ad_group_id"), ()),
+            "raw.google_ads_ads": (("tenant_id", "customer_id", "ad_group_id", "ad_id"), ()),
+        },
+        ("google_ads", "google_ads_campaigns", "google_ads_ad_groups", "google_ads_ads"),
+        no_numbers=("google_ads_ad_groups", "google_ads_ads"),
     ),
     "hubspot": Source(
         "hubspot",
