@@ -10,10 +10,12 @@ import pytest
 
 from models_ml.media_transforms import delayed_adstock, geometric_adstock, hill, hill_derivative
 from models_ml.mmm import (
+    ChannelParams,
     MMMConfig,
     channel_summary,
     decomposition,
     fit_mmm,
+    recent_daily_spend,
     response_curves,
     run_mmm,
     steady_state_mroi,
@@ -90,20 +92,52 @@ def test_pooling_prior_helps_the_uncalibrated_model() -> None:
     assert (table["roi"] > 0).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (issue 4 open): without lift tests the moving-block bootstrap intervals cover the "
-    "true ROI for 5 of 8 paid channels on demo-s7 (pooling prior on; 4 of 8 without): too narrow",
-)
 def test_uncalibrated_intervals_are_wide_and_mostly_cover_the_truth() -> None:
     # Without experiments the model must say how little the data identify, with wide intervals rather
-    # than be confidently wrong.
+    # than be confidently wrong. The randomised priors do it: 8 of 8 covered on demo-s7 (median width
+    # 1.4 x the true ROI); with every draw shrunk toward the same prior centres it was 5 of 8 (0.6 x).
     table = _roi_vs_truth(demo_fit(calibrated=False))
 
     covered = table.filter(pl.col("true_roi").is_between(pl.col("roi_lower"), pl.col("roi_upper"))).height
     assert covered >= 0.75 * table.height
     widths = (table["roi_upper"] - table["roi_lower"]) / table["true_roi"]
-    assert widths.median() > 0.5
+    assert 0.5 < widths.median() < 2.0  # wide, but still saying something
+
+
+@pytest.mark.parametrize("calibrated", [False, True])
+def test_draws_bracket_the_true_response_curve(calibrated: bool) -> None:
+    # What the budget optimiser uses: each paid channel's steady-state revenue per day at half and at
+    # today's spend. The bootstrap draws' 90 % band must hold the true response for most channels
+    # (demo-s7: 8 + 8 of 8 uncalibrated; calibrated 8 of 8 at 0.5x, 7 of 8 at 1x - northwind tiktok,
+    # whose experiments came out 16 % low, is the miss).
+    params = truth("channel_params")
+    inside = {0.5: 0, 1.0: 0}
+    n = 0
+    for (tenant, _), fit in demo_fit(calibrated=calibrated).fits.items():
+        current = recent_daily_spend(fit)
+        for j, fitted in enumerate(fit.params):
+            if not fitted.paid:
+                continue
+            p = params.filter((pl.col("tenant_id") == tenant) & (pl.col("channel") == fitted.channel)).row(
+                0, named=True
+            )
+            true = ChannelParams(
+                fitted.channel,
+                True,
+                p["adstock_decay"],
+                p["hill_k"],
+                p["hill_alpha"],
+                p["beta"] * p["revenue_per_conversion"],
+            )
+            spend = np.array(list(inside)) * current[fitted.channel]
+            target = steady_state_response(true, spend)
+            draws = np.array([steady_state_response(d[j], spend) for d in fit.draws])
+            low, high = np.quantile(draws, [0.05, 0.95], axis=0)
+            for multiple, lo, hi, t in zip(inside, low, high, target, strict=True):
+                inside[multiple] += int(lo <= t <= hi)
+            n += 1
+    assert n == 8
+    assert all(count >= 0.75 * n for count in inside.values()), inside
 
 
 def _synthetic(
@@ -268,8 +302,6 @@ def test_transforms_match_their_definitions() -> None:
 
 
 def test_steady_state_curve_and_its_slope_agree() -> None:
-    from models_ml.mmm import ChannelParams
-
     params = ChannelParams("meta", True, decay=0.5, k=800.0, alpha=1.8, beta=1000.0)
     s = np.linspace(10, 2000, 40)
     numeric = (steady_state_response(params, s + 1e-3) - steady_state_response(params, s - 1e-3)) / 2e-3
@@ -280,7 +312,8 @@ def test_steady_state_curve_and_its_slope_agree() -> None:
 def test_exact_gradient_matches_finite_differences(with_lift_tests: bool) -> None:
     # The fit's L-BFGS-B runs on the envelope-theorem gradient (geometric adstock): it must be the
     # derivative of the profiled objective - ridge, pooling prior, lift rows, case weights and the
-    # prior on the unit box included - or the fit stops at the wrong place.
+    # prior on the unit box included, their centres moved as a bootstrap draw moves them - or the fit
+    # stops at the wrong place.
     from models_ml.mmm import LiftTest, _prepare, _Problem
 
     media, kpi, _ = _synthetic(n=200, volume_channel=True)
@@ -290,8 +323,11 @@ def test_exact_gradient_matches_finite_differences(with_lift_tests: bool) -> Non
         [LiftTest("meta", date(2024, 3, 1), date(2024, 3, 28), 20_000.0, 2_000.0)] if with_lift_tests else []
     )
     rng = np.random.default_rng(5)
-    problem = _Problem(data, config, tests).with_weights(
-        rng.poisson(1.0, len(data.y)).astype(np.float64), rng.standard_normal(len(tests))
+    base = _Problem(data, config, tests)
+    problem = base.with_weights(
+        rng.poisson(1.0, len(data.y)).astype(np.float64),
+        rng.standard_normal(len(tests)),
+        rng.standard_normal(base.n_channels * (base.n_params + 1)),  # randomised priors, as in a draw
     )
     for _ in range(3):
         u = rng.uniform(0.05, 0.95, problem.n_channels * problem.n_params)
