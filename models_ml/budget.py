@@ -105,17 +105,26 @@ def optimise_budget(
     max_spend: Mapping[str, float] | None = None,
     max_change: float | None = None,
     locked: Iterable[str] = (),
+    draws: Sequence[Sequence[ResponseCurve]] | None = None,
 ) -> BudgetPlan:
     """The best daily split of the budget over `curves` under the constraints (see module doc).
 
     `current`: today's daily spend per channel (the reference of `max_change` and of locked channels).
     `total_budget` defaults to the current total for `revenue`. `max_change` is relative (0.3: +-30 %).
+    `draws`: the fit's bootstrap draws, each a list of curves in the order of `curves`. When given (and
+    not empty) the plan maximises the EXPECTED response over the draws (each channel's mean curve, as
+    Meridian does) instead of the point curve's; the plan's `response` and `marginal` are then means
+    over the draws too. None or empty: the point curves (`curves`).
     """
     if not curves:
         raise ValueError("optimise_budget needs at least one response curve")
     channels = tuple(c.channel for c in curves)
     if len(set(channels)) != len(channels):
         raise ValueError(f"response curves repeat a channel: {channels}")
+    for n, draw in enumerate(draws or ()):
+        names = tuple(c.channel for c in draw)
+        if names != channels:
+            raise ValueError(f"draw {n} lists channels {names}, expected those of `curves`: {channels}")
     missing = [c for c in channels if c not in current]
     if missing:
         raise ValueError(f"current spend missing for channels {missing}")
@@ -151,13 +160,14 @@ def optimise_budget(
 
     from threadpoolctl import threadpool_limits
 
-    solver = _Solver(curves, lo, hi, value)
+    ensemble = [list(d) for d in draws] if draws else [list(curves)]
+    solver = _Solver(ensemble, lo, hi, value)
     # SLSQP's small dense steps: a multi-threaded BLAS makes them many times slower, not faster.
     with threadpool_limits(1, user_api="blas"):
         spend, p = solver.solve(price, total_budget, equality=objective == "revenue", start=cur)
     spend = np.clip(spend, lo, hi)
-    response = np.array([c.response(s) for c, s in zip(curves, spend, strict=True)], dtype=np.float64)
-    marginal = np.array([c.marginal(s) for c, s in zip(curves, spend, strict=True)], dtype=np.float64)
+    response = solver.response(spend) / value
+    marginal = solver.marginal(spend) / value
     return BudgetPlan(
         channels=channels,
         current=cur,
@@ -295,37 +305,57 @@ def _bounds(
 _TABLE_POINTS = 128
 
 
-class _Solver:
-    """Vectorised best responses and the bisection on the multiplier."""
+_CORNERS_POLISHED = 3  # single-channel-heavy starts polished (best unpolished first)
+_LOW_POINTS = 48  # grid on [lo, start] where a mean of S-curves may have a local maximum
 
-    def __init__(self, curves: Sequence[ResponseCurve], lo: FloatArray, hi: FloatArray, value: float):
-        self.curves, self.lo, self.hi, self.value = curves, lo, hi, value
-        self.decay = np.array([c.decay for c in curves])
-        self.k = np.array([c.k for c in curves])
-        self.alpha = np.array([c.alpha for c in curves])
-        self.beta = np.array([c.beta for c in curves]) * value
-        self.dpp = np.array([float(c.days_per_period) for c in curves])
-        # The concave part starts at the inflection (or the lower bound, if above it).
-        self.start = np.clip(np.array([c.inflection for c in curves]), lo, hi)
+
+class _Solver:
+    """Vectorised best responses and the bisection on the multiplier.
+
+    `ensemble`: one or more sets of curves (bootstrap draws), each in the same channel order; the
+    objective is each channel's mean response over the sets (one set: the point curve). Parameters are
+    held as (channels, sets) arrays; responses and marginals are means over the sets."""
+
+    def __init__(
+        self, ensemble: Sequence[Sequence[ResponseCurve]], lo: FloatArray, hi: FloatArray, value: float
+    ):
+        self.lo, self.hi, self.value = lo, hi, value
+
+        def stack(attr: str) -> FloatArray:
+            return np.array([[float(getattr(c, attr)) for c in set_] for set_ in ensemble]).T
+
+        self.decay, self.k, self.alpha = stack("decay"), stack("k"), stack("alpha")
+        self.beta = stack("beta") * value
+        self.dpp = stack("days_per_period")
+        inflection = np.array([[c.inflection for c in set_] for set_ in ensemble]).T
+        # Past the last inflection of any set the mean marginal falls (a sum of falling functions);
+        # below it a mean of S-curves may have a local maximum, so [lo, start] is searched on a grid.
+        self.start = np.clip(inflection.max(axis=1), lo, hi)
+        self.mixed = inflection.min(axis=1) < self.start - 1e-12  # sets disagree on the inflection
         self.peak_marginal = self.marginal(self.start)
         # A table of the falling marginal on [start, hi] brackets each root before the bisection.
         steps = np.linspace(0.0, 1.0, _TABLE_POINTS)[None, :]
         self.grid = self.start[:, None] + (self.hi - self.start)[:, None] * steps**2
         self.grid_marginal = self.marginal(self.grid.T).T
+        if self.mixed.any():
+            low_steps = np.linspace(0.0, 1.0, _LOW_POINTS)[None, :]
+            self.low_grid = self.lo[:, None] + (self.start - self.lo)[:, None] * low_steps
+            self.low_response = self.response(self.low_grid.T).T
 
     def settled(self, s: FloatArray) -> FloatArray:
-        return np.maximum(s, 0.0) * self.dpp / (1.0 - self.decay)
+        return np.maximum(s, 0.0)[..., None] * self.dpp / (1.0 - self.decay)
 
     def response(self, s: FloatArray) -> FloatArray:
+        """Per channel (broadcast on the last axis): the mean response over the sets."""
         ratio = (self.settled(s) / self.k) ** self.alpha
-        return self.beta * ratio / (1.0 + ratio) / self.dpp
+        return (self.beta * ratio / (1.0 + ratio) / self.dpp).mean(axis=-1)
 
     def marginal(self, s: FloatArray) -> FloatArray:
         """Per channel (broadcast on the last axis); infinite at 0 when alpha < 1."""
         ratio = np.maximum(self.settled(s) / self.k, 1e-300)
         powered = ratio**self.alpha
         slope = self.alpha * powered / (ratio * self.k * (1.0 + powered) ** 2)
-        return self.beta * slope / (1.0 - self.decay)
+        return (self.beta * slope / (1.0 - self.decay)).mean(axis=-1)
 
     def best_response(self, p: float) -> FloatArray:
         """argmax over [lo, hi] of value * r(s) - p s, per channel (exact for S-shaped curves)."""
@@ -344,7 +374,15 @@ class _Solver:
         )
         gain_interior = self.response(interior) - p * interior
         gain_low = self.response(self.lo) - p * self.lo
-        return np.where(gain_low > gain_interior, self.lo, interior)
+        best = np.where(gain_low > gain_interior, self.lo, interior)
+        if self.mixed.any():
+            # A mean of S-curves: the best grid point of [lo, start] where it beats both.
+            gains = self.low_response - p * self.low_grid
+            j = np.argmax(gains, axis=1)
+            rows = np.arange(len(j))
+            better = self.mixed & (gains[rows, j] > np.maximum(gain_low, gain_interior))
+            best = np.where(better, self.low_grid[rows, j], best)
+        return best
 
     def solve(
         self, price: float, budget: float | None, *, equality: bool, start: FloatArray
@@ -379,9 +417,30 @@ class _Solver:
             self._fill_in_turn(less, more, budget, price),
             self._fill(today, today, budget) if equality else today,
         ]
+        # S-curves make the problem multi-modal: which channels get past their convex start decides
+        # the basin. More starts: an even split, and each channel filled first from the lower bounds
+        # (a single-channel-heavy corner); the corners are ranked unpolished and the best few polished.
+        even = self.lo + np.minimum(self.hi - self.lo, max(budget - self.lo.sum(), 0.0) / len(self.lo))
+        candidates.append(self._fill(even, even, budget))
+        corners = [self._corner(i, budget, price) for i in np.flatnonzero(self.hi - self.lo > 1e-9)]
+        corner_gains = [float((self.response(c) - price * c).sum()) for c in corners]
+        candidates += [corners[i] for i in np.argsort(corner_gains)[::-1][:_CORNERS_POLISHED]]
         polished = [self._polish(c, budget, equality, price) for c in candidates]
         gains = [float((self.response(c) - price * c).sum()) for c in polished]
         return polished[int(np.argmax(gains))], p_high
+
+    def _corner(self, first: int, budget: float, price: float) -> FloatArray:
+        """Channel `first` filled from its lower bound toward its upper one, the rest in turn by average
+        return (the remainder after it: on the others' best responses at that multiplier)."""
+        spend = self.lo.copy()
+        spend[first] = min(self.hi[first], self.lo[first] + max(budget - self.lo.sum(), 0.0))
+        remainder = budget - spend.sum()
+        if remainder > 1e-12 * max(budget, 1.0):
+            others = np.ones(len(spend), dtype=bool)
+            others[first] = False
+            top = np.where(others, self.hi, spend)
+            return self._fill(spend, top, budget)
+        return spend
 
     def _fill_in_turn(self, less: FloatArray, more: FloatArray, budget: float, price: float) -> FloatArray:
         spend = less.copy()
