@@ -306,6 +306,7 @@ _TABLE_POINTS = 128
 
 
 _CORNERS_POLISHED = 3  # single-channel-heavy starts polished (best unpolished first)
+_QUICK_STEPS = 6  # SLSQP steps on each start before the best one is polished to convergence
 _LOW_POINTS = 48  # grid on [lo, start] where a mean of S-curves may have a local maximum
 
 
@@ -425,9 +426,10 @@ class _Solver:
         corners = [self._corner(i, budget, price) for i in np.flatnonzero(self.hi - self.lo > 1e-9)]
         corner_gains = [float((self.response(c) - price * c).sum()) for c in corners]
         candidates += [corners[i] for i in np.argsort(corner_gains)[::-1][:_CORNERS_POLISHED]]
-        polished = [self._polish(c, budget, equality, price) for c in candidates]
+        # A few SLSQP steps on every start pick the basin; the best is then polished to convergence.
+        polished = [self._polish(c, budget, equality, price, _QUICK_STEPS) for c in candidates]
         gains = [float((self.response(c) - price * c).sum()) for c in polished]
-        return polished[int(np.argmax(gains))], p_high
+        return self._polish(polished[int(np.argmax(gains))], budget, equality, price), p_high
 
     def _corner(self, first: int, budget: float, price: float) -> FloatArray:
         """Channel `first` filled from its lower bound toward its upper one, the rest in turn by average
@@ -469,8 +471,17 @@ class _Solver:
             spend = spend + np.sign(remainder) * room * min(abs(remainder) / room.sum(), 1.0)
         return np.clip(spend, self.lo, self.hi)
 
-    def _polish(self, spend: FloatArray, budget: float, equality: bool, price: float) -> FloatArray:
-        """A few SLSQP steps on the exact objective; kept only when feasible and better."""
+    def _response_and_marginal(self, s: FloatArray) -> tuple[FloatArray, FloatArray]:
+        ratio = np.maximum(self.settled(s) / self.k, 1e-300)
+        powered = ratio**self.alpha
+        response = (self.beta * powered / (1.0 + powered) / self.dpp).mean(axis=-1)
+        slope = self.alpha * powered / (ratio * self.k * (1.0 + powered) ** 2)
+        return response, (self.beta * slope / (1.0 - self.decay)).mean(axis=-1)
+
+    def _polish(
+        self, spend: FloatArray, budget: float, equality: bool, price: float, steps: int = 50
+    ) -> FloatArray:
+        """Up to `steps` SLSQP steps on the exact objective; kept only when feasible and better."""
         free = self.hi - self.lo > 1e-9
         if free.sum() < 2:
             return spend
@@ -482,8 +493,9 @@ class _Solver:
         def negative(x: FloatArray) -> tuple[float, FloatArray]:
             s = spend.copy()
             s[free] = x * scale
-            grad = (self.marginal(s) - price)[free] * scale
-            return -gain(s), -np.nan_to_num(grad, posinf=1e12)
+            response, marginal = self._response_and_marginal(s)
+            grad = (marginal - price)[free] * scale
+            return -float((response - price * s).sum()), -np.nan_to_num(grad, posinf=1e12)
 
         fixed = float(spend[~free].sum())
         constraint = {
@@ -498,7 +510,7 @@ class _Solver:
             method="SLSQP",
             bounds=list(zip(self.lo[free] / scale, self.hi[free] / scale, strict=True)),
             constraints=[constraint],
-            options={"maxiter": 50, "ftol": 1e-12},
+            options={"maxiter": steps, "ftol": 1e-12},
         )
         candidate = spend.copy()
         candidate[free] = np.clip(result.x * scale, self.lo[free], self.hi[free])
