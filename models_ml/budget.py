@@ -24,7 +24,15 @@ budget (the non-concave case) the remainder goes to the channels between their t
 short SLSQP polish with analytic gradients on the true (non-concave) objective finishes the plan;
 two other starts (filling the jumping channels one at a time, and today's split) are polished too and
 the best plan wins, so the plan never earns less than today's split when that split is allowed.
-Tens of channels take a few milliseconds.
+S-curves make the problem multi-modal (which channels pass their convex start decides the basin), so an
+even split and the single-channel-heavy corners (each channel filled first; the best few by unpolished
+revenue) are further starts; every start gets a few SLSQP steps and the best is polished to convergence.
+
+Uncertainty (`draws`): with the MMM's bootstrap draws the objective is each channel's mean response over
+the draws (as Meridian optimises the posterior-expected outcome) - still separable, so the same method
+applies; past the last inflection of any draw the mean marginal falls, and below it the best response
+is also searched on a grid (a mean of S-curves may have a local maximum there).
+30 channels take ~40 ms on point curves, ~60 ms with 25 draws.
 
 Pure: arrays in, plan out.
 """
@@ -358,8 +366,8 @@ class _Solver:
         slope = self.alpha * powered / (ratio * self.k * (1.0 + powered) ** 2)
         return (self.beta * slope / (1.0 - self.decay)).mean(axis=-1)
 
-    def best_response(self, p: float) -> FloatArray:
-        """argmax over [lo, hi] of value * r(s) - p s, per channel (exact for S-shaped curves)."""
+    def interior(self, p: float) -> FloatArray:
+        """argmax over [start, hi] of value * r(s) - p s per channel: where the falling marginal is p."""
         # On [start, hi] the marginal falls: the table brackets marginal = p, then 24 halvings of the
         # bracket (~1e-7 of a table step).
         index = np.clip((self.grid_marginal > p).sum(axis=1), 1, _TABLE_POINTS - 1)
@@ -370,9 +378,52 @@ class _Solver:
             above = self.marginal(mid) > p
             a = np.where(above, mid, a)
             b = np.where(above, b, mid)
-        interior = np.where(
+        return np.where(
             self.marginal(self.hi) >= p, self.hi, np.where(self.peak_marginal <= p, self.start, a)
         )
+
+    def restricted(self, sets: NDArray[np.bool_], budget: float, price: float, equality: bool) -> FloatArray:
+        """Approximate KKT plans, one per row of `sets`: the `on` channels on their concave parts (their
+        spend read off the marginal table by linear interpolation), the others at their lower bounds,
+        one bisection on the multiplier for all sets at once. Rows that cannot meet the budget are NaN."""
+        gm, grid = self.grid_marginal, self.grid
+        rows = np.arange(len(self.lo))
+
+        def spend(p: FloatArray) -> FloatArray:
+            idx = np.clip((gm[None, :, :] > p[:, None, None]).sum(axis=2), 1, _TABLE_POINTS - 1)
+            m0, m1 = gm[rows, idx - 1], gm[rows, idx]
+            g0, g1 = grid[rows, idx - 1], grid[rows, idx]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t = np.clip(np.nan_to_num((m0 - p[:, None]) / (m0 - m1), nan=1.0), 0.0, 1.0)
+            inner = np.where(gm[None, :, -1] >= p[:, None], grid[None, :, -1], g0 + t * (g1 - g0))
+            inner = np.where(gm[None, :, 0] <= p[:, None], self.start[None, :], inner)
+            return np.where(sets, inner, self.lo[None, :])
+
+        finite = gm[:, 1:][np.isfinite(gm[:, 1:])]  # (at the start it can be ~1e149: alpha < 1)
+        p_low = np.full(len(sets), price)
+        p_high = np.full(len(sets), 2.0 * max(price * 2.0 + 1.0, float(finite.max(initial=0.0))))
+        for _ in range(50):
+            mid = 0.5 * (p_low + p_high)
+            over = spend(mid).sum(axis=1) > budget
+            p_low, p_high = np.where(over, mid, p_low), np.where(over, p_high, mid)
+        plans = spend(p_high)
+        at_price = spend(p_low[:1] * 0 + price)[0]
+        lowest = np.where(sets, self.start, self.lo).sum(axis=1)
+        highest = np.where(sets, self.hi, self.lo).sum(axis=1)
+        ok = lowest <= budget * (1 + 1e-12) + 1e-12
+        if equality:
+            ok &= highest >= budget * (1 - 1e-12)
+        out = np.full(plans.shape, np.nan)
+        for r in np.flatnonzero(ok):
+            if not equality and np.where(sets[r], at_price, self.lo).sum() <= budget:
+                out[r] = np.where(sets[r], at_price, self.lo)
+            else:
+                out[r] = self._fill(plans[r], plans[r], budget)
+        return out
+
+    def best_response(self, p: float) -> FloatArray:
+        """argmax over [lo, hi] of value * r(s) - p s, per channel (exact for S-shaped curves)."""
+        interior = self.interior(p)
         gain_interior = self.response(interior) - p * interior
         gain_low = self.response(self.lo) - p * self.lo
         best = np.where(gain_low > gain_interior, self.lo, interior)
@@ -428,6 +479,20 @@ class _Solver:
         candidates += [corners[i] for i in np.argsort(corner_gains)[::-1][:_CORNERS_POLISHED]]
         # A few SLSQP steps on every start pick the basin; the best is then polished to convergence.
         polished = [self._polish(c, budget, equality, price, _QUICK_STEPS) for c in candidates]
+        # SLSQP's steps can leave a basin; the exact KKT plan of each start's active set (channels past
+        # their inflection) and of each single-channel set stays in it.
+        concave = self.start <= self.lo + 1e-12
+        active = {tuple(concave | (c >= self.start * (1 - 1e-9))) for c in candidates + polished}
+        for i in np.flatnonzero(self.hi - self.lo > 1e-9):
+            single = concave.copy()
+            single[i] = True
+            active.add(tuple(single))
+        plans = self.restricted(np.array(sorted(active)), budget, price, equality)
+        plans = plans[np.isfinite(plans).all(axis=1)]
+        if len(plans):
+            plan_gains = (self.response(plans) - price * plans).sum(axis=1)
+            for r in np.argsort(plan_gains)[::-1][:_CORNERS_POLISHED]:
+                polished.append(self._polish(plans[r], budget, equality, price, _QUICK_STEPS))
         gains = [float((self.response(c) - price * c).sum()) for c in polished]
         return self._polish(polished[int(np.argmax(gains))], budget, equality, price), p_high
 
@@ -479,7 +544,7 @@ class _Solver:
         return response, (self.beta * slope / (1.0 - self.decay)).mean(axis=-1)
 
     def _polish(
-        self, spend: FloatArray, budget: float, equality: bool, price: float, steps: int = 50
+        self, spend: FloatArray, budget: float, equality: bool, price: float, steps: int = 30
     ) -> FloatArray:
         """Up to `steps` SLSQP steps on the exact objective; kept only when feasible and better."""
         free = self.hi - self.lo > 1e-9
@@ -510,7 +575,7 @@ class _Solver:
             method="SLSQP",
             bounds=list(zip(self.lo[free] / scale, self.hi[free] / scale, strict=True)),
             constraints=[constraint],
-            options={"maxiter": steps, "ftol": 1e-12},
+            options={"maxiter": steps, "ftol": 1e-10},
         )
         candidate = spend.copy()
         candidate[free] = np.clip(result.x * scale, self.lo[free], self.hi[free])
