@@ -24,7 +24,15 @@ budget (the non-concave case) the remainder goes to the channels between their t
 short SLSQP polish with analytic gradients on the true (non-concave) objective finishes the plan;
 two other starts (filling the jumping channels one at a time, and today's split) are polished too and
 the best plan wins, so the plan never earns less than today's split when that split is allowed.
-Tens of channels take a few milliseconds.
+S-curves make the problem multi-modal (which channels pass their convex start decides the basin), so an
+even split and the single-channel-heavy corners (each channel filled first; the best few by unpolished
+revenue) are further starts; every start gets a few SLSQP steps and the best is polished to convergence.
+
+Uncertainty (`draws`): with the MMM's bootstrap draws the objective is each channel's mean response over
+the draws (as Meridian optimises the posterior-expected outcome) - still separable, so the same method
+applies; past the last inflection of any draw the mean marginal falls, and below it the best response
+is also searched on a grid (a mean of S-curves may have a local maximum there).
+30 channels take ~50 ms on point curves, ~70 ms with 25 draws (up to ~130 ms at half budget).
 
 Pure: arrays in, plan out.
 """
@@ -105,17 +113,26 @@ def optimise_budget(
     max_spend: Mapping[str, float] | None = None,
     max_change: float | None = None,
     locked: Iterable[str] = (),
+    draws: Sequence[Sequence[ResponseCurve]] | None = None,
 ) -> BudgetPlan:
     """The best daily split of the budget over `curves` under the constraints (see module doc).
 
     `current`: today's daily spend per channel (the reference of `max_change` and of locked channels).
     `total_budget` defaults to the current total for `revenue`. `max_change` is relative (0.3: +-30 %).
+    `draws`: the fit's bootstrap draws, each a list of curves in the order of `curves`. When given (and
+    not empty) the plan maximises the EXPECTED response over the draws (each channel's mean curve, as
+    Meridian does) instead of the point curve's; the plan's `response` and `marginal` are then means
+    over the draws too. None or empty: the point curves (`curves`).
     """
     if not curves:
         raise ValueError("optimise_budget needs at least one response curve")
     channels = tuple(c.channel for c in curves)
     if len(set(channels)) != len(channels):
         raise ValueError(f"response curves repeat a channel: {channels}")
+    for n, draw in enumerate(draws or ()):
+        names = tuple(c.channel for c in draw)
+        if names != channels:
+            raise ValueError(f"draw {n} lists channels {names}, expected those of `curves`: {channels}")
     missing = [c for c in channels if c not in current]
     if missing:
         raise ValueError(f"current spend missing for channels {missing}")
@@ -151,13 +168,14 @@ def optimise_budget(
 
     from threadpoolctl import threadpool_limits
 
-    solver = _Solver(curves, lo, hi, value)
+    ensemble = [list(d) for d in draws] if draws else [list(curves)]
+    solver = _Solver(ensemble, lo, hi, value)
     # SLSQP's small dense steps: a multi-threaded BLAS makes them many times slower, not faster.
     with threadpool_limits(1, user_api="blas"):
         spend, p = solver.solve(price, total_budget, equality=objective == "revenue", start=cur)
     spend = np.clip(spend, lo, hi)
-    response = np.array([c.response(s) for c, s in zip(curves, spend, strict=True)], dtype=np.float64)
-    marginal = np.array([c.marginal(s) for c, s in zip(curves, spend, strict=True)], dtype=np.float64)
+    response = solver.response(spend) / value
+    marginal = solver.marginal(spend) / value
     return BudgetPlan(
         channels=channels,
         current=cur,
@@ -295,40 +313,61 @@ def _bounds(
 _TABLE_POINTS = 128
 
 
-class _Solver:
-    """Vectorised best responses and the bisection on the multiplier."""
+_CORNERS_POLISHED = 3  # single-channel-heavy starts polished (best unpolished first)
+_QUICK_STEPS = 6  # SLSQP steps on each start before the best one is polished to convergence
+_LOW_POINTS = 48  # grid on [lo, start] where a mean of S-curves may have a local maximum
 
-    def __init__(self, curves: Sequence[ResponseCurve], lo: FloatArray, hi: FloatArray, value: float):
-        self.curves, self.lo, self.hi, self.value = curves, lo, hi, value
-        self.decay = np.array([c.decay for c in curves])
-        self.k = np.array([c.k for c in curves])
-        self.alpha = np.array([c.alpha for c in curves])
-        self.beta = np.array([c.beta for c in curves]) * value
-        self.dpp = np.array([float(c.days_per_period) for c in curves])
-        # The concave part starts at the inflection (or the lower bound, if above it).
-        self.start = np.clip(np.array([c.inflection for c in curves]), lo, hi)
+
+class _Solver:
+    """Vectorised best responses and the bisection on the multiplier.
+
+    `ensemble`: one or more sets of curves (bootstrap draws), each in the same channel order; the
+    objective is each channel's mean response over the sets (one set: the point curve). Parameters are
+    held as (channels, sets) arrays; responses and marginals are means over the sets."""
+
+    def __init__(
+        self, ensemble: Sequence[Sequence[ResponseCurve]], lo: FloatArray, hi: FloatArray, value: float
+    ):
+        self.lo, self.hi, self.value = lo, hi, value
+
+        def stack(attr: str) -> FloatArray:
+            return np.array([[float(getattr(c, attr)) for c in set_] for set_ in ensemble]).T
+
+        self.decay, self.k, self.alpha = stack("decay"), stack("k"), stack("alpha")
+        self.beta = stack("beta") * value
+        self.dpp = stack("days_per_period")
+        inflection = np.array([[c.inflection for c in set_] for set_ in ensemble]).T
+        # Past the last inflection of any set the mean marginal falls (a sum of falling functions);
+        # below it a mean of S-curves may have a local maximum, so [lo, start] is searched on a grid.
+        self.start = np.clip(inflection.max(axis=1), lo, hi)
+        self.mixed = inflection.min(axis=1) < self.start - 1e-12  # sets disagree on the inflection
         self.peak_marginal = self.marginal(self.start)
         # A table of the falling marginal on [start, hi] brackets each root before the bisection.
         steps = np.linspace(0.0, 1.0, _TABLE_POINTS)[None, :]
         self.grid = self.start[:, None] + (self.hi - self.start)[:, None] * steps**2
         self.grid_marginal = self.marginal(self.grid.T).T
+        if self.mixed.any():
+            low_steps = np.linspace(0.0, 1.0, _LOW_POINTS)[None, :]
+            self.low_grid = self.lo[:, None] + (self.start - self.lo)[:, None] * low_steps
+            self.low_response = self.response(self.low_grid.T).T
 
     def settled(self, s: FloatArray) -> FloatArray:
-        return np.maximum(s, 0.0) * self.dpp / (1.0 - self.decay)
+        return np.maximum(s, 0.0)[..., None] * self.dpp / (1.0 - self.decay)
 
     def response(self, s: FloatArray) -> FloatArray:
+        """Per channel (broadcast on the last axis): the mean response over the sets."""
         ratio = (self.settled(s) / self.k) ** self.alpha
-        return self.beta * ratio / (1.0 + ratio) / self.dpp
+        return (self.beta * ratio / (1.0 + ratio) / self.dpp).mean(axis=-1)
 
     def marginal(self, s: FloatArray) -> FloatArray:
         """Per channel (broadcast on the last axis); infinite at 0 when alpha < 1."""
         ratio = np.maximum(self.settled(s) / self.k, 1e-300)
         powered = ratio**self.alpha
         slope = self.alpha * powered / (ratio * self.k * (1.0 + powered) ** 2)
-        return self.beta * slope / (1.0 - self.decay)
+        return (self.beta * slope / (1.0 - self.decay)).mean(axis=-1)
 
-    def best_response(self, p: float) -> FloatArray:
-        """argmax over [lo, hi] of value * r(s) - p s, per channel (exact for S-shaped curves)."""
+    def interior(self, p: float) -> FloatArray:
+        """argmax over [start, hi] of value * r(s) - p s per channel: where the falling marginal is p."""
         # On [start, hi] the marginal falls: the table brackets marginal = p, then 24 halvings of the
         # bracket (~1e-7 of a table step).
         index = np.clip((self.grid_marginal > p).sum(axis=1), 1, _TABLE_POINTS - 1)
@@ -339,12 +378,63 @@ class _Solver:
             above = self.marginal(mid) > p
             a = np.where(above, mid, a)
             b = np.where(above, b, mid)
-        interior = np.where(
+        return np.where(
             self.marginal(self.hi) >= p, self.hi, np.where(self.peak_marginal <= p, self.start, a)
         )
+
+    def restricted(self, sets: NDArray[np.bool_], budget: float, price: float, equality: bool) -> FloatArray:
+        """Approximate KKT plans, one per row of `sets`: the `on` channels on their concave parts (their
+        spend read off the marginal table by linear interpolation), the others at their lower bounds,
+        one bisection on the multiplier for all sets at once. Rows that cannot meet the budget are NaN."""
+        gm, grid = self.grid_marginal, self.grid
+        rows = np.arange(len(self.lo))
+
+        def spend(p: FloatArray) -> FloatArray:
+            idx = np.clip((gm[None, :, :] > p[:, None, None]).sum(axis=2), 1, _TABLE_POINTS - 1)
+            m0, m1 = gm[rows, idx - 1], gm[rows, idx]
+            g0, g1 = grid[rows, idx - 1], grid[rows, idx]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t = np.clip(np.nan_to_num((m0 - p[:, None]) / (m0 - m1), nan=1.0), 0.0, 1.0)
+            inner = np.where(gm[None, :, -1] >= p[:, None], grid[None, :, -1], g0 + t * (g1 - g0))
+            inner = np.where(gm[None, :, 0] <= p[:, None], self.start[None, :], inner)
+            return np.where(sets, inner, self.lo[None, :])
+
+        finite = gm[:, 1:][np.isfinite(gm[:, 1:])]  # (at the start it can be ~1e149: alpha < 1)
+        p_low = np.full(len(sets), price)
+        p_high = np.full(len(sets), 2.0 * max(price * 2.0 + 1.0, float(finite.max(initial=0.0))))
+        for _ in range(50):
+            mid = 0.5 * (p_low + p_high)
+            over = spend(mid).sum(axis=1) > budget
+            p_low, p_high = np.where(over, mid, p_low), np.where(over, p_high, mid)
+        plans = spend(p_high)
+        at_price = spend(p_low[:1] * 0 + price)[0]
+        lowest = np.where(sets, self.start, self.lo).sum(axis=1)
+        highest = np.where(sets, self.hi, self.lo).sum(axis=1)
+        ok = lowest <= budget * (1 + 1e-12) + 1e-12
+        if equality:
+            ok &= highest >= budget * (1 - 1e-12)
+        out = np.full(plans.shape, np.nan)
+        for r in np.flatnonzero(ok):
+            if not equality and np.where(sets[r], at_price, self.lo).sum() <= budget:
+                out[r] = np.where(sets[r], at_price, self.lo)
+            else:
+                out[r] = self._fill(plans[r], plans[r], budget)
+        return out
+
+    def best_response(self, p: float) -> FloatArray:
+        """argmax over [lo, hi] of value * r(s) - p s, per channel (exact for S-shaped curves)."""
+        interior = self.interior(p)
         gain_interior = self.response(interior) - p * interior
         gain_low = self.response(self.lo) - p * self.lo
-        return np.where(gain_low > gain_interior, self.lo, interior)
+        best = np.where(gain_low > gain_interior, self.lo, interior)
+        if self.mixed.any():
+            # A mean of S-curves: the best grid point of [lo, start] where it beats both.
+            gains = self.low_response - p * self.low_grid
+            j = np.argmax(gains, axis=1)
+            rows = np.arange(len(j))
+            better = self.mixed & (gains[rows, j] > np.maximum(gain_low, gain_interior))
+            best = np.where(better, self.low_grid[rows, j], best)
+        return best
 
     def solve(
         self, price: float, budget: float | None, *, equality: bool, start: FloatArray
@@ -379,9 +469,45 @@ class _Solver:
             self._fill_in_turn(less, more, budget, price),
             self._fill(today, today, budget) if equality else today,
         ]
-        polished = [self._polish(c, budget, equality, price) for c in candidates]
+        # S-curves make the problem multi-modal: which channels get past their convex start decides
+        # the basin. More starts: an even split, and each channel filled first from the lower bounds
+        # (a single-channel-heavy corner); the corners are ranked unpolished and the best few polished.
+        even = self.lo + np.minimum(self.hi - self.lo, max(budget - self.lo.sum(), 0.0) / len(self.lo))
+        candidates.append(self._fill(even, even, budget))
+        corners = [self._corner(i, budget, price) for i in np.flatnonzero(self.hi - self.lo > 1e-9)]
+        corner_gains = [float((self.response(c) - price * c).sum()) for c in corners]
+        candidates += [corners[i] for i in np.argsort(corner_gains)[::-1][:_CORNERS_POLISHED]]
+        # A few SLSQP steps on every start pick the basin; the best is then polished to convergence.
+        polished = [self._polish(c, budget, equality, price, _QUICK_STEPS) for c in candidates]
+        # SLSQP's steps can leave a basin; the exact KKT plan of each start's active set (channels past
+        # their inflection) and of each single-channel set stays in it.
+        concave = self.start <= self.lo + 1e-12
+        active = {tuple(concave | (c >= self.start * (1 - 1e-9))) for c in candidates + polished}
+        for i in np.flatnonzero(self.hi - self.lo > 1e-9):
+            single = concave.copy()
+            single[i] = True
+            active.add(tuple(single))
+        plans = self.restricted(np.array(sorted(active)), budget, price, equality)
+        plans = plans[np.isfinite(plans).all(axis=1)]
+        if len(plans):
+            plan_gains = (self.response(plans) - price * plans).sum(axis=1)
+            for r in np.argsort(plan_gains)[::-1][:_CORNERS_POLISHED]:
+                polished.append(self._polish(plans[r], budget, equality, price, _QUICK_STEPS))
         gains = [float((self.response(c) - price * c).sum()) for c in polished]
-        return polished[int(np.argmax(gains))], p_high
+        return self._polish(polished[int(np.argmax(gains))], budget, equality, price), p_high
+
+    def _corner(self, first: int, budget: float, price: float) -> FloatArray:
+        """Channel `first` filled from its lower bound toward its upper one, the rest in turn by average
+        return (the remainder after it: on the others' best responses at that multiplier)."""
+        spend = self.lo.copy()
+        spend[first] = min(self.hi[first], self.lo[first] + max(budget - self.lo.sum(), 0.0))
+        remainder = budget - spend.sum()
+        if remainder > 1e-12 * max(budget, 1.0):
+            others = np.ones(len(spend), dtype=bool)
+            others[first] = False
+            top = np.where(others, self.hi, spend)
+            return self._fill(spend, top, budget)
+        return spend
 
     def _fill_in_turn(self, less: FloatArray, more: FloatArray, budget: float, price: float) -> FloatArray:
         spend = less.copy()
@@ -410,8 +536,17 @@ class _Solver:
             spend = spend + np.sign(remainder) * room * min(abs(remainder) / room.sum(), 1.0)
         return np.clip(spend, self.lo, self.hi)
 
-    def _polish(self, spend: FloatArray, budget: float, equality: bool, price: float) -> FloatArray:
-        """A few SLSQP steps on the exact objective; kept only when feasible and better."""
+    def _response_and_marginal(self, s: FloatArray) -> tuple[FloatArray, FloatArray]:
+        ratio = np.maximum(self.settled(s) / self.k, 1e-300)
+        powered = ratio**self.alpha
+        response = (self.beta * powered / (1.0 + powered) / self.dpp).mean(axis=-1)
+        slope = self.alpha * powered / (ratio * self.k * (1.0 + powered) ** 2)
+        return response, (self.beta * slope / (1.0 - self.decay)).mean(axis=-1)
+
+    def _polish(
+        self, spend: FloatArray, budget: float, equality: bool, price: float, steps: int = 30
+    ) -> FloatArray:
+        """Up to `steps` SLSQP steps on the exact objective; kept only when feasible and better."""
         free = self.hi - self.lo > 1e-9
         if free.sum() < 2:
             return spend
@@ -423,8 +558,9 @@ class _Solver:
         def negative(x: FloatArray) -> tuple[float, FloatArray]:
             s = spend.copy()
             s[free] = x * scale
-            grad = (self.marginal(s) - price)[free] * scale
-            return -gain(s), -np.nan_to_num(grad, posinf=1e12)
+            response, marginal = self._response_and_marginal(s)
+            grad = (marginal - price)[free] * scale
+            return -float((response - price * s).sum()), -np.nan_to_num(grad, posinf=1e12)
 
         fixed = float(spend[~free].sum())
         constraint = {
@@ -439,7 +575,7 @@ class _Solver:
             method="SLSQP",
             bounds=list(zip(self.lo[free] / scale, self.hi[free] / scale, strict=True)),
             constraints=[constraint],
-            options={"maxiter": 50, "ftol": 1e-12},
+            options={"maxiter": steps, "ftol": 1e-10},
         )
         candidate = spend.copy()
         candidate[free] = np.clip(result.x * scale, self.lo[free], self.hi[free])
