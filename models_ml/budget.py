@@ -97,6 +97,7 @@ class BudgetPlan:
     marginal: FloatArray  # d response / d spend at the recommended spend (marginal ROAS for revenue)
     shadow_price: float  # the multiplier p: what one more unit of budget is worth at the optimum
     objective: Objective
+    n_draws: int = 0  # bootstrap draws whose mean response was optimised (0: the point curves)
 
     @property
     def total(self) -> float:
@@ -189,6 +190,7 @@ def optimise_budget(
         marginal=marginal,
         shadow_price=p,
         objective=objective,
+        n_draws=len(draws) if draws else 0,
     )
 
 
@@ -226,10 +228,18 @@ def budget_plan_table(
     interval_level: float = 0.9,
 ) -> pl.DataFrame:
     """Rows of `ml.budget_plan`: one per channel plus a `total` row, revenue per day with bootstrap
-    intervals (the plan and the current split evaluated on every draw's curves)."""
+    intervals (the plan and the current split evaluated on every draw's curves).
+
+    One curve basis serves every column: the curve the plan optimised. A plan on the draws' mean
+    response (`plan.n_draws` > 0, `draws` the same draws) reports the mean over the draws as expected
+    revenue, current revenue and change, with its marginal ROI (the mean curve's); a plan on the point
+    curves reports the point curves'. Intervals are the draws' quantiles either way."""
+    if plan.n_draws and len(draws) != plan.n_draws:
+        raise ValueError(
+            f"the plan optimised the mean over {plan.n_draws} draws but {len(draws)} draws were given: "
+            "pass the draws the plan was optimised on"
+        )
     tail = (1.0 - interval_level) / 2.0
-    at_plan = evaluate_plan(curves, plan.recommended)
-    at_current = evaluate_plan(curves, plan.current)
     if draws:
         plan_draws = np.array([evaluate_plan(d, plan.recommended) for d in draws])
         current_draws = np.array([evaluate_plan(d, plan.current) for d in draws])
@@ -241,6 +251,10 @@ def budget_plan_table(
     else:
         nan = np.full(len(curves) + 1, np.nan)
         low = high = change_low = change_high = nan
+    if plan.n_draws:
+        at_plan, at_current = plan_draws.mean(axis=0), current_draws.mean(axis=0)
+    else:
+        at_plan, at_current = evaluate_plan(curves, plan.recommended), evaluate_plan(curves, plan.current)
     expected = np.append(at_plan, at_plan.sum())
     change = np.append(at_plan - at_current, (at_plan - at_current).sum())
     return pl.DataFrame(

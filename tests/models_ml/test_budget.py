@@ -143,6 +143,46 @@ def test_plan_table_has_a_total_row_and_intervals() -> None:
     assert total["revenue_change_lower"] <= total["revenue_change"] <= total["revenue_change_upper"]
 
 
+def test_plan_table_reports_every_column_on_the_curve_the_plan_optimised() -> None:
+    # A plan on the draws' mean response: expected revenue, its change and the marginal ROI all come
+    # from that mean curve (not the point curve's revenue beside the draws' marginal).
+    curves = [ResponseCurve("a", 0.3, 500.0, 1.6, 900.0), ResponseCurve("b", 0.1, 200.0, 1.1, 600.0)]
+    draws = [
+        [ResponseCurve(c.channel, c.decay, c.k * f, c.alpha * g, c.beta * f) for c in curves]
+        for f, g in ((0.6, 1.0), (0.9, 1.3), (1.2, 0.9), (1.6, 1.1))
+    ]
+    current = {"a": 400.0, "b": 100.0}
+    plan = optimise_budget(curves, current, draws=draws, max_change=0.5)
+    table = budget_plan_table("t1", plan, curves, draws)
+    rows = table.filter(pl.col("channel") != "total")
+
+    def mean_response(spend: np.ndarray) -> np.ndarray:
+        return np.mean([evaluate_plan(d, spend) for d in draws], axis=0)
+
+    today = np.array([current["a"], current["b"]])
+    assert np.allclose(rows["expected_revenue"], mean_response(plan.recommended), rtol=1e-12)
+    assert np.allclose(rows["current_revenue"], mean_response(today), rtol=1e-12)
+    assert not np.allclose(rows["expected_revenue"], evaluate_plan(curves, plan.recommended), rtol=1e-3)
+    # The marginal ROI is the derivative of that same expected revenue, channel by channel.
+    h = 1e-3
+    for i in range(2):
+        step = np.zeros(2)
+        step[i] = h
+        slope = (mean_response(plan.recommended + step)[i] - mean_response(plan.recommended - step)[i]) / (
+            2 * h
+        )
+        assert rows["marginal_roi"][i] == pytest.approx(slope, rel=1e-5)
+    total = table.filter(pl.col("channel") == "total").row(0, named=True)
+    assert total["revenue_change"] == pytest.approx(rows["revenue_change"].sum())
+    assert total["revenue_change_lower"] <= total["revenue_change"] <= total["revenue_change_upper"]
+    with pytest.raises(ValueError, match="optimised the mean over 4 draws"):
+        budget_plan_table("t1", plan, curves, draws[:2])
+    # The point plan reports the point curves.
+    point = optimise_budget(curves, current, max_change=0.5)
+    point_rows = budget_plan_table("t1", point, curves, draws).filter(pl.col("channel") != "total")
+    assert np.allclose(point_rows["expected_revenue"], evaluate_plan(curves, point.recommended), rtol=1e-12)
+
+
 # -- properties ---------------------------------------------------------------------------------------
 
 curve_strategy = st.builds(
