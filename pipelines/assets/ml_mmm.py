@@ -51,6 +51,9 @@ class MediaMixConfig(dg.Config):
     lift_tests_path: str | None = None
     # The plan: same total budget as the last 28 days, each channel within +-max_change of today.
     max_change: float = 0.3
+    # "expected": optimise the mean response over the bootstrap draws (robust to the fit's uncertainty);
+    # "point": the point fit's curves.
+    budget_curves: str = "expected"
 
 
 @dg.multi_asset(
@@ -136,7 +139,7 @@ def media_mix_model(context: dg.AssetExecutionContext, config: MediaMixConfig, w
     for (tenant, kpi), fit in sorted(outputs.fits.items()):
         if kpi != "revenue":
             continue
-        plan = _budget_plan(tenant, fit, config.max_change)
+        plan = _budget_plan(tenant, fit, config.max_change, config.budget_curves)
         if plan is None:
             context.log.warning(f"budget plan for {tenant}: no paid channel with recent spend")
         else:
@@ -167,7 +170,11 @@ def media_mix_model(context: dg.AssetExecutionContext, config: MediaMixConfig, w
         yield dg.MaterializeResult(asset_key=["ml", name], metadata=metadata)
 
 
-def _budget_plan(tenant: str, fit: MMMFit, max_change: float) -> pl.DataFrame | None:
+def _budget_plan(
+    tenant: str, fit: MMMFit, max_change: float, budget_curves: str = "expected"
+) -> pl.DataFrame | None:
+    if budget_curves not in ("expected", "point"):
+        raise ValueError(f"MediaMixConfig.budget_curves must be 'expected' or 'point', got {budget_curves!r}")
     current = recent_daily_spend(fit)
     paid = [p for p in fit.params if p.paid and current[p.channel] > 0]
     if not paid:
@@ -178,7 +185,9 @@ def _budget_plan(tenant: str, fit: MMMFit, max_change: float) -> pl.DataFrame | 
     draws = [[_curve(p, fit) for p in draw if p.channel in names] for draw in fit.draws]
     spend = {c.channel: current[c.channel] for c in curves}
     try:
-        plan = optimise_budget(curves, spend, max_change=max_change)
+        plan = optimise_budget(
+            curves, spend, max_change=max_change, draws=draws if budget_curves == "expected" else None
+        )
     except InfeasibleBudget:
         return None
     return budget_plan_table(tenant, plan, curves, draws, fit.interval_level)

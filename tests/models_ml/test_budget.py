@@ -43,13 +43,13 @@ SCENARIOS = [
     pytest.param(
         {"scale": 0.5},
         marks=pytest.mark.xfail(
-            strict=True,
-            reason="known gap (issue 4): at half of today's budget northwind's fitted S-curves (owned "
-            "media in the fit) favour all-in meta (446.6 vs 426.9 fitted revenue/day for the spread "
-            "plan), which earns 89 % of the oracle on the true curves. The optimiser's fill heuristic "
-            "finds that fitted optimum for some near-identical fits and not others - 2-3 of 5 MMM seeds "
-            "with the old finite-difference fit, 3 of 8 with the exact gradient, every time at the same "
-            "MMM objective; paid media only: 97-99 %. On demo-s7, MMM seed 7, it now finds it",
+            strict=False,
+            reason="known gap (issue 4): at half of today's budget northwind's fitted S-curves favour "
+            "all-in meta, which earns 89 % of the oracle on the true curves. With the multi-start solver "
+            "the POINT fit's plan is that all-in-meta plan for 8 of 8 MMM seeds (1-8); the plan on the "
+            "EXPECTED response over the bootstrap draws (the default) earns 97.9-98.9 % for 5 of 8 "
+            "seeds (incl. the fixture's seed 7) and 89 % for seeds 1, 2, 8. Not strict: it passes on "
+            "this fixture's fit and fails on others - the data do not settle the S-curve shape",
         ),
     ),
     {"scale": 1.5},
@@ -66,6 +66,10 @@ def test_plan_on_fitted_curves_earns_near_the_oracle_on_the_true_curves(scenario
     outputs = demo_fit(calibrated=True)
     for (tenant, _), fit in outputs.fits.items():
         fitted = [ResponseCurve(p.channel, p.decay, p.k, p.alpha, p.beta) for p in fit.params if p.paid]
+        # The expected response over the bootstrap draws is optimised, as the pipeline does.
+        draws = [
+            [ResponseCurve(p.channel, p.decay, p.k, p.alpha, p.beta) for p in d if p.paid] for d in fit.draws
+        ]
         true = _true_curves(tenant, [c.channel for c in fitted])
         current = recent_daily_spend(fit)
         budget = scenario["scale"] * sum(current[c.channel] for c in fitted)
@@ -74,7 +78,7 @@ def test_plan_on_fitted_curves_earns_near_the_oracle_on_the_true_curves(scenario
             "max_change": scenario.get("max_change"),
             "locked": scenario.get("locked", ()),
         }
-        plan = optimise_budget(fitted, current, **options)
+        plan = optimise_budget(fitted, current, **options, draws=draws)
         oracle = optimise_budget(true, current, **options)
 
         achieved = evaluate_plan(true, plan.recommended).sum()
@@ -137,6 +141,46 @@ def test_plan_table_has_a_total_row_and_intervals() -> None:
     assert total["expected_revenue"] == pytest.approx(channels["expected_revenue"].sum())
     assert total["revenue_change"] > 0  # the starting split was lopsided
     assert total["revenue_change_lower"] <= total["revenue_change"] <= total["revenue_change_upper"]
+
+
+def test_plan_table_reports_every_column_on_the_curve_the_plan_optimised() -> None:
+    # A plan on the draws' mean response: expected revenue, its change and the marginal ROI all come
+    # from that mean curve (not the point curve's revenue beside the draws' marginal).
+    curves = [ResponseCurve("a", 0.3, 500.0, 1.6, 900.0), ResponseCurve("b", 0.1, 200.0, 1.1, 600.0)]
+    draws = [
+        [ResponseCurve(c.channel, c.decay, c.k * f, c.alpha * g, c.beta * f) for c in curves]
+        for f, g in ((0.6, 1.0), (0.9, 1.3), (1.2, 0.9), (1.6, 1.1))
+    ]
+    current = {"a": 400.0, "b": 100.0}
+    plan = optimise_budget(curves, current, draws=draws, max_change=0.5)
+    table = budget_plan_table("t1", plan, curves, draws)
+    rows = table.filter(pl.col("channel") != "total")
+
+    def mean_response(spend: np.ndarray) -> np.ndarray:
+        return np.mean([evaluate_plan(d, spend) for d in draws], axis=0)
+
+    today = np.array([current["a"], current["b"]])
+    assert np.allclose(rows["expected_revenue"], mean_response(plan.recommended), rtol=1e-12)
+    assert np.allclose(rows["current_revenue"], mean_response(today), rtol=1e-12)
+    assert not np.allclose(rows["expected_revenue"], evaluate_plan(curves, plan.recommended), rtol=1e-3)
+    # The marginal ROI is the derivative of that same expected revenue, channel by channel.
+    h = 1e-3
+    for i in range(2):
+        step = np.zeros(2)
+        step[i] = h
+        slope = (mean_response(plan.recommended + step)[i] - mean_response(plan.recommended - step)[i]) / (
+            2 * h
+        )
+        assert rows["marginal_roi"][i] == pytest.approx(slope, rel=1e-5)
+    total = table.filter(pl.col("channel") == "total").row(0, named=True)
+    assert total["revenue_change"] == pytest.approx(rows["revenue_change"].sum())
+    assert total["revenue_change_lower"] <= total["revenue_change"] <= total["revenue_change_upper"]
+    with pytest.raises(ValueError, match="optimised the mean over 4 draws"):
+        budget_plan_table("t1", plan, curves, draws[:2])
+    # The point plan reports the point curves.
+    point = optimise_budget(curves, current, max_change=0.5)
+    point_rows = budget_plan_table("t1", point, curves, draws).filter(pl.col("channel") != "total")
+    assert np.allclose(point_rows["expected_revenue"], evaluate_plan(curves, point.recommended), rtol=1e-12)
 
 
 # -- properties ---------------------------------------------------------------------------------------
@@ -216,3 +260,37 @@ def test_the_plan_never_earns_less_than_todays_split_when_that_is_allowed(proble
     plan = optimise_budget(curves, current, total_budget=budget, max_change=max_change, locked=locked)
     today = evaluate_plan(curves, current).sum()
     assert evaluate_plan(curves, plan.recommended).sum() >= today - 1e-9 * max(today, 1.0)
+
+
+def test_expected_mode_averages_the_draws_and_checks_their_channels() -> None:
+    curves = [ResponseCurve("a", 0.3, 500.0, 2.5, 900.0), ResponseCurve("b", 0.1, 200.0, 1.1, 600.0)]
+    current = {"a": 100.0, "b": 300.0}
+    same = optimise_budget(curves, current, draws=[curves, curves])
+    point = optimise_budget(curves, current)
+    assert np.allclose(same.recommended, point.recommended, rtol=1e-6, atol=1e-6)
+    # Draws that disagree: the plan maximises the mean of their responses, not the point curve's.
+    draws = [
+        [ResponseCurve(c.channel, c.decay, c.k * f, c.alpha, c.beta) for c in curves] for f in (0.5, 2.0)
+    ]
+    plan = optimise_budget(curves, current, draws=draws)
+
+    def mean_revenue(spend) -> float:
+        return float(np.mean([evaluate_plan(d, spend).sum() for d in draws]))
+
+    grid = np.linspace(0.0, 400.0, 4001)
+    brute = max(mean_revenue(np.array([x, 400.0 - x])) for x in grid)
+    assert mean_revenue(plan.recommended) >= brute - 1e-6 * brute
+    assert plan.response.sum() == pytest.approx(mean_revenue(plan.recommended))
+    with pytest.raises(ValueError, match="draw 0 lists channels"):
+        optimise_budget(curves, current, draws=[curves[::-1]])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(curve_strategy, min_size=2, max_size=2), st.floats(1.0, 5000.0))
+def test_two_channel_plans_are_global_on_s_curves(pair, budget) -> None:
+    # Brute force over the split: the optimiser may not sit in a worse local optimum of the S-curves.
+    curves = [ResponseCurve(f"c{i}", c.decay, c.k, c.alpha, c.beta) for i, c in enumerate(pair)]
+    plan = optimise_budget(curves, {"c0": budget / 2, "c1": budget / 2}, total_budget=budget)
+    x = np.linspace(0.0, budget, 20001)
+    brute = (curves[0].response(x) + curves[1].response(budget - x)).max()
+    assert evaluate_plan(curves, plan.recommended).sum() >= brute * (1 - 1e-6) - 1e-9
