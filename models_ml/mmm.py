@@ -116,7 +116,10 @@ class MMMConfig:
     roi_pool_sd: float | None = 0.1
     n_candidates: int = 64
     n_starts: int = 3
-    n_bootstrap: int = 25
+    # Draws: the intervals, and the budget plan's expected response (a mean over draws: with 25 its
+    # Monte Carlo error moved the half-budget plan on demo-s7 between 92 and 99 % of the oracle by seed;
+    # with 50, 96-99 %).
+    n_bootstrap: int = 50
     # L-BFGS-B iterations: from each start, and per bootstrap draw / holdout refit (warm-started).
     search_iterations: int = 100
     refit_iterations: int = 30

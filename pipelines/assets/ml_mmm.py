@@ -44,7 +44,7 @@ MMM_TABLES = ("mmm_channel", "mmm_fit", "mmm_decomposition", "response_curves", 
 
 class MediaMixConfig(dg.Config):
     grain: str = "day"
-    n_bootstrap: int = 20
+    n_bootstrap: int = 50  # the plan optimises the mean response over these draws: see MMMConfig
     seed: int = 7
     # Calibrate to lift tests: the warehouse's (stg_experiments__lift_tests), or this file when given.
     calibrate: bool = True
