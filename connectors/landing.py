@@ -22,6 +22,7 @@ flush per file (about 1 ms each here, far more on network disks).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -52,6 +53,23 @@ def _component(value: object, what: str) -> str:
     return text
 
 
+_TMP_NAMES = itertools.count()
+
+
+def _open_temporary(folder: Path, name: str) -> tuple[int, str]:
+    """Create a new temporary file beside `folder/name` (O_EXCL; named by pid and a counter, unlike
+    `tempfile.mkstemp`'s random names: one open call, no name generator); return (fd, path)."""
+    while True:
+        tmp = f"{folder}{os.sep}.{name}.{os.getpid()}-{next(_TMP_NAMES)}.tmp"
+        try:
+            return os.open(tmp, _TMP_FLAGS, 0o600), tmp
+        except FileExistsError:  # left by a crashed process with the same pid: take the next name
+            continue
+
+
+_TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
 def _atomic_write(path: Path, data: bytes, *, durable: bool = True, made: set[Path] | None = None) -> None:
     """Write `data` to a temporary file beside `path`, then rename it into place (fsync first when
     `durable`). `made`: folders already created by this writer (their mkdir is skipped; a folder removed
@@ -62,16 +80,19 @@ def _atomic_write(path: Path, data: bytes, *, durable: bool = True, made: set[Pa
         if made is not None:
             made.add(folder)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        fd, tmp = _open_temporary(folder, path.name)
     except FileNotFoundError:  # the folder went away since we made it
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        fd, tmp = _open_temporary(folder, path.name)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
             if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -58,6 +58,35 @@ _HEADER_LINE_RE = re.compile(
 _MIN_SECRET_LEN = 4
 
 
+_QUERY_SAFE = "*,:()[]{}\"'"
+#: Cleaned query fields of at least `_FIELD_CACHE_MIN` characters, kept: a connector sends the same long
+#: field (HubSpot's `properties=` list) on every page, and its landing sidecar redacts the URL twice.
+_FIELD_CACHE: dict[str, str] = {}
+_PLAIN_FIELD = re.compile(r"[A-Za-z0-9_.~-]+=[A-Za-z0-9_.~-]*")
+_FIELD_CACHE_MIN = 64
+_FIELD_CACHE_SIZE = 256
+
+
+def _clean_field(field: str) -> str:
+    """One `name=value` field of a query, decoded, its value masked when the name is a credential's, and
+    encoded again: `urlencode(parse_qsl(query, keep_blank_values=True))` with sensitive values masked,
+    one field at a time (both treat each "&"-separated field on its own)."""
+    if _PLAIN_FIELD.fullmatch(field):  # nothing to decode or encode
+        key = field.partition("=")[0]
+        return f"{key}={MASK}" if key.lower() in SENSITIVE_PARAMS else field
+    cached = _FIELD_CACHE.get(field)
+    if cached is not None:
+        return cached
+    ((key, value),) = parse_qsl(field, keep_blank_values=True)
+    masked = key.lower() in SENSITIVE_PARAMS
+    clean = urlencode([(key, MASK if masked else value)], safe=_QUERY_SAFE)
+    if len(field) >= _FIELD_CACHE_MIN and not masked:
+        if len(_FIELD_CACHE) >= _FIELD_CACHE_SIZE:
+            _FIELD_CACHE.clear()
+        _FIELD_CACHE[field] = clean
+    return clean
+
+
 class Redactor:
     """Replaces known secrets and credential-looking fragments with ``***``."""
 
@@ -88,9 +117,8 @@ class Redactor:
         except ValueError:
             return self.text(raw)
         if parts.query:
-            pairs = parse_qsl(parts.query, keep_blank_values=True)
-            cleaned = [(k, MASK if k.lower() in SENSITIVE_PARAMS else v) for k, v in pairs]
-            raw = urlunsplit(parts._replace(query=urlencode(cleaned, safe="*,:()[]{}\"'")))
+            cleaned = [_clean_field(field) for field in parts.query.split("&") if field]
+            raw = urlunsplit(parts._replace(query="&".join(cleaned)))
         return self.text(raw)
 
     def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
