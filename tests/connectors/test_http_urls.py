@@ -1,0 +1,152 @@
+"""HttpClient builds each request's URL without httpx re-parsing the query, and redacts URLs field by
+field: both must give exactly what the straightforward way gives (httpx's own URL building; the
+`urlencode(parse_qsl(...))` redaction), checked here against those references on awkward inputs."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+import pytest
+
+from connectors import http as http_module
+from connectors.http import HttpClient
+from connectors.redact import MASK, SENSITIVE_PARAMS, Redactor
+
+BASE = "https://api.example.com/v1"
+TOKEN = "tok-SECRET-1234567890"
+_PIECES = ["a", "Z9", "_", "-", ".", "~", " ", "+", "&", "=", "#", "%", "%2C", "%zz", ",", ":", "/", "?",
+           "é", "€", "[", "]", "*", "'", '"', "\\", ";", "@", "!", "$", "(", ")"]  # fmt: skip
+
+
+def _text(rng: random.Random, longest: int = 12) -> str:
+    return "".join(rng.choice(_PIECES) for _ in range(rng.randint(0, longest)))
+
+
+def _value(rng: random.Random) -> Any:
+    kind = rng.randrange(7)
+    if kind == 0:
+        return rng.randint(-(10**6), 10**6)
+    if kind == 1:
+        return rng.choice([True, False, None])
+    if kind == 2:
+        return [_text(rng) if rng.random() < 0.7 else rng.randint(0, 99) for _ in range(rng.randint(1, 3))]
+    if kind == 3:
+        return ",".join(_text(rng, 6) for _ in range(rng.randint(1, 20)))  # a long properties= list
+    return _text(rng)
+
+
+def _params(rng: random.Random) -> dict[str, Any]:
+    names = ["limit", "after", "properties", "q", "access_token", "Key", "x y", "é", "a&b", "fields"]
+    return {
+        rng.choice(names) if rng.random() < 0.7 else _text(rng, 5): _value(rng)
+        for _ in range(rng.randint(1, 6))
+    }
+
+
+def _sent_urls(params_list: list[dict[str, Any]], path: str) -> list[str]:
+    seen: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, json={"ok": True})
+
+    with HttpClient(BASE, transport=httpx.MockTransport(handle), secrets=[TOKEN]) as client:
+        for params in params_list:
+            client.get_json(path, params=params)
+    return seen
+
+
+def test_fast_url_building_is_on():
+    assert http_module._FAST_URLS  # the pinned httpx passes the import-time self-check
+
+
+@pytest.mark.parametrize(
+    "path", ["things", "/things/a b/é", "crm/v3/objects/contacts", f"{BASE}/abs", f"{BASE}/q?x=1&after=2"]
+)
+def test_request_urls_are_what_httpx_builds(path):
+    """Several hundred random parameter sets (lists, bools, None, ints, reserved and non-ASCII
+    characters, repeated long values) through the client: every URL sent equals httpx's own."""
+    rng = random.Random(20261207)
+    params_list = [_params(rng) for _ in range(300)]
+    params_list += [dict(params_list[i]) for i in range(0, 300, 7)]  # repeats hit the kept encodings
+    fast = _sent_urls(params_list, path)
+    slow = []
+    with httpx.Client(
+        base_url=BASE + "/",
+        transport=httpx.MockTransport(lambda r: slow.append(str(r.url)) or httpx.Response(200)),
+    ) as plain:
+        for params in params_list:
+            plain.get(path, params=params)
+    assert fast == slow
+
+
+def test_paging_params_and_empty_lists_as_httpx():
+    seen: list[httpx.URL] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url)
+        return httpx.Response(200, json={})
+
+    with HttpClient(BASE, transport=httpx.MockTransport(handle)) as client:
+        client.get_json(
+            "crm/v3/objects/contacts", params={"limit": 100, "properties": "email,firstname", "after": "MTAw"}
+        )
+        client.get_json("x", params={"ids": [], "a": 1})  # httpx keeps an empty part: the slow path
+        client.get_json("x", params={1: "a"})  # a non-string key: the slow path
+    assert str(seen[0]) == f"{BASE}/crm/v3/objects/contacts?limit=100&properties=email%2Cfirstname&after=MTAw"
+    assert seen[0].params["properties"] == "email,firstname"
+    assert str(seen[1]) == str(httpx.URL(f"{BASE}/x", params={"ids": [], "a": 1}))
+    assert str(seen[2]) == f"{BASE}/x?1=a"
+
+
+def test_cookies_set_by_a_server_are_still_sent_back():
+    cookies_seen: list[str | None] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        cookies_seen.append(request.headers.get("cookie"))
+        headers = {"set-cookie": "session=abc; Path=/"} if len(cookies_seen) == 1 else {}
+        return httpx.Response(200, json={}, headers=headers)
+
+    with HttpClient(BASE, transport=httpx.MockTransport(handle)) as client:
+        for _ in range(3):
+            client.get_json("things", params={"a": 1})
+    assert cookies_seen == [None, "session=abc", "session=abc"]
+
+
+def _reference_redacted_url(redactor: Redactor, url: str) -> str:
+    """Redactor.url as it was: the whole query through parse_qsl and urlencode."""
+    raw = url
+    try:
+        parts = urlsplit(raw)
+    except ValueError:
+        return redactor.text(raw)
+    if parts.query:
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        cleaned = [(k, MASK if k.lower() in SENSITIVE_PARAMS else v) for k, v in pairs]
+        raw = urlunsplit(parts._replace(query=urlencode(cleaned, safe="*,:()[]{}\"'")))
+    return redactor.text(raw)
+
+
+def test_redacted_urls_equal_the_whole_query_redaction():
+    rng = random.Random(7)
+    redactor = Redactor([TOKEN, "s3cr3t-value"])
+    names = ["access_token", "ACCESS_TOKEN", "limit", "after", "key", "properties", "token", "q", ""]
+    urls = []
+    for i in range(600):
+        fields = []
+        for _ in range(rng.randint(0, 7)):
+            name = rng.choice(names) if rng.random() < 0.6 else _text(rng, 4)
+            value = (
+                rng.choice([TOKEN, "s3cr3t-value", "100"])
+                if rng.random() < 0.2
+                else _text(rng, 90 if i % 3 else 8)
+            )
+            fields.append(rng.choice([f"{name}={value}", name, "", f"{name}={value}={value}"]))
+        urls.append(f"https://h.example/p/a%20b?{'&'.join(fields)}" + ("#frag" if i % 11 == 0 else ""))
+    urls.append("https://h/p?developer_token=d&a=1")
+    for url in urls + urls:  # the second pass reads the kept long fields
+        assert redactor.url(url) == _reference_redacted_url(redactor, url), url
+        assert TOKEN not in redactor.url(url) and "s3cr3t-value" not in redactor.url(url)
