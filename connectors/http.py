@@ -285,10 +285,13 @@ class JsonResponse:
 
 
 def request_id_from(response: httpx.Response) -> str | None:
+    headers = response.headers
+    present = headers.keys()  # lower-case names, one pass (a missing name costs httpx a KeyError)
     for name in REQUEST_ID_HEADERS:
-        value = response.headers.get(name)
-        if value:
-            return value
+        if name in present:
+            value = headers.get(name)
+            if value:
+                return value
     return None
 
 

@@ -117,6 +117,7 @@ class LandingZone:
         self.redactor = Redactor(secrets)
         self.durable = durable
         self._made: set[Path] = set()  # partition folders this zone has created (one mkdir each)
+        self._folders: dict[tuple[str, str, str], Path] = {}
 
     def __repr__(self) -> str:
         durable = ", durable=True" if self.durable else ""
@@ -124,12 +125,19 @@ class LandingZone:
 
     # -- pages -----------------------------------------------------------------------------------------
     def partition_dir(self, source: str, tenant_id: str, partition: str) -> Path:
-        return (
-            self.root
-            / _component(source, "source")
-            / _component(tenant_id, "tenant_id")
-            / _component(partition, "partition")
-        )
+        key = (str(source), str(tenant_id), str(partition))
+        folder = self._folders.get(key)
+        if folder is None:  # validated and built once per partition (a read lands hundreds of pages)
+            folder = (
+                self.root
+                / _component(source, "source")
+                / _component(tenant_id, "tenant_id")
+                / _component(partition, "partition")
+            )
+            if len(self._folders) >= 1024:
+                self._folders.clear()
+            self._folders[key] = folder
+        return folder
 
     def page_path(self, source: str, tenant_id: str, partition: str, seq: int | str) -> Path:
         name = f"{seq:05d}" if isinstance(seq, int) else _component(seq, "seq")
