@@ -223,28 +223,29 @@ def loads(content: bytes | str) -> Any:
 
 
 def _number_classes() -> bytes:
-    # digits -> '0', '-' kept, what may precede a JSON number token (':', ',', '[', whitespace) -> 'x',
+    # digits -> '0'; what may precede a JSON number's digits (':', ',', '[', whitespace, '-') -> 'x';
     # every other byte -> '"' (a digit run after a letter, quote or '/' is inside a string).
     table = bytearray(b'"' * 256)
     for byte in b"0123456789":
         table[byte] = ord("0")
-    for byte in b":,[ \t\r\n":
+    for byte in b"-:,[ \t\r\n":
         table[byte] = ord("x")
-    table[ord("-")] = ord("-")
     return bytes(table)
 
 
 _NUMBER_CLASSES = _number_classes()
-# 20+ digits may exceed uint64; '-' and 19+ digits may go below int64's minimum.
-_WIDE_POSITIVE = b"x" + b"0" * 20
-_WIDE_NEGATIVE = b"x-" + b"0" * 19
+# 20+ digits may exceed uint64 and '-' with 19+ digits may go below int64's minimum: both show as 'x' and
+# 19 digits (so do positive 19-digit integers, which fit: those bodies merely take the stdlib's path).
+_WIDE = b"x" + b"0" * 19
+_WIDE_AT_START = b"0" * 19
 
 
 def _may_hold_wide_int(raw: bytes) -> bool:
-    """True when `raw` may hold an integer token orjson would read as a float: one translate and two
-    substring searches over the body, erring towards True (a long digit run after ':' inside a string)."""
-    classes = b"x" + raw.translate(_NUMBER_CLASSES)
-    return _WIDE_POSITIVE in classes or _WIDE_NEGATIVE in classes
+    """True when `raw` may hold an integer token orjson would read as a float: one translate and one
+    substring search over the body, erring towards True (a long digit run after ':' inside a string, a
+    19-digit integer that fits)."""
+    classes = raw.translate(_NUMBER_CLASSES)
+    return _WIDE in classes or classes.startswith(_WIDE_AT_START)
 
 
 _JSON_CACHE = "_mos_json"

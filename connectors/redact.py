@@ -56,6 +56,30 @@ _HEADER_LINE_RE = re.compile(
     r"(?im)\b(authorization|developer-token|access-token|x-api-key|api-key)(\"?\s*[:=]\s*\"?)([^\"\n,}]+)"
 )
 _MIN_SECRET_LEN = 4
+#: Lower-case words without which (in ASCII text) `_PARAM_RE` / `_HEADER_LINE_RE` cannot match: every
+#: sensitive parameter name followed by "=" ends with one of `_PARAM_WORDS`, and every header name of
+#: `_HEADER_LINE_RE` holds one of `_HEADER_WORDS`.
+_PARAM_WORDS = ("token=", "key=", "secret=", "proof=", "password=")
+_HEADER_WORDS = ("authorization", "-token", "api-key")
+
+
+def _mask_param(m: re.Match[str]) -> str:
+    return f"{m.group(1)}={MASK}"
+
+
+def _mask_header(m: re.Match[str]) -> str:
+    return f"{m.group(1)}{m.group(2)}{MASK}"
+
+
+def _mask_bearer(m: re.Match[str]) -> str:
+    return f"{m.group(1)} {MASK}"
+
+
+def _scrub(text: str) -> str:
+    """The credential-looking fragments of `text` masked (parameters, header lines, bearer tokens)."""
+    text = _PARAM_RE.sub(_mask_param, text)
+    text = _HEADER_LINE_RE.sub(_mask_header, text)
+    return _BEARER_RE.sub(_mask_bearer, text)
 
 
 _QUERY_SAFE = "*,:()[]{}\"'"
@@ -104,9 +128,18 @@ class Redactor:
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, MASK)
-        text = _PARAM_RE.sub(lambda m: f"{m.group(1)}={MASK}", text)
-        text = _HEADER_LINE_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
-        text = _BEARER_RE.sub(lambda m: f"{m.group(1)} {MASK}", text)
+        if not text.isascii():
+            return _scrub(text)
+        # ASCII text: each pattern can only match where one of its words occurs in the lower-cased text
+        # (a long URL on every landed page rarely holds any). The words checked before a substitution stay
+        # valid after it: a substitution only puts "***" in, and no word holds "*".
+        low = text.lower()
+        if any(word in low for word in _PARAM_WORDS):
+            text = _PARAM_RE.sub(_mask_param, text)
+        if any(word in low for word in _HEADER_WORDS):
+            text = _HEADER_LINE_RE.sub(_mask_header, text)
+        if "bearer" in low:
+            text = _BEARER_RE.sub(_mask_bearer, text)
         return text
 
     def url(self, url: Any) -> str:

@@ -150,3 +150,49 @@ def test_redacted_urls_equal_the_whole_query_redaction():
     for url in urls + urls:  # the second pass reads the kept long fields
         assert redactor.url(url) == _reference_redacted_url(redactor, url), url
         assert TOKEN not in redactor.url(url) and "s3cr3t-value" not in redactor.url(url)
+
+
+def _reference_text(redactor: Redactor, text: str) -> str:
+    """`Redactor.text` as it was: the literal secrets, then every pattern substituted unconditionally."""
+    from connectors import redact
+
+    for secret in redactor._secrets:
+        text = text.replace(secret, MASK)
+    text = redact._PARAM_RE.sub(lambda m: f"{m.group(1)}={MASK}", text)
+    text = redact._HEADER_LINE_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    return redact._BEARER_RE.sub(lambda m: f"{m.group(1)} {MASK}", text)
+
+
+def test_text_redaction_equals_every_pattern_applied():
+    """The word checks that skip a pattern never skip a match: random text built of credential names in
+    mixed case, separators, values and characters the patterns' case-insensitive matching folds
+    (dotless i, Kelvin sign, long s) redacts as if every pattern ran."""
+    rng = random.Random(11)
+    redactor = Redactor([TOKEN])
+    words = [
+        *SENSITIVE_PARAMS,
+        "authorization",
+        "developer-token",
+        "access-token",
+        "x-api-key",
+        "api-key",
+        "bearer",
+        "limit",
+        "properties",
+    ]
+    pieces = ["=", ": ", '":"', "&", " ", "\n", ",", "abcDEF123456", TOKEN, "ı", "\u212a", "ſ", "é", "-", "_"]
+    for _ in range(4000):
+        parts = []
+        for _ in range(rng.randint(1, 8)):
+            if rng.random() < 0.5:
+                word = rng.choice(words)
+                word = "".join(c.upper() if rng.random() < 0.3 else c for c in word)
+                if rng.random() < 0.1:  # a character re's IGNORECASE folds onto an ASCII letter
+                    word = word.replace("i", "ı", 1).replace("k", "\u212a", 1).replace("s", "ſ", 1)
+                parts.append(word)
+            else:
+                parts.append(rng.choice(pieces))
+        text = "".join(parts)
+        assert redactor.text(text) == _reference_text(redactor, text), text
+    for text in ["Authorization: Bearer abcdefgh", "x?hapikey=v&KEY=w", "authorızation: x", "API-\u212aEY=v"]:
+        assert redactor.text(text) == _reference_text(redactor, text)
