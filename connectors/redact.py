@@ -91,6 +91,14 @@ _FIELD_CACHE_MIN = 64
 _FIELD_CACHE_SIZE = 256
 
 
+#: An ASCII URL that urlsplit splits into scheme, a non-empty netloc (no brackets, no userinfo), path and a
+#: query, with no fragment and nothing urlsplit strips or removes (controls, spaces), so that urlunsplit of
+#: its parts with a new query is `scheme://netloc/path?query` (no "?" when the query is empty).
+_SIMPLE_QUERY_URL = re.compile(
+    r"([a-z][a-z0-9+.-]*://[A-Za-z0-9.:-]+(?:/[^?#\x00-\x20\x7f]*)?)\?([^#\x00-\x20\x7f]*)"
+)
+
+
 def _clean_field(field: str) -> str:
     """One `name=value` field of a query, decoded, its value masked when the name is a credential's, and
     encoded again: `urlencode(parse_qsl(query, keep_blank_values=True))` with sensitive values masked,
@@ -145,6 +153,12 @@ class Redactor:
     def url(self, url: Any) -> str:
         """Redact a URL: sensitive query parameters masked, then any literal secret."""
         raw = str(url)
+        simple = _SIMPLE_QUERY_URL.fullmatch(raw) if raw.isascii() else None
+        if (
+            simple is not None and simple[2]
+        ):  # what urlsplit/urlunsplit give, without their passes over a long URL
+            query = "&".join([_clean_field(field) for field in simple[2].split("&") if field])
+            return self.text(f"{simple[1]}?{query}" if query else simple[1])
         try:
             parts = urlsplit(raw)
         except ValueError:

@@ -147,6 +147,38 @@ def test_redacted_urls_equal_the_whole_query_redaction():
             fields.append(rng.choice([f"{name}={value}", name, "", f"{name}={value}={value}"]))
         urls.append(f"https://h.example/p/a%20b?{'&'.join(fields)}" + ("#frag" if i % 11 == 0 else ""))
     urls.append("https://h/p?developer_token=d&a=1")
+    # prefixes urlsplit treats in its own ways: upper-case scheme, no netloc, brackets, userinfo, port,
+    # spaces and controls it strips or removes, empty queries, fragments, "?" inside the query
+    prefixes = [
+        "HTTPS://h.example/p",
+        "foo:///p",
+        "file:///tmp/x",
+        "https://[::1]:8080/p",
+        "https://u:pw@h/p",
+        "https://h:443",
+        " https://h/p",
+        "https://h/p\t/q",
+        "https://h/p\n",
+        "mailto:a@b",
+        "https://h/p?",
+        "https://h/é",
+        "x://h/p;params",
+        "https://h/p#f?",
+    ]
+    for prefix in prefixes:
+        for query in [
+            "",
+            "&&",
+            "a=1",
+            "token=abc&b=2",
+            "a=1?b=2&key=v",
+            "a=é",
+            "a=1#frag",
+            "q=a b",
+            "x=\x7f",
+            "a=1\tb=2\n",
+        ]:
+            urls.append(f"{prefix}?{query}")
     for url in urls + urls:  # the second pass reads the kept long fields
         assert redactor.url(url) == _reference_redacted_url(redactor, url), url
         assert TOKEN not in redactor.url(url) and "s3cr3t-value" not in redactor.url(url)
