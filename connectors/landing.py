@@ -22,6 +22,7 @@ flush per file (about 1 ms each here, far more on network disks).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -32,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from isal import igzip
 
 from connectors.redact import Redactor
@@ -52,6 +54,23 @@ def _component(value: object, what: str) -> str:
     return text
 
 
+_TMP_NAMES = itertools.count()
+
+
+def _open_temporary(folder: Path, name: str) -> tuple[int, str]:
+    """Create a new temporary file beside `folder/name` (O_EXCL; named by pid and a counter, unlike
+    `tempfile.mkstemp`'s random names: one open call, no name generator); return (fd, path)."""
+    while True:
+        tmp = f"{folder}{os.sep}.{name}.{os.getpid()}-{next(_TMP_NAMES)}.tmp"
+        try:
+            return os.open(tmp, _TMP_FLAGS, 0o600), tmp
+        except FileExistsError:  # left by a crashed process with the same pid: take the next name
+            continue
+
+
+_TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
 def _atomic_write(path: Path, data: bytes, *, durable: bool = True, made: set[Path] | None = None) -> None:
     """Write `data` to a temporary file beside `path`, then rename it into place (fsync first when
     `durable`). `made`: folders already created by this writer (their mkdir is skipped; a folder removed
@@ -62,20 +81,58 @@ def _atomic_write(path: Path, data: bytes, *, durable: bool = True, made: set[Pa
         if made is not None:
             made.add(folder)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        fd, tmp = _open_temporary(folder, path.name)
     except FileNotFoundError:  # the folder went away since we made it
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        fd, tmp = _open_temporary(folder, path.name)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
             if durable:
-                fh.flush()
-                os.fsync(fh.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+_SIDECAR_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+_MAX_DEPTH = 64
+
+
+def sidecar_json(sidecar: Mapping[str, Any]) -> bytes:
+    """`json.dumps(sidecar, indent=2, sort_keys=True, default=str).encode()`, written by orjson (one C
+    call instead of the stdlib's pure-Python indenting encoder) when every value is one both write
+    byte for byte alike: dicts with printable-ASCII string keys, lists, tuples, printable-ASCII strings,
+    64-bit ints, bools and None. Anything else (floats, non-ASCII or control characters, other types)
+    goes through the stdlib."""
+    if type(sidecar) is dict and _writes_alike(sidecar, 0):
+        return orjson.dumps(sidecar, option=_SIDECAR_OPTIONS)
+    return json.dumps(sidecar, indent=2, sort_keys=True, default=str).encode()
+
+
+def _writes_alike(value: Any, depth: int) -> bool:
+    kind = type(value)
+    if kind is str:
+        return value.isascii() and value.isprintable()
+    if kind is int:
+        return -(1 << 63) <= value < (1 << 64)
+    if value is None or kind is bool:
+        return True
+    if depth >= _MAX_DEPTH:
+        return False
+    if kind is dict:
+        return all(
+            type(k) is str and k.isascii() and k.isprintable() and _writes_alike(v, depth + 1)
+            for k, v in value.items()
+        )
+    if kind is list or kind is tuple:
+        return all(_writes_alike(v, depth + 1) for v in value)
+    return False
 
 
 class LandingZone:
@@ -96,6 +153,7 @@ class LandingZone:
         self.redactor = Redactor(secrets)
         self.durable = durable
         self._made: set[Path] = set()  # partition folders this zone has created (one mkdir each)
+        self._folders: dict[tuple[str, str, str], Path] = {}
 
     def __repr__(self) -> str:
         durable = ", durable=True" if self.durable else ""
@@ -103,12 +161,19 @@ class LandingZone:
 
     # -- pages -----------------------------------------------------------------------------------------
     def partition_dir(self, source: str, tenant_id: str, partition: str) -> Path:
-        return (
-            self.root
-            / _component(source, "source")
-            / _component(tenant_id, "tenant_id")
-            / _component(partition, "partition")
-        )
+        key = (str(source), str(tenant_id), str(partition))
+        folder = self._folders.get(key)
+        if folder is None:  # validated and built once per partition (a read lands hundreds of pages)
+            folder = (
+                self.root
+                / _component(source, "source")
+                / _component(tenant_id, "tenant_id")
+                / _component(partition, "partition")
+            )
+            if len(self._folders) >= 1024:
+                self._folders.clear()
+            self._folders[key] = folder
+        return folder
 
     def page_path(self, source: str, tenant_id: str, partition: str, seq: int | str) -> Path:
         name = f"{seq:05d}" if isinstance(seq, int) else _component(seq, "seq")
@@ -143,7 +208,7 @@ class LandingZone:
         }
         _atomic_write(
             path.with_name(path.name[: -len(PAGE_SUFFIX)] + META_SUFFIX),
-            json.dumps(sidecar, indent=2, sort_keys=True, default=str).encode(),
+            sidecar_json(sidecar),
             durable=self.durable,
             made=self._made,
         )

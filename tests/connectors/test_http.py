@@ -351,6 +351,9 @@ def test_iter_pages_is_lazy_and_detects_loops():
         b'{"a" :\n  18446744073709551616}',  # just past uint64, whitespace before the token
         b"[18446744073709551615, -9223372036854775808, 9223372036854775807]",
         b" 12345678901234567890123",
+        b"-9223372036854775809",  # below int64 at the very start of the body
+        b"18446744073709551616",
+        b'{"n":-18446744073709551616, "m": [1234567890123456789, -1234567890123456789]}',
         b'{"x": NaN, "y": Infinity, "z": 1e400}',
         b'{"id": "12345678901234567890123", "v": 0.1, "w": 1.10}',  # a long digit run inside a string
         '{"name": "caf\u00e9 \u2603", "s": "\\ud800"}'.encode(),

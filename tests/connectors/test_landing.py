@@ -5,8 +5,12 @@ from __future__ import annotations
 import gzip
 import json
 import os
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors.landing import LandingZone, read_meta, read_page
 from connectors.redact import Redactor, redact
@@ -141,3 +145,76 @@ def test_save_page_after_its_folder_was_removed(tmp_path):
     path = zone.save_page("meta_ads_insights", "acme", "2026-01-01", 1, b'{"data": [1]}')
     assert read_page(path) == b'{"data": [1]}'
     assert path.with_name("00001.meta.json").exists()
+
+
+# ---- sidecar JSON: orjson's output where it equals the stdlib's, byte for byte ----------------------
+_ASCII_TEXT = st.text(alphabet='abcXYZ09_-:/?=&"\\ \t\n\x7f\x00\x1f', max_size=8)
+_ANY_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8)
+_NUMBERS = (
+    st.integers(min_value=-(2**70), max_value=2**70)
+    | st.sampled_from([2**64 - 1, 2**64, -(2**63), -(2**63) - 1])
+    | st.floats(allow_nan=True, allow_infinity=True)
+)
+
+
+def _json_values(text: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
+    return st.recursive(
+        st.none() | st.booleans() | _NUMBERS | text,
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.lists(inner, max_size=3).map(tuple)
+            | st.dictionaries(text, inner, max_size=3)
+        ),
+        max_leaves=8,
+    )
+
+
+@pytest.mark.parametrize(
+    "value", ["\x7f", "a\x00b", "\u00e9", float("nan"), 1e-07, 1e16, 2**64, -(2**63) - 1, (1, [2]), {"k": {}}]
+)
+def test_sidecar_json_equals_the_stdlib_dump_on_awkward_values(value):
+    from connectors.landing import sidecar_json
+
+    sidecar = {"source": "x", "value": value}
+    assert sidecar_json(sidecar) == json.dumps(sidecar, indent=2, sort_keys=True, default=str).encode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_ASCII_TEXT, _json_values(_ASCII_TEXT), max_size=4))
+def test_sidecar_json_equals_the_stdlib_dump_on_ascii(sidecar):
+    from connectors.landing import sidecar_json
+
+    assert sidecar_json(sidecar) == json.dumps(sidecar, indent=2, sort_keys=True, default=str).encode()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(_ANY_TEXT, _json_values(_ANY_TEXT), max_size=4))
+def test_sidecar_json_equals_the_stdlib_dump_on_any_text(sidecar):
+    from connectors.landing import sidecar_json
+
+    assert sidecar_json(sidecar) == json.dumps(sidecar, indent=2, sort_keys=True, default=str).encode()
+
+
+def test_sidecar_json_of_a_page_sidecar_takes_the_fast_path_and_equals_the_stdlib(tmp_path):
+    from connectors import landing
+
+    zone = landing.LandingZone(tmp_path, secrets=["tok-123456"])
+    meta = {
+        "platform": "hubspot",
+        "method": "GET",
+        "url": "https://h/p?a=1&access_token=tok-123456",
+        "status": 200,
+        "request_id": None,
+        "attempts": 1,
+        "params": {"after": "12", "ids": [1, 2]},
+    }
+    path = zone.save_page("hubspot", "t1", "contacts", 3, b'{"results": []}', meta)
+    written = path.with_name("00003" + landing.META_SUFFIX).read_bytes()
+    sidecar = json.loads(written)
+    assert landing._writes_alike(sidecar, 0)
+    assert written == json.dumps(sidecar, indent=2, sort_keys=True, default=str).encode()
+    assert b"tok-123456" not in written and sidecar["url"] == "https://h/p?a=1&access_token=***"
+    assert (
+        landing.sidecar_json({"when": datetime(2026, 1, 2, tzinfo=UTC)})
+        == b'{\n  "when": "2026-01-02 00:00:00+00:00"\n}'
+    )
