@@ -125,7 +125,7 @@ class MarketingDbtTranslator(DagsterDbtTranslator):
 
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
-        if unique_id.startswith("source.") or not unique_id.startswith(("model.", "snapshot.")):
+        if not unique_id.startswith(("model.", "snapshot.")):
             return spec
         have = {dep.asset_key for dep in spec.deps}
         extra = [key for key in self._sources_through_definitions(manifest, unique_id) if key not in have]
