@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import importlib.metadata
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject
+from packaging import version
 
 from pipelines.settings import DBT_PROJECT_DIR, Settings
 
@@ -114,12 +118,67 @@ class MarketingDbtTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return "warehouse"
 
+    # The daily job leaves out the views that its models read (pipelines/definitions.py,
+    # daily_selection): a model would then have no edge to the ingest assets it reads through them,
+    # and Dagster could run dbt before the day's ingest. So every model also depends on the sources
+    # its views read (the edges `raw` -> `stg_*` -> model stay as well).
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: Any) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if not unique_id.startswith(("model.", "snapshot.")):
+            return spec
+        have = {dep.asset_key for dep in spec.deps}
+        extra = [key for key in self._sources_through_definitions(manifest, unique_id) if key not in have]
+        return spec.replace_attributes(deps=[*spec.deps, *extra]) if extra else spec
+
+    def _sources_through_definitions(self, manifest: Mapping[str, Any], unique_id: str) -> list[dg.AssetKey]:
+        """Keys of the dbt sources that `unique_id` reads through views and seeds, sorted."""
+        found: set[dg.AssetKey] = set()
+        stack = list(manifest["parent_map"].get(unique_id, []))
+        seen: set[str] = set()
+        while stack:
+            parent = stack.pop()
+            if parent in seen:
+                continue
+            seen.add(parent)
+            if parent.startswith("source."):
+                found.add(self.get_asset_key(manifest["sources"][parent]))
+            elif manifest["nodes"].get(parent, {}).get("config", {}).get("materialized") == "view":
+                stack.extend(manifest["parent_map"].get(parent, []))
+        return sorted(found, key=lambda key: key.to_user_string())
+
 
 TRANSLATOR = MarketingDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
 def dbt_project() -> DbtProject:
     return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=TARGET_DIR)
+
+
+LOCAL_DBT = Path(sys.executable).parent / "dbt"  # the dbt of this interpreter's environment
+
+
+class MarketingDbtCliResource(DbtCliResource):
+    """dagster-dbt's `DbtCliResource` without two costs it pays on every run before dbt starts.
+
+    - The dbt version: dagster-dbt runs `dbt --version` in a subprocess once per resource, i.e. once
+      per Dagster run (a full dbt import, every adapter plugin, and a request to PyPI for the latest
+      version): ~3 s of CPU in each daily run. For the dbt next to this interpreter (the one the
+      project runs) the installed dbt-core package's version is the same answer, read from metadata.
+    - A dbt adapter in the Dagster process: dagster-dbt loads the profile, project and dbt's macros
+      (~2 s of CPU) to hand `fetch_row_counts()` / `fetch_column_metadata()` a read-only connection.
+      The dbt asset uses neither (and with DuckDB those would have to wait for dbt's write lock), so
+      no adapter is made; the invocation treats a missing adapter as "no metadata to fetch".
+    """
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        if Path(self.dbt_executable) == LOCAL_DBT:
+            return version.parse(importlib.metadata.version("dbt-core"))
+        return super()._cli_version  # another dbt (e.g. Fusion): ask it
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> Any:
+        return None
 
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"

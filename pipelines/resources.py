@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -245,10 +244,8 @@ class PlatformsResource(dg.ConfigurableResource):
 
 
 def resources_from_settings(settings: Settings) -> dict[str, Any]:
-    from dagster_dbt import DbtCliResource
-
     from pipelines.assets.activation import ActivationResource
-    from pipelines.dbt import dbt_project
+    from pipelines.dbt import LOCAL_DBT, MarketingDbtCliResource, dbt_project
 
     return {
         "warehouse": WarehouseResource(path=str(settings.warehouse)),
@@ -266,9 +263,9 @@ def resources_from_settings(settings: Settings) -> dict[str, Any]:
             lookback_days=dict(settings.lookback_days),
         ),
         # The dbt next to this interpreter: PATH may not include the virtual environment.
-        "dbt": DbtCliResource(
+        "dbt": MarketingDbtCliResource(
             project_dir=dbt_project(),
             profiles_dir=str(dbt_project().profiles_dir),
-            dbt_executable=str(Path(sys.executable).parent / "dbt"),
+            dbt_executable=str(LOCAL_DBT),
         ),
     }

@@ -84,6 +84,32 @@ def _dbt_args(result) -> dict:
     return json.loads(runs[-1].read_text())["args"]
 
 
+def _dbt_results(result) -> dict[str, str]:
+    """Each dbt node this run executed, by unique id, with its status."""
+    runs = sorted(TARGET_DIR.glob(f"dbt_models-{result.run_id[:7]}-*/run_results.json"))
+    assert runs, f"no dbt run_results for run {result.run_id}"
+    return {r["unique_id"]: r["status"] for r in json.loads(runs[-1].read_text())["results"]}
+
+
+def _staging_nodes() -> dict[str, set[str]]:
+    """The daily run's views and seeds (the weekly refit has its own) and the generic data tests
+    on them alone (the manifest's ids)."""
+    nodes = json.loads((TARGET_DIR / "manifest.json").read_text())["nodes"]
+    models = {
+        uid
+        for uid, node in nodes.items()
+        if node["config"].get("materialized") in ("view", "seed") and "weekly" not in node["tags"]
+    }
+    tests = {
+        uid
+        for uid, node in nodes.items()
+        if node["resource_type"] == "test"
+        and node.get("attached_node") in models
+        and set(node["depends_on"]["nodes"]) <= models
+    }
+    return {"models": models, "tests": tests}
+
+
 def _compiled(result, model: str) -> str:
     """The SQL dbt compiled for an intermediate model in this run (the window reaches it via env vars)."""
     found = sorted(
@@ -153,6 +179,13 @@ def test_a_daily_run_gives_the_warehouse_of_a_full_refresh(tmp_path, tiny_world_
         assert not args.get("full_refresh"), "the daily run rebuilt every model"
         window_end = (day + timedelta(days=1)).isoformat()
         assert f"and cast('{window_end}' as date)" in _compiled(daily, "int_touchpoints_channeled")
+        # The staging views are the backfill's; their data tests still check the day's raw rows.
+        ran = _dbt_results(daily)
+        staging = _staging_nodes()
+        assert "model.marketing_os.stg_meta_ads__ad_insights" not in ran, "the daily run recreated views"
+        assert "seed.marketing_os.channel_mapping" not in ran, "the daily run reloaded seeds"
+        assert staging["tests"] <= ran.keys(), "the daily run skipped data tests of views or seeds"
+        assert {ran[test] for test in staging["tests"]} == {"pass"}
     incremental = _warehouse(settings.warehouse)
     touch = "intermediate.int_touchpoints_channeled"
     assert incremental[touch].height > before[touch].height  # the new days arrived
@@ -176,3 +209,24 @@ def test_a_daily_run_gives_the_warehouse_of_a_full_refresh(tmp_path, tiny_world_
     refit = _warehouse(settings.warehouse)
     for name in sorted(weekly):
         assert _same(refit[name], full[name], cent=True), f"{name} differs after the weekly refit"
+
+    # A duplicate key in raw (an old day no look-back re-pulls) fails the daily run at the staging
+    # view's key test, and dbt builds nothing downstream of it.
+    with duckdb.connect(str(settings.warehouse)) as con:
+        con.execute(
+            "insert into raw.meta_ads_insights select * from raw.meta_ads_insights "
+            "where date_start = (select min(date_start) from raw.meta_ads_insights) limit 1"
+        )
+    from pipelines.demo import materialize_range
+
+    day = TODAY + timedelta(days=3)
+    SandboxState(world_dir(settings.sandbox_dir, "tiny", 7)).advance(1)
+    broken = materialize_range(tiny_settings(home), day, day, selection="daily")
+    assert not broken.success
+    failed = {
+        (e.asset_key.path[-1], e.check_name) for e in broken.get_asset_check_evaluations() if not e.passed
+    }
+    key_test = "primary_key_stg_meta_ads__ad_insights_tenant_id__ad_id__date"
+    assert failed == {("stg_meta_ads__ad_insights", key_test)}
+    ran = _dbt_results(broken)
+    assert ran["model.marketing_os.fct_ad_performance_daily"] == "skipped"
