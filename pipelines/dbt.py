@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import importlib.metadata
+import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -179,6 +180,19 @@ class MarketingDbtCliResource(DbtCliResource):
 
     def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> Any:
         return None
+
+
+def definition_relations(manifest_path: Path) -> dict[dg.AssetKey, tuple[str, str]]:
+    """(schema, name) of every view and seed by asset key: what a run that leaves them out (the daily
+    run: the backfill and `rebuild_warehouse` build them) needs in the warehouse already."""
+    manifest = json.loads(Path(manifest_path).read_text())
+    relations = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "seed" or (
+            node["resource_type"] == "model" and node.get("config", {}).get("materialized") == "view"
+        ):
+            relations[TRANSLATOR.get_asset_key(node)] = (node["schema"], node.get("alias") or node["name"])
+    return relations
 
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"

@@ -29,7 +29,14 @@ from pipelines.assets.ml_signals import (
     lead_scores,
 )
 from pipelines.assets.serving import build_serving_snapshot
-from pipelines.dbt import TRANSLATOR, MarketingDbtCliResource, dbt_build_args, dbt_project, prepare_manifest
+from pipelines.dbt import (
+    TRANSLATOR,
+    MarketingDbtCliResource,
+    dbt_build_args,
+    dbt_project,
+    definition_relations,
+    prepare_manifest,
+)
 from pipelines.resources import WarehouseResource, resources_from_settings
 from pipelines.settings import Settings
 
@@ -76,6 +83,7 @@ def build_dbt_assets(settings: Settings, partitions: dg.DailyPartitionsDefinitio
     manifest = prepare_manifest(settings)
     first_day = partitions.start.date()
     lookback_days = max(settings.lookback_days.values())
+    definitions = definition_relations(manifest)
 
     @dbt_assets(
         manifest=manifest, project=dbt_project(), dagster_dbt_translator=TRANSLATOR, name="dbt_models"
@@ -91,10 +99,41 @@ def build_dbt_assets(settings: Settings, partitions: dg.DailyPartitionsDefinitio
         # A test runs only if all its models are in this run or upstream of it: a daily run must not
         # test the weekly attribution marts against today's last touch (DBT_INDIRECT_SELECTION).
         os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
+        # A run that leaves out views or seeds (the daily run) reads them as they are: say so clearly
+        # if they were never built, instead of dbt's bare "does not exist" at the first one.
+        absent = _unselected_definitions_read(context, definitions)
+        if absent:
+            with warehouse.connect(read_only=True) as con:
+                existing = set(
+                    con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+                )
+            missing = sorted(".".join(r) for r in absent.values() if r not in existing)
+            if missing:
+                raise dg.Failure(
+                    f"this run reads {len(missing)} dbt views/seeds it does not build and the warehouse "
+                    f"{warehouse.path} lacks them ({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}): "
+                    "run the backfill (job materialize_all) or the job rebuild_warehouse first"
+                )
         context.log.info(f"dbt {' '.join(args)}")
         yield from dbt.cli(args, context=context).stream()
 
     return dbt_models
+
+
+def _unselected_definitions_read(
+    context: dg.AssetExecutionContext, definitions: dict[dg.AssetKey, tuple[str, str]]
+) -> dict[dg.AssetKey, tuple[str, str]]:
+    """The views and seeds the run's dbt nodes read (directly or through other views) but do not build."""
+    selected = context.selected_asset_keys
+    deps = context.assets_def.asset_deps
+    read: dict[dg.AssetKey, tuple[str, str]] = {}
+    stack = list(selected)
+    while stack:
+        for upstream in deps.get(stack.pop(), ()):
+            if upstream in definitions and upstream not in selected and upstream not in read:
+                read[upstream] = definitions[upstream]
+                stack.append(upstream)
+    return read
 
 
 def daily_schedule(job) -> dg.ScheduleDefinition:

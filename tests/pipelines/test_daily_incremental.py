@@ -4,6 +4,7 @@ refresh gives, table by table; the window the dbt asset passes follows the run's
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -230,3 +231,26 @@ def test_a_daily_run_gives_the_warehouse_of_a_full_refresh(tmp_path, tiny_world_
     assert failed == {("stg_meta_ads__ad_insights", key_test)}
     ran = _dbt_results(broken)
     assert ran["model.marketing_os.fct_ad_performance_daily"] == "skipped"
+
+
+def test_a_daily_run_on_a_warehouse_never_built_says_what_to_run_first(tmp_path, tiny_world_root) -> None:
+    # The daily run reads the staging views and seeds as the backfill built them; on a new warehouse it
+    # must say that, naming the missing relations, rather than let dbt stop at the first one.
+    from pipelines.demo import materialize_range
+
+    settings = tiny_settings(fresh_home(tmp_path, tiny_world_root))
+    result = materialize_range(settings, TODAY, TODAY, selection="daily")
+
+    assert not result.success
+    failures = {
+        e.step_key: e.event_specific_data.error.message
+        for e in result.all_events
+        if e.event_type_value == "STEP_FAILURE"
+    }
+    assert list(failures) == ["dbt_models"], failures
+    message = failures["dbt_models"]
+    assert "does not build and the warehouse" in message and "rebuild_warehouse" in message
+    assert re.search(r"reads \d+ dbt views/seeds", message) and "staging.stg_" in message
+    # The day's ingest ran and stays loaded.
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from raw.meta_ads_insights").fetchone()[0] > 0
