@@ -96,9 +96,12 @@ def build_dbt_assets(settings: Settings, partitions: dg.DailyPartitionsDefinitio
         # A daily run passes its window to the incremental models; the backfill rebuilds everything.
         args, window = dbt_build_args(context.run.tags, first_day=first_day, lookback_days=lookback_days)
         os.environ.update(window)  # empty values on a full refresh: no window left from an earlier run
-        # A test runs only if all its models are in this run or upstream of it: a daily run must not
-        # test the weekly attribution marts against today's last touch (DBT_INDIRECT_SELECTION).
-        os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
+        # A daily run tests a model only with all its parents in the run ("buildable"): it must not
+        # test the weekly attribution marts against today's last touch. The weekly refit and full runs
+        # test every model they build, also against the daily marts ("eager", dbt's default): with
+        # "buildable" the weekly run skipped the attribution marts' tests against dim_tenants and the
+        # last-touch mart, and Dagster warned their blocking checks "emitted no result".
+        os.environ["DBT_INDIRECT_SELECTION"] = "buildable" if window["MOS_DBT_WINDOW_START"] else "eager"
         # A run that leaves out views or seeds (the daily run) reads them as they are: say so clearly
         # if they were never built, instead of dbt's bare "does not exist" at the first one.
         absent = _unselected_definitions_read(context, definitions)

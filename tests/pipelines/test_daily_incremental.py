@@ -206,8 +206,15 @@ def test_a_daily_run_gives_the_warehouse_of_a_full_refresh(tmp_path, tiny_world_
             f"{name}: the daily runs give {incremental[name].height} rows, a full refresh {full[name].height}"
         )
     # After the weekly refit every table is the full refresh's.
-    _run(tiny_settings(home), None, None, job="weekly_refit")
+    weekly_run = _run(tiny_settings(home), None, None, job="weekly_refit")
     refit = _warehouse(settings.warehouse)
+    # ...and tests the attribution marts it rebuilt, also against the daily marts and dimensions.
+    evaluated = {(e.asset_key.path[-1], e.check_name) for e in weekly_run.get_asset_check_evaluations()}
+    on_rule_based = {name for table, name in evaluated if table == "fct_attribution_rule_based"}
+    assert "assert_last_touch_models_agree" in on_rule_based, sorted(on_rule_based)
+    assert any(
+        name.startswith("relationships_fct_attribution_rule_based_tenant_id") for name in on_rule_based
+    )
     for name in sorted(weekly):
         assert _same(refit[name], full[name], cent=True), f"{name} differs after the weekly refit"
 
