@@ -524,10 +524,10 @@ class _Solver:
         # of budget units finds the global optimum of the gridded problem in one pass, whatever the
         # curves' shapes (a mean of S-curves included).
         gridded = self._grid_plan(budget, price, equality)
-        # Refined on the exact objective: SLSQP from the grid plan; and the exact KKT plan of its active
-        # set (channels past their inflection) and of each set one channel away (near-tied basins the
-        # grid could rank wrongly), the best polished. Today's split (moved into the bounds) is a start
-        # too, so the plan never does worse than it.
+        # Refined on the exact objective: Newton steps from the grid plan (below), and the exact KKT plan
+        # of its active set (channels past their inflection) and of each set one channel away (near-tied
+        # basins the grid could rank wrongly); the best wins. Today's split (moved into the bounds) is a
+        # candidate too, so the plan never does worse than it.
         today = np.clip(start, self.lo, self.hi)
         if not equality and today.sum() > budget:
             today = self.lo + (today - self.lo) * (budget - self.lo.sum()) / max(
