@@ -28,10 +28,15 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from bench.mmm_world import experiments_truth, lift_tests_from_drops, truth_tables, warehouse_inputs
+from bench.mmm_world import (
+    experiments_truth,
+    lift_tests_from_drops,
+    true_channel,
+    truth_tables,
+    warehouse_inputs,
+)
 from models_ml.budget import ResponseCurve, evaluate_plan, optimise_budget
 from models_ml.mmm import (
-    ChannelParams,
     MMMConfig,
     _lift_tests_for,
     fit_mmm,
@@ -134,18 +139,8 @@ def oracle_shares(world: Path, fits: dict) -> pl.DataFrame:
         ]
         true = []
         for curve in fitted:
-            p = params.filter((pl.col("tenant_id") == tenant) & (pl.col("channel") == curve.channel)).row(
-                0, named=True
-            )
-            true.append(
-                ResponseCurve(
-                    curve.channel,
-                    p["adstock_decay"],
-                    p["hill_k"],
-                    p["hill_alpha"],
-                    p["beta"] * p["revenue_per_conversion"],
-                )
-            )
+            t = true_channel(params, tenant, curve.channel)
+            true.append(ResponseCurve(t.channel, t.decay, t.k, t.alpha, t.beta))
         current = recent_daily_spend(fit)
         today = sum(current[c.channel] for c in fitted)
         for scale in (0.5, 1.0, 1.5, 2.0):
@@ -209,17 +204,7 @@ def response_bands(world: Path, fits: dict) -> pl.DataFrame:
         for j, fitted in enumerate(fit.params):
             if not fitted.paid:
                 continue
-            p = params.filter((pl.col("tenant_id") == tenant) & (pl.col("channel") == fitted.channel)).row(
-                0, named=True
-            )
-            true = ChannelParams(
-                fitted.channel,
-                True,
-                p["adstock_decay"],
-                p["hill_k"],
-                p["hill_alpha"],
-                p["beta"] * p["revenue_per_conversion"],
-            )
+            true = true_channel(params, tenant, fitted.channel)
             for multiple in (0.5, 1.0):
                 spend = np.array([multiple * current[fitted.channel]])
                 draws = np.array([steady_state_response(d[j], spend)[0] for d in fit.draws])

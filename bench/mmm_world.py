@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from models_ml.mmm import ChannelParams
+
 
 def warehouse_inputs(world_dir: Path, owned: str = "warehouse") -> tuple[pl.DataFrame, pl.DataFrame]:
     """(channel_daily, kpi_daily) as `pipelines/assets/ml_mmm.py` reads them from the marts.
@@ -110,6 +112,22 @@ def owned_media_volume(world_dir: Path) -> pl.DataFrame:
             ),
         ]
     ).sort("tenant_id", "date", "channel")
+
+
+def true_channel(channel_params: pl.DataFrame, tenant: str, channel: str) -> ChannelParams:
+    """A paid channel's true response in revenue, from the world's `truth/channel_params` (its beta is
+    in conversions at saturation: times the revenue per conversion)."""
+    p = channel_params.filter((pl.col("tenant_id") == tenant) & (pl.col("channel") == channel)).row(
+        0, named=True
+    )
+    return ChannelParams(
+        channel,
+        True,
+        p["adstock_decay"],
+        p["hill_k"],
+        p["hill_alpha"],
+        p["beta"] * p["revenue_per_conversion"],
+    )
 
 
 def truth_tables(world_dir: Path) -> dict[str, pl.DataFrame]:

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench.mmm_world import true_channel
 from models_ml.budget import (
     InfeasibleBudget,
     ResponseCurve,
@@ -22,20 +23,9 @@ ORACLE_SHARE = 0.95
 
 
 def _true_curves(tenant: str, channels: list[str]) -> list[ResponseCurve]:
-    params = truth("channel_params").filter(pl.col("tenant_id") == tenant)
-    curves = []
-    for channel in channels:
-        p = params.filter(pl.col("channel") == channel).row(0, named=True)
-        curves.append(
-            ResponseCurve(
-                channel,
-                p["adstock_decay"],
-                p["hill_k"],
-                p["hill_alpha"],
-                p["beta"] * p["revenue_per_conversion"],
-            )
-        )
-    return curves
+    params = truth("channel_params")
+    curves = [true_channel(params, tenant, channel) for channel in channels]
+    return [ResponseCurve(c.channel, c.decay, c.k, c.alpha, c.beta) for c in curves]
 
 
 SCENARIOS = [

@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from bench.mmm_world import true_channel
 from models_ml.media_transforms import delayed_adstock, geometric_adstock, hill, hill_derivative
 from models_ml.mmm import (
     ChannelParams,
@@ -118,17 +119,7 @@ def test_draws_bracket_the_true_response_curve(calibrated: bool) -> None:
         for j, fitted in enumerate(fit.params):
             if not fitted.paid:
                 continue
-            p = params.filter((pl.col("tenant_id") == tenant) & (pl.col("channel") == fitted.channel)).row(
-                0, named=True
-            )
-            true = ChannelParams(
-                fitted.channel,
-                True,
-                p["adstock_decay"],
-                p["hill_k"],
-                p["hill_alpha"],
-                p["beta"] * p["revenue_per_conversion"],
-            )
+            true = true_channel(params, tenant, fitted.channel)
             spend = np.array(list(inside)) * current[fitted.channel]
             target = steady_state_response(true, spend)
             draws = np.array([steady_state_response(d[j], spend) for d in fit.draws])
