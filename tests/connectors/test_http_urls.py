@@ -228,3 +228,16 @@ def test_text_redaction_equals_every_pattern_applied():
         assert redactor.text(text) == _reference_text(redactor, text), text
     for text in ["Authorization: Bearer abcdefgh", "x?hapikey=v&KEY=w", "authorızation: x", "API-\u212aEY=v"]:
         assert redactor.text(text) == _reference_text(redactor, text)
+
+
+def test_every_credential_name_holds_a_word_the_redactor_checks_for():
+    # The word checks gate the patterns: a credential parameter or header added without its word would
+    # go unmasked in ASCII text. Deterministic, beside the random equivalence above.
+    from connectors import redact
+
+    for name in SENSITIVE_PARAMS:
+        assert any(word in f"{name}=" for word in redact._PARAM_WORDS), name
+    for header in ("authorization", "developer-token", "access-token", "x-api-key", "api-key"):
+        assert redact._HEADER_LINE_RE.search(f"{header}: v") and any(
+            w in header for w in redact._HEADER_WORDS
+        )
