@@ -150,7 +150,8 @@ def experiments_truth(world_dir: Path) -> pl.DataFrame:
         return pl.read_parquet(path)
     meta = json.loads((Path(world_dir) / "meta.json").read_text())
     channel = pl.read_parquet(Path(world_dir) / "truth" / "channel_daily.parquet")
-    return lift_tests_truth(channel, int(meta["seed"]))
+    params = pl.read_parquet(Path(world_dir) / "truth" / "channel_params.parquet")
+    return lift_tests_truth(channel, params, int(meta["seed"]))
 
 
 def lift_tests_from_drops(world_dir: Path, inbox: Path | None = None) -> pl.DataFrame:

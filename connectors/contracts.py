@@ -512,7 +512,7 @@ _ALLOWED.update({"offline_conversions": {"location": OFFLINE_LOCATIONS}})
 # ---- end files ----
 # ---- lift tests (issue 4): the measurement vendor's experiment read-outs (connectors/imports/lift_tests.py)
 LIFT_TEST_KPIS: tuple[str, ...] = ("revenue", "conversions")
-LIFT_TEST_METHODS: tuple[str, ...] = ("geo", "holdout")
+LIFT_TEST_METHODS: tuple[str, ...] = ("geo", "holdout", "scale")
 RAW_COLUMNS["lift_tests"] = {
     "tenant_id": pl.String(),
     "test_id": pl.String(),
@@ -523,13 +523,17 @@ RAW_COLUMNS["lift_tests"] = {
     "end_date": pl.Date(),
     "incremental": pl.Float64(),  # KPI units: currency units (revenue) or a count (conversions)
     "standard_error": pl.Float64(),
+    # KPI(treatment_spend_scale x BAU spend) - KPI(control_spend_scale x it); holdout/geo: 1.0 / 0.0
+    "treatment_spend_scale": pl.Float64(),
+    "control_spend_scale": pl.Float64(),
 }
 UNIQUE_KEYS["lift_tests"] = ("tenant_id", "test_id", "kpi")
 _DIGIT_IDS["lift_tests"] = ()
 _REQUIRED["lift_tests"] = (
     "tenant_id", "test_id", "channel", "kpi", "start_date", "end_date", "incremental", "standard_error",
+    "treatment_spend_scale", "control_spend_scale",
 )  # fmt: skip
-_NON_NEGATIVE["lift_tests"] = ("standard_error",)
+_NON_NEGATIVE["lift_tests"] = ("standard_error", "treatment_spend_scale", "control_spend_scale")
 _NOT_FUTURE["lift_tests"] = ("start_date", "end_date")
 _ALLOWED["lift_tests"] = {"kpi": LIFT_TEST_KPIS, "method": LIFT_TEST_METHODS}
 # ---- end lift tests ----

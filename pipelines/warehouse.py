@@ -68,7 +68,8 @@ RAW_DDL: dict[str, str] = {
     # ---- lift tests (issue 4): the measurement vendor's read-outs, partitioned by drop (readout) day ----
     "lift_tests": """tenant_id varchar not null, test_id varchar not null, channel varchar not null,
         method varchar, kpi varchar not null, start_date date not null, end_date date not null,
-        incremental double not null, standard_error double not null""",
+        incremental double not null, standard_error double not null, treatment_spend_scale double,
+        control_spend_scale double""",
     # ---- owned media (mailchimp, social): merged on their ids, influencers a snapshot ----
     "mailchimp_email_reports": """tenant_id varchar not null, account_id varchar not null,
         campaign_id varchar not null, campaign_title varchar, type varchar, list_id varchar,
@@ -150,6 +151,13 @@ OPS_DDL: dict[str, str] = {
 }
 
 
+# Columns added to a raw table after warehouses with it existed: `ensure_schemas` adds them to an older
+# table (rows loaded before stay NULL; staging coalesces them to their defaults).
+RAW_ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "lift_tests": ("treatment_spend_scale double", "control_spend_scale double"),
+}
+
+
 def raw_columns(table: str) -> list[str]:
     """Business columns of a raw table, in DDL order (without the `_` load metadata)."""
     return [part.split()[0] for part in _split_columns(RAW_DDL[table])]
@@ -186,9 +194,24 @@ def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
     for table, columns in RAW_DDL.items():
         if ("raw", table) not in tables:
             con.execute(f"create table if not exists raw.{table} ({columns}, {LOAD_META})")
+        elif table in RAW_ADDED_COLUMNS:
+            _add_missing_columns(con, table)
     for table, columns in OPS_DDL.items():
         if ("ops", table) not in tables:
             con.execute(f"create table if not exists ops.{table} ({columns})")
+
+
+def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    have = {
+        row[0]
+        for row in con.execute(
+            "select column_name from information_schema.columns where table_schema = 'raw' and table_name = ?",
+            [table],
+        ).fetchall()
+    }
+    for column in RAW_ADDED_COLUMNS[table]:
+        if column.split()[0] not in have:
+            con.execute(f"alter table raw.{table} add column {column}")
 
 
 @contextmanager

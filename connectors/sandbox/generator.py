@@ -455,7 +455,9 @@ def generate_world(preset: str = "demo", seed: int = 7) -> World:
     tables = {name: tidy(name, _concat(frames)) for name, frames in parts.items()}
     tables["roi"] = tidy("roi", roi_table(tables["channel_params"], tables["channel_daily"]))
     tables["attribution_shares"] = tidy("attribution_shares", attribution_shares(tables["conversions"]))
-    tables["lift_tests"] = tidy("lift_tests", lift_tests_truth(tables["channel_daily"], seed, p.end_date))
+    tables["lift_tests"] = tidy(
+        "lift_tests", lift_tests_truth(tables["channel_daily"], tables["channel_params"], seed, p.end_date)
+    )
     truth_names = [name for name in tables if name not in WORLD_SCHEMAS]
     return World(
         meta=WorldMeta(

@@ -252,6 +252,8 @@ TRUTH_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "incremental": F,
         "standard_error": F,
         "true_incremental": F,
+        "treatment_spend_scale": F,
+        "control_spend_scale": F,
     },
 }
 
