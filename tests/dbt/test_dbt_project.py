@@ -87,7 +87,8 @@ RAW_DDL: dict[str, str] = {
     # lift tests (issue 4); rows in tests/dbt/test_files_models.py
     "lift_tests": """
         tenant_id VARCHAR, test_id VARCHAR, channel VARCHAR, method VARCHAR, kpi VARCHAR,
-        start_date DATE, end_date DATE, incremental DOUBLE, standard_error DOUBLE""",
+        start_date DATE, end_date DATE, incremental DOUBLE, standard_error DOUBLE,
+        treatment_spend_scale DOUBLE, control_spend_scale DOUBLE""",
     "imported_ad_reports": """
         tenant_id VARCHAR, platform VARCHAR, account_id VARCHAR, date DATE, campaign_id VARCHAR,
         campaign_name VARCHAR, ad_group_id VARCHAR, ad_group_name VARCHAR, ad_id VARCHAR,

@@ -9,6 +9,7 @@ The hand-written warehouse of test_dbt_project.py plus drops whose right answers
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -42,10 +43,17 @@ OFFLINE = [
     "('northwind','o2',NULL,NULL,'2026-03-03 12:00:00',10.00,'usd','phone',now(),'r','2026-03-07','x')",
 ]
 LIFT_TESTS = [
-    # a read-out re-issued a week later (corrected analysis): the later one stands
-    "('northwind','LT-1','Meta','geo','revenue','2026-02-01','2026-02-28',1500.0,150.0,now(),'r','2026-03-07','x')",
-    "('northwind','LT-1','meta','geo','revenue','2026-02-01','2026-02-28',1450.0,140.0,now(),'r','2026-03-14','x')",
-    "('northwind','LT-1','meta','geo','conversions','2026-02-01','2026-02-28',14.5,1.4,now(),'r','2026-03-07','x')",
+    # a read-out re-issued a week later (corrected analysis): the later one stands; loaded before the
+    # spend-scale columns existed (NULL): a holdout, 1.0 / 0.0
+    "('northwind','LT-1','Meta','geo','revenue','2026-02-01','2026-02-28',1500.0,150.0,null,null,"
+    "now(),'r','2026-03-07','x')",
+    "('northwind','LT-1','meta','geo','revenue','2026-02-01','2026-02-28',1450.0,140.0,null,null,"
+    "now(),'r','2026-03-14','x')",
+    "('northwind','LT-1','meta','geo','conversions','2026-02-01','2026-02-28',14.5,1.4,null,null,"
+    "now(),'r','2026-03-07','x')",
+    # a "-50 %" budget-scaling test
+    "('northwind','ST-1','meta','scale','revenue','2026-01-05','2026-01-25',310.0,120.0,1.0,0.5,"
+    "now(),'r','2026-02-01','x')",
 ]
 ERASURES = [
     "('northwind','GDPR-000001','" + "b" * 64 + "','c9','2026-03-03 08:00:00',now(),'r','2026-03-07','x')"
@@ -121,10 +129,29 @@ def test_lift_tests_stage_one_row_per_test_and_kpi(built: tuple[Path, DbtRun]) -
     warehouse, _ = built
     rows = query(
         warehouse,
-        "select test_id, channel, kpi, test_days, incremental, standard_error, dropped_on "
-        "from staging.stg_experiments__lift_tests order by kpi",
+        "select test_id, channel, method, kpi, test_days, incremental, standard_error, "
+        "treatment_spend_scale, control_spend_scale, dropped_on "
+        "from staging.stg_experiments__lift_tests order by test_id, kpi",
     )
     assert rows == [
-        ("LT-1", "meta", "conversions", 28, 14.5, 1.4, date(2026, 3, 7)),
-        ("LT-1", "meta", "revenue", 28, 1450.0, 140.0, date(2026, 3, 14)),
+        ("LT-1", "meta", "geo", "conversions", 28, 14.5, 1.4, 1.0, 0.0, date(2026, 3, 7)),
+        ("LT-1", "meta", "geo", "revenue", 28, 1450.0, 140.0, 1.0, 0.0, date(2026, 3, 14)),
+        ("ST-1", "meta", "scale", "revenue", 21, 310.0, 120.0, 1.0, 0.5, date(2026, 2, 1)),
     ]
+
+
+def test_a_lift_test_with_equal_scales_fails_its_dbt_test(built: tuple[Path, DbtRun], tmp_path: Path) -> None:
+    # The staging model is a view: a bad raw row (in a copy of the warehouse) reaches it at once.
+    warehouse, _ = built
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(warehouse, copy)
+    con = duckdb.connect(str(copy))
+    try:
+        con.execute(
+            "insert into raw.lift_tests values ('northwind','ST-9','meta','scale','revenue','2026-01-05',"
+            "'2026-01-25',10.0,120.0,1.0,1.0,now(),'r','2026-02-01','x')"
+        )
+    finally:
+        con.close()
+    run = invoke_dbt(["test", "--select", "assert_lift_test_scales_differ"], copy, tmp_path)
+    assert run.statuses() == {"test.marketing_os.assert_lift_test_scales_differ": "fail"}

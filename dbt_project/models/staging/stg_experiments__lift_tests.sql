@@ -1,6 +1,10 @@
 {#
     Lift tests from the measurement vendor's read-outs. A read-out may be re-issued in a later drop
     (a corrected analysis): the (test, KPI) row from the latest drop is kept.
+
+    A test compares the channel at treatment_spend_scale x its business-as-usual spend against
+    control_spend_scale x it: a holdout/geo test is 1.0 / 0.0, a budget-scaling test ("scale")
+    1.5 / 1.0 or 1.0 / 0.5. Rows loaded before raw.lift_tests had the columns (NULL) were holdouts.
 #}
 with
 
@@ -43,6 +47,8 @@ renamed as (
         ----------  measures
         cast(incremental as double) as incremental,
         cast(standard_error as double) as standard_error,
+        cast(coalesce(treatment_spend_scale, 1.0) as double) as treatment_spend_scale,
+        cast(coalesce(control_spend_scale, 0.0) as double) as control_spend_scale,
 
         cast(_partition as date) as dropped_on
 
