@@ -11,10 +11,15 @@ from `marts.fct_kpi_daily`, fits
 Lift tests calibrate the model: by default the experiment read-outs in the warehouse
 (`staging.stg_experiments__lift_tests`, loaded from the measurement vendor's drops by `raw/lift_tests`);
 when `lift_tests_path` names a Parquet or CSV file with columns tenant_id, kpi, channel, start, end,
-incremental[, standard_error], that file instead; `calibrate=False` fits without experiments. A test on
-a channel the tenant has no media for, or outside the fitted history, is left out with a warning.
+incremental[, standard_error, treatment_spend_scale, control_spend_scale], that file instead (without
+the scale columns every test is a holdout: 1.0 / 0.0); `calibrate=False` fits without experiments. A
+test on a channel the tenant has no media for, or outside the fitted history, is left out with a
+warning; so is a budget-scaling test (scales other than 1.0 / 0.0) while `models_ml.mmm.LiftTest` does
+not know the spend scales (it would take the test for a holdout).
 """
 
+import math
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,7 +33,7 @@ from models_ml.budget import (
     budget_plan_table,
     optimise_budget,
 )
-from models_ml.mmm import ChannelParams, MMMConfig, MMMFit, recent_daily_spend, run_mmm
+from models_ml.mmm import ChannelParams, LiftTest, MMMConfig, MMMFit, recent_daily_spend, run_mmm
 from pipelines.resources import WarehouseResource
 from pipelines.warehouse import create_or_replace, table_exists
 
@@ -40,6 +45,9 @@ MMM_DEPS = [
 ]
 LIFT_TESTS_TABLE = "staging.stg_experiments__lift_tests"
 MMM_TABLES = ("mmm_channel", "mmm_fit", "mmm_decomposition", "response_curves", "budget_plan")
+# A lift test compares treatment x BAU spend with control x it; a holdout/geo test is 1.0 / 0.0.
+SPEND_SCALES: dict[str, float] = {"treatment_spend_scale": 1.0, "control_spend_scale": 0.0}
+MODEL_READS_SPEND_SCALES = set(SPEND_SCALES) <= {f.name for f in fields(LiftTest)}
 
 
 class MediaMixConfig(dg.Config):
@@ -223,7 +231,26 @@ def _read_lift_tests(path: str | None) -> pl.DataFrame | None:
     missing = needed - set(frame.columns)
     if missing:
         raise ValueError(f"lift tests file {file} lacks columns {sorted(missing)}")
-    return frame
+    return with_spend_scales(frame, f"lift tests file {file}")
+
+
+def with_spend_scales(frame: pl.DataFrame, where: str) -> pl.DataFrame:
+    """`frame` with both spend-scale columns (an absent one: its holdout default), each a finite
+    number >= 0 on every row and treatment != control; else ValueError naming `where`, row and column."""
+    frame = frame.with_columns(
+        pl.lit(default, dtype=pl.Float64).alias(name)
+        for name, default in SPEND_SCALES.items()
+        if name not in frame.columns
+    )
+    for i, row in enumerate(frame.select(*SPEND_SCALES).iter_rows()):
+        for name, value in zip(SPEND_SCALES, row, strict=True):
+            if value is None or not math.isfinite(float(value)) or float(value) < 0:
+                raise ValueError(f"{where}, row {i + 1}: {name} must be a finite number >= 0, got {value!r}")
+        if float(row[0]) == float(row[1]):
+            raise ValueError(
+                f"{where}, row {i + 1}: treatment_spend_scale equals control_spend_scale ({row[0]})"
+            )
+    return frame.with_columns(pl.col(name).cast(pl.Float64) for name in SPEND_SCALES)
 
 
 def _warehouse_lift_tests(con) -> pl.DataFrame | None:
@@ -233,7 +260,7 @@ def _warehouse_lift_tests(con) -> pl.DataFrame | None:
     return con.sql(
         f"""
         select tenant_id, kpi, channel, start_date as "start", end_date as "end",
-            incremental, standard_error
+            incremental, standard_error, treatment_spend_scale, control_spend_scale
         from {LIFT_TESTS_TABLE}
         order by tenant_id, kpi, channel, start_date, test_id
         """
@@ -244,22 +271,35 @@ def usable_lift_tests(
     lift_tests: pl.DataFrame, channel_daily: pl.DataFrame
 ) -> tuple[pl.DataFrame, list[str]]:
     """The tests the model can use - a channel with media for that tenant, a period overlapping its
-    history - and a line naming each one left out."""
+    history, a holdout design unless the model reads the spend scales - and a line naming each one left
+    out."""
     media = (
         channel_daily.filter((pl.col("spend") > 0) | (pl.col("volume") > 0))
         .group_by("tenant_id", "channel")
         .agg(first=pl.col("date").min(), last=pl.col("date").max())
     )
     joined = lift_tests.with_row_index("_row").join(media, on=["tenant_id", "channel"], how="left")
-    ok = (
+    in_history = (
         pl.col("first").is_not_null()
         & (pl.col("start").cast(pl.Date) <= pl.col("last"))
         & (pl.col("end").cast(pl.Date) >= pl.col("first"))
     )
+    holdout = pl.lit(True)
+    for name, default in SPEND_SCALES.items():
+        if name in joined.columns:
+            holdout = holdout & pl.col(name).fill_null(default).eq(default)
+    readable = pl.lit(True) if MODEL_READS_SPEND_SCALES else holdout
+    ok = in_history & readable
     dropped = [
         f"{r['tenant_id']} {r['kpi']} {r['channel']} {r['start']}..{r['end']}: "
-        + ("no media on that channel" if r["first"] is None else "outside the fitted history")
-        for r in joined.filter(~ok).iter_rows(named=True)
+        + (
+            "no media on that channel"
+            if r["first"] is None
+            else "outside the fitted history"
+            if not r["_in_history"]
+            else "a budget-scaling test, which this model version would read as a holdout"
+        )
+        for r in joined.with_columns(_in_history=in_history).filter(~ok).iter_rows(named=True)
     ]
     kept = joined.filter(ok).sort("_row").select(lift_tests.columns)
     return kept, dropped
