@@ -3,8 +3,9 @@
 On the demo world (generated once into a temporary directory unless --world names one):
 
 - ROI error per tenant and channel vs `truth/roi`, uncalibrated and calibrated with the world's own
-  lift tests (the sandbox's experimentation programme, `connectors/sandbox/experiments.py`: 4 geo/holdout
-  tests of 2-4 weeks per paid channel, 10 % standard error), read from the vendor's CSV drops through
+  lift tests (the sandbox's experimentation programme, `connectors/sandbox/experiments.py`: per paid
+  channel 4 geo/holdout tests of 2-4 weeks, 10 % standard error, and 4 budget-scaling tests at +/-50 %
+  of spend), read from the vendor's CSV drops through
   the lift-test importer as the pipeline reads them (`bench/mmm_world.py`), and the median |ROI error|
   of each, next to what the experiments alone say (their measured / true incremental); each with paid
   media only and with the owned media (email, organic social volume from `fct_owned_media_daily`,
@@ -72,7 +73,7 @@ def roi_errors(
     )
     experiments = (
         experiments_truth(world)
-        .filter(pl.col("kpi") == "revenue")
+        .filter((pl.col("kpi") == "revenue") & _holdout())  # what the holdouts say of the average ROI
         .group_by("tenant_id", "channel")
         .agg(experiment_error=pl.col("incremental").sum() / pl.col("true_incremental").sum() - 1)
     )
@@ -161,36 +162,48 @@ def oracle_shares(world: Path, fits: dict) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
+def _holdout() -> pl.Expr:
+    """A holdout/geo test (the channel's whole contribution), not a budget-scaling test."""
+    return (pl.col("treatment_spend_scale") == 1.0) & (pl.col("control_spend_scale") == 0.0)
+
+
+CALIBRATIONS = ("none", "holdouts", "holdouts+scaling")
+
+
 def oracle_shares_over_seeds(world: Path, seeds: list[int]) -> pl.DataFrame:
     """`oracle_shares` for MMM fits under several seeds (starts, bootstrap blocks, randomised priors),
-    uncalibrated and calibrated: how much of a plan's quality is the luck of one fit."""
+    uncalibrated, calibrated with the holdout/geo tests only, and with the budget-scaling tests too
+    (the pipeline's default): how much of a plan's quality is the luck of one fit, and what each kind
+    of experiment adds."""
     channel_daily, kpi_daily = warehouse_inputs(world)
     lifts = lift_tests_from_drops(world)
+    tests = {"none": None, "holdouts": lifts.filter(_holdout()), "holdouts+scaling": lifts}
     frames = []
-    for calibrated in (False, True):
+    for calibration in CALIBRATIONS:
         for seed in seeds:
             out = run_mmm(
                 channel_daily,
                 kpi_daily,
                 kpis=("revenue",),
                 config=MMMConfig(seed=seed),
-                lift_tests=lifts if calibrated else None,
+                lift_tests=tests[calibration],
             )
             frames.append(
                 oracle_shares(world, out.fits).with_columns(
-                    calibrated=pl.lit(calibrated), mmm_seed=pl.lit(seed)
+                    calibration=pl.lit(calibration), mmm_seed=pl.lit(seed)
                 )
             )
+    order = pl.col("calibration").replace_strict({c: i for i, c in enumerate(CALIBRATIONS)})
     return (
         pl.concat(frames)
-        .group_by("calibrated", "tenant_id", "budget_x_today")
+        .group_by("calibration", "tenant_id", "budget_x_today")
         .agg(
             expected_min=pl.col("expected_plan_share").min(),
             expected_median=pl.col("expected_plan_share").median(),
             point_min=pl.col("point_plan_share").min(),
             point_median=pl.col("point_plan_share").median(),
         )
-        .sort("calibrated", "tenant_id", "budget_x_today")
+        .sort(order, "tenant_id", "budget_x_today")
     )
 
 
@@ -384,10 +397,12 @@ def main() -> None:
         f"optimiser worst share of oracle (calibrated, seed {args.seed}) expected-response plan "
         f"{shares['expected_plan_share'].min():.1%}, point plan {shares['point_plan_share'].min():.1%}"
         + (
-            f", over {len(seeds)} MMM seeds expected {over_seeds.filter('calibrated')['expected_min'].min():.1%}"
-            f" / point {over_seeds.filter('calibrated')['point_min'].min():.1%}"
-            f" (uncalibrated {over_seeds.filter(~pl.col('calibrated'))['expected_min'].min():.1%}"
-            f" / {over_seeds.filter(~pl.col('calibrated'))['point_min'].min():.1%})"
+            f", over {len(seeds)} MMM seeds expected / point: "
+            + ", ".join(
+                f"{c} {worst['expected_min'].min():.1%} / {worst['point_min'].min():.1%}"
+                for c in CALIBRATIONS
+                for worst in [over_seeds.filter(pl.col("calibration") == c)]
+            )
             if over_seeds is not None
             else ""
         )

@@ -29,7 +29,11 @@ covered 5 of 8 true ROIs; with them 8 of 8). Intervals are quantiles of the draw
 
 Calibration: lift tests (channel, period, measured incremental KPI, standard error) enter as extra
 observations of that channel's modelled contribution over the period, weighted by the residual variance
-over the test's variance - a penalty that pulls the channel's ROI toward the experiment.
+over the test's variance - a penalty that pulls the channel's ROI toward the experiment. A test compares
+two spend levels (`LiftTest.treatment_spend_scale` / `control_spend_scale`): a holdout (1 vs 0) observes
+beta * sum hill(adstock), a budget-scaling test (e.g. 1.5 vs 1) beta * sum [hill(1.5 adstock) -
+hill(adstock)] - still linear in beta, so the profiled solve keeps its form. Holdouts pin the average
+ROI; scaling tests pin the curve's slope around today's spend, the marginal ROI budgets move on.
 
 Diagnostics: in-sample R^2 and NRMSE (RMSE / mean), and the out-of-time MAPE of a refit that leaves
 out the last `holdout_days` (its baseline extrapolated, its media driven by the actual spend).
@@ -82,8 +86,13 @@ BLACK_FRIDAY_WEEK = Event("black_friday_week", (11, 22), (12, 2))
 
 @dataclass(frozen=True)
 class LiftTest:
-    """A measured experiment: `incremental` KPI the channel caused between start and end (inclusive).
+    """A measured experiment: `incremental` KPI between start and end (inclusive) of the channel run at
+    `treatment_spend_scale` x its business-as-usual spend over the channel run at `control_spend_scale` x it.
 
+    A holdout or geo test is (1, 0): the channel's whole contribution in the window (pins its average
+    ROI). A budget-scaling test, e.g. +50 % (1.5, 1) or -50 % (1, 0.5), measures the slope of the
+    response around today's spend (pins the marginal ROI the budget optimiser acts on). The comparison
+    is long-run: carry-over from before the window is scaled alike, as the truth defines marginal ROI.
     `standard_error` defaults to 10 % of `incremental`.
     """
 
@@ -92,6 +101,8 @@ class LiftTest:
     end: date
     incremental: float
     standard_error: float | None = None
+    treatment_spend_scale: float = 1.0
+    control_spend_scale: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -228,7 +239,8 @@ def run_mmm(
         channel with no spend but a volume is modelled from its volume). Channels with neither are left
         out (organic search, direct, referral are outcomes, not levers).
     kpi_daily: tenant_id, date and one column per KPI (marts.fct_kpi_daily); missing days count as 0.
-    lift_tests: tenant_id, kpi, channel, start, end, incremental[, standard_error] (optional).
+    lift_tests: tenant_id, kpi, channel, start, end, incremental[, standard_error,
+        treatment_spend_scale, control_spend_scale] (optional; scales default to a holdout's 1 and 0).
     controls: tenant_id, date and numeric control columns (optional).
     """
     config = config or MMMConfig()
@@ -709,6 +721,18 @@ class _Solution:
         )
 
 
+@dataclass(frozen=True)
+class _LiftRow:
+    """A lift test in a problem's terms: KPI scaled by the problem's KPI mean."""
+
+    channel: int
+    mask: FloatArray  # share of each period inside the test
+    measured: float
+    se: float
+    treatment: float
+    control: float
+
+
 class _Problem:
     """The profiled least-squares problem of one fit; `with_weights` gives its bootstrap twins."""
 
@@ -748,16 +772,28 @@ class _Problem:
         self.prior_centre = 0.5 + config.prior_sd * noise[:n_theta]
         self._calibration = self._lift_rows(lift_noise)
         self._y_ss = float(self._y_resid @ self._y_resid)
-        self._lift_masks = np.array([mask for _, mask, _, _ in self._calibration], dtype=np.float64).reshape(
-            len(self._calibration), n
+        # The lift rows' terms, flat: one entry per (test, period in it, arm) with the period, the
+        # channel, the test, share x sign (treatment +, control -) and the arm's spend scale - so the
+        # modelled sums and their gradient are a few vector operations however many tests there are.
+        self._lift_channel = np.array([row.channel for row in self._calibration], dtype=np.int64)
+        terms = [
+            (t, row.channel, i, row.mask[t] * sign, scale)
+            for i, row in enumerate(self._calibration)
+            for scale, sign in ((row.treatment, 1.0), (row.control, -1.0))
+            if scale > 0
+            for t in np.flatnonzero(row.mask)
+        ]
+        columns = list(zip(*terms, strict=True)) if terms else [(), (), (), (), ()]
+        self._term_period, self._term_channel, self._term_test = (
+            np.array(c, dtype=np.int64) for c in columns[:3]
         )
-        self._lift_channel = np.array([j for j, _, _, _ in self._calibration], dtype=np.int64)
+        self._term_weight, self._term_scale = (np.array(c, dtype=np.float64) for c in columns[3:])
         self._ridge = config.ridge * float(self.weights.sum())
         # Noise variance of one period, from the baseline-only fit: the scale of the prior penalty.
         self._sigma2 = float(self._y_resid @ self._y_resid) / max(self.weights.sum() - self.n_baseline, 1.0)
         # A lift test is one more observation, weighted by (noise of a period / its standard error)^2.
-        self._lift_scale = np.array([np.sqrt(self._sigma2) / se for _, _, _, se in self._calibration])
-        self._lift_target = np.array([m for _, _, m, _ in self._calibration]) * self._lift_scale
+        self._lift_scale = np.array([np.sqrt(self._sigma2) / row.se for row in self._calibration])
+        self._lift_target = np.array([row.measured for row in self._calibration]) * self._lift_scale
         # ROI pooling prior: paid channels' ROIs scatter around their common mean with sd
         # roi_pool_sd x (KPI mean / mean paid spend per period).
         spend_mean = data.spend.mean(axis=0)
@@ -799,6 +835,10 @@ class _Problem:
         return np.column_stack([decay, k, alpha, delay])
 
     def media(self, theta: FloatArray) -> FloatArray:
+        return self._stock_and_media(theta)[1]
+
+    def _stock_and_media(self, theta: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """(adstock, hill(adstock)) of every channel, periods x channels, at theta."""
         if self.config.adstock == "delayed":
             stock = np.column_stack(
                 [delayed_adstock(self.x[:, j], theta[j, 0], theta[j, 3]) for j in range(self.n_channels)]
@@ -808,12 +848,13 @@ class _Problem:
                 [geometric_adstock(self.x[:, j], theta[j, 0]) for j in range(self.n_channels)]
             )
         powered = (np.maximum(stock, 0.0) / theta[:, 1]) ** theta[:, 2]
-        return powered / (1.0 + powered)
+        return stock, powered / (1.0 + powered)
 
-    def _lift_rows(self, noise: FloatArray | None) -> list[tuple[int, FloatArray, float, float]]:
-        """(channel index, share of each period in the test, measured incremental in scaled KPI, standard error scaled)."""
+    def _lift_rows(self, noise: FloatArray | None) -> list[_LiftRow]:
+        """Each lift test in the problem's terms (scaled KPI, the periods it covers)."""
         rows = []
         for i, test in enumerate(self.lift_tests):
+            where = f"lift test on {test.channel} ({test.start}..{test.end})"
             if test.channel not in self.data.channels:
                 raise ValueError(f"lift test names channel {test.channel!r}, which has no media in the data")
             start, end = np.datetime64(test.start, "D"), np.datetime64(test.end, "D")
@@ -824,26 +865,52 @@ class _Problem:
             last = np.minimum(self.data.dates + np.timedelta64(span - 1, "D"), end)
             mask = np.clip((last - first).astype(np.int64) + 1, 0, span) / span
             if not mask.any():
-                raise ValueError(
-                    f"lift test on {test.channel} ({test.start}..{test.end}) is outside the data"
-                )
+                raise ValueError(f"{where} is outside the data")
             se = test.standard_error if test.standard_error else 0.1 * abs(test.incremental)
-            if se <= 0:
-                raise ValueError(f"lift test on {test.channel} needs a positive standard error")
+            if not se > 0:
+                raise ValueError(f"{where} needs a positive standard error")
+            treatment, control = float(test.treatment_spend_scale), float(test.control_spend_scale)
+            if not (np.isfinite([treatment, control]).all() and treatment >= 0 and control >= 0):
+                raise ValueError(f"{where}: spend scales must be finite and >= 0, got {treatment}, {control}")
+            if treatment == control:
+                raise ValueError(f"{where} compares spend scale {treatment} with itself")
             measured = test.incremental + (se * float(noise[i]) if noise is not None else 0.0)
             rows.append(
-                (self.data.channels.index(test.channel), mask, measured / self.y_scale, se / self.y_scale)
+                _LiftRow(
+                    self.data.channels.index(test.channel),
+                    mask,
+                    measured / self.y_scale,
+                    se / self.y_scale,
+                    treatment,
+                    control,
+                )
             )
         return rows
+
+    def _lift_terms(self, stock: FloatArray, theta: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Per lift term: (scaled adstock, its Hill power (scale a / K)^alpha, hill of it)."""
+        j = self._term_channel
+        scaled = self._term_scale * np.maximum(stock[self._term_period, j], 0.0)
+        powered = (scaled / theta[j, 1]) ** theta[j, 2]
+        return scaled, powered, powered / (1.0 + powered)
+
+    def _lift_sums(self, stock: FloatArray, theta: FloatArray) -> FloatArray:
+        """Per test: sum over its periods of hill(treatment x adstock) - hill(control x adstock)."""
+        _, _, h = self._lift_terms(stock, theta)
+        return np.bincount(self._term_test, self._term_weight * h, minlength=len(self._calibration))
 
     def evaluate(self, u: FloatArray) -> tuple[float, FloatArray, FloatArray]:
         """Profiled objective at u: (objective, theta, beta)."""
         theta = self.decode(u)
-        objective, beta, _ = self._profile(self.media(theta), u)
+        stock, z = self._stock_and_media(theta)
+        objective, beta, _ = self._profile(z, u, self._lift_sums(stock, theta) if self._calibration else None)
         return objective, theta, beta
 
-    def _profile(self, z: FloatArray, u: FloatArray) -> tuple[float, FloatArray, dict[str, FloatArray]]:
-        """(objective, beta, pieces for the gradient) for media columns z at unit-cube point u."""
+    def _profile(
+        self, z: FloatArray, u: FloatArray, lift_sums: FloatArray | None
+    ) -> tuple[float, FloatArray, dict[str, FloatArray]]:
+        """(objective, beta, pieces for the gradient) for media columns z and the lift tests' modelled
+        sums (`_lift_sums`) at unit-cube point u."""
         zw = z * self._root[:, None]
         z_resid = zw - self._q @ (self._q.T @ zw)
         # Normal equations of the stacked problem [Z; ridge; lift rows] beta ~ [y; 0; measured]: the
@@ -863,12 +930,9 @@ class _Problem:
             gram[np.ix_(idx, idx)] += a.T @ a
             rhs[idx] += a.T @ target
             constant += float(target @ target)
-        lift_sums = None
-        if self._calibration:
-            sums = self._lift_masks @ z  # tests x channels
+        if lift_sums is not None:
             picked = np.arange(len(self._lift_channel))
-            lift_sums = sums[picked, self._lift_channel]
-            rows = np.zeros_like(sums)
+            rows = np.zeros((len(picked), self.n_channels))
             rows[picked, self._lift_channel] = lift_sums * self._lift_scale
             gram += rows.T @ rows
             rhs += rows.T @ self._lift_target
@@ -901,7 +965,9 @@ class _Problem:
         ratio = np.maximum(stock, 0.0) / k
         powered = ratio**alpha
         z = powered / (1.0 + powered)
-        objective, beta, pieces = self._profile(z, u)
+        objective, beta, pieces = self._profile(
+            z, u, self._lift_sums(stock, theta) if self._calibration else None
+        )
         n = z.shape[0]
 
         # d objective / d z[t, j], every term at the fitted betas.
@@ -918,11 +984,6 @@ class _Problem:
             v = pieces["means"][idx] / share * beta[idx]
             dmean[idx] += 2.0 * (centre.T @ (centre @ v - target)) * beta[idx] / share
         g += (np.where(active, dmean, 0.0) / n)[None, :]
-        if "lift_sums" in pieces:
-            s = self._lift_scale
-            error = s * beta[self._lift_channel] * pieces["lift_sums"] - self._lift_target
-            weight = 2.0 * error * s * beta[self._lift_channel]  # per test
-            np.add.at(g.T, self._lift_channel, weight[:, None] * self._lift_masks)
 
         # Chain rule through Hill and adstock.
         dh_dp = 1.0 / (1.0 + powered) ** 2
@@ -935,6 +996,10 @@ class _Problem:
         grad_k = np.einsum("tj,tj->j", g, d_k)
         grad_alpha = np.einsum("tj,tj->j", g, d_alpha)
         grad_decay = np.einsum("tj,tj->j", g, d_decay)
+        if "lift_sums" in pieces:
+            self._add_lift_gradient(
+                pieces["lift_sums"], beta, stock, dstock, k, alpha, grad_k, grad_alpha, grad_decay
+            )
         c = self.config
         span_decay = c.decay_bounds[1] - c.decay_bounds[0]
         span_log_k = np.log(c.k_bounds[1]) - np.log(c.k_bounds[0])
@@ -947,6 +1012,40 @@ class _Problem:
         if c.prior_sd > 0:
             grad += 2.0 * self._sigma2 * (u - self.prior_centre) / c.prior_sd**2
         return objective, grad
+
+    def _add_lift_gradient(
+        self,
+        lift_sums: FloatArray,
+        beta: FloatArray,
+        stock: FloatArray,
+        dstock: FloatArray,
+        k: FloatArray,
+        alpha: FloatArray,
+        grad_k: FloatArray,
+        grad_alpha: FloatArray,
+        grad_decay: FloatArray,
+    ) -> None:
+        """Add the lift rows' terms to the gradients in K, alpha and decay (at fixed K), in place.
+
+        Row i's squared error (s_i beta_j L_i - target_i)^2, L_i = sum_w share_w sum_arms sign hill(scale a_w):
+        each arm is a Hill curve at scale x adstock, so its partials are Hill's at that point (the
+        decay's through d(scale a)/d decay = scale da/d decay)."""
+        s = self._lift_scale
+        j_of = self._lift_channel
+        per_test = 2.0 * (s * beta[j_of] * lift_sums - self._lift_target) * s * beta[j_of]
+        j = self._term_channel
+        scaled, powered, _ = self._lift_terms(stock, np.column_stack([np.zeros_like(k), k, alpha]))
+        w = per_test[self._term_test] * self._term_weight
+        dh_dp = 1.0 / (1.0 + powered) ** 2
+        ratio = scaled / k[j]
+        a = np.maximum(stock[self._term_period, j], 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_ratio = np.where(ratio > 0, np.log(np.where(ratio > 0, ratio, 1.0)), 0.0)
+            dp_da = np.where(a > 0, alpha[j] * powered / np.where(a > 0, a, 1.0), 0.0)
+        n = self.n_channels
+        grad_k += np.bincount(j, w * (-(alpha[j] / k[j]) * powered * dh_dp), minlength=n)
+        grad_alpha += np.bincount(j, w * powered * log_ratio * dh_dp, minlength=n)
+        grad_decay += np.bincount(j, w * dh_dp * dp_da * dstock[self._term_period, j], minlength=n)
 
     def _adstock_and_derivative(self, decay: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Geometric adstock of every channel and its derivative in the decay (steady-state start)."""
@@ -1058,9 +1157,16 @@ def _lift_tests_for(lift_tests: pl.DataFrame | None, tenant: str, kpi: str) -> l
             end=r["end"],
             incremental=float(r["incremental"]),
             standard_error=r.get("standard_error"),
+            treatment_spend_scale=_scale_or(r.get("treatment_spend_scale"), 1.0),
+            control_spend_scale=_scale_or(r.get("control_spend_scale"), 0.0),
         )
         for r in rows
     ]
+
+
+def _scale_or(value: object, default: float) -> float:
+    """A lift test's spend scale; missing (a holdout/geo read-out without the column) -> the holdout's."""
+    return default if value is None else float(value)  # type: ignore[arg-type]
 
 
 def _concat(parts: list[pl.DataFrame], schema: dict[str, pl.DataType]) -> pl.DataFrame:

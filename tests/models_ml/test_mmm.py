@@ -311,7 +311,14 @@ def test_exact_gradient_matches_finite_differences(with_lift_tests: bool) -> Non
     config = MMMConfig(seed=3)
     data = _prepare(media, kpi, "revenue", config, None)
     tests = (
-        [LiftTest("meta", date(2024, 3, 1), date(2024, 3, 28), 20_000.0, 2_000.0)] if with_lift_tests else []
+        [
+            LiftTest("meta", date(2024, 3, 1), date(2024, 3, 28), 20_000.0, 2_000.0),
+            # Budget-scaling tests: +50 % (both arms spend) and -50 % (control at half spend).
+            LiftTest("meta", date(2024, 4, 10), date(2024, 5, 1), 6_000.0, 2_000.0, 1.5, 1.0),
+            LiftTest("google_ads", date(2024, 5, 5), date(2024, 5, 25), 5_000.0, 2_000.0, 1.0, 0.5),
+        ]
+        if with_lift_tests
+        else []
     )
     rng = np.random.default_rng(5)
     base = _Problem(data, config, tests)
