@@ -158,8 +158,7 @@ def lift_tests_from_drops(world_dir: Path, inbox: Path | None = None) -> pl.Data
     """The world's own experimentation programme as the pipeline sees it: every read-out dropped by
     `connectors.sandbox.experiments` into an inbox, imported by `connectors.imports.lift_tests` (the
     contract's gates included), shaped as `run_mmm(lift_tests=...)` takes it (with the spend scales) -
-    what `stg_experiments__lift_tests` feeds the MMM asset. Budget-scaling tests only when the model
-    reads the spend scales (`model_reads_spend_scales`)."""
+    what `stg_experiments__lift_tests` feeds the MMM asset."""
     from types import SimpleNamespace
 
     from connectors.imports import import_lift_test_files
@@ -176,7 +175,7 @@ def lift_tests_from_drops(world_dir: Path, inbox: Path | None = None) -> pl.Data
         if imported.errors or imported.quarantine.height:
             raise ValueError(f"lift-test drops of {tenant} did not import cleanly: {imported.messages()[:5]}")
         frames.append(imported.rows)
-    tests = pl.concat(frames).select(
+    return pl.concat(frames).select(
         "tenant_id",
         "kpi",
         "channel",
@@ -187,20 +186,6 @@ def lift_tests_from_drops(world_dir: Path, inbox: Path | None = None) -> pl.Data
         "treatment_spend_scale",
         "control_spend_scale",
     )
-    if not model_reads_spend_scales():
-        tests = tests.filter(pl.col("treatment_spend_scale").eq(1.0) & pl.col("control_spend_scale").eq(0.0))
-    return tests
-
-
-def model_reads_spend_scales() -> bool:
-    """Whether `models_ml.mmm.LiftTest` knows the spend scales. A model that does not would read a
-    budget-scaling test as a holdout (its small incremental as the channel's whole contribution), so
-    callers leave scale tests out for it."""
-    from dataclasses import fields
-
-    from models_ml.mmm import LiftTest
-
-    return {"treatment_spend_scale", "control_spend_scale"} <= {f.name for f in fields(LiftTest)}
 
 
 def lift_tests_from_truth(

@@ -14,12 +14,11 @@ when `lift_tests_path` names a Parquet or CSV file with columns tenant_id, kpi, 
 incremental[, standard_error, treatment_spend_scale, control_spend_scale], that file instead (without
 the scale columns every test is a holdout: 1.0 / 0.0); `calibrate=False` fits without experiments. A
 test on a channel the tenant has no media for, or outside the fitted history, is left out with a
-warning; so is a budget-scaling test (scales other than 1.0 / 0.0) while `models_ml.mmm.LiftTest` does
-not know the spend scales (it would take the test for a holdout).
+warning. Budget-scaling tests (scales other than 1.0 / 0.0) pin the slope of a channel's curve around
+today's spend (`models_ml.mmm.LiftTest`).
 """
 
 import math
-from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from models_ml.budget import (
     budget_plan_table,
     optimise_budget,
 )
-from models_ml.mmm import ChannelParams, LiftTest, MMMConfig, MMMFit, recent_daily_spend, run_mmm
+from models_ml.mmm import ChannelParams, MMMConfig, MMMFit, recent_daily_spend, run_mmm
 from pipelines.resources import WarehouseResource
 from pipelines.warehouse import create_or_replace, table_exists
 
@@ -47,7 +46,6 @@ LIFT_TESTS_TABLE = "staging.stg_experiments__lift_tests"
 MMM_TABLES = ("mmm_channel", "mmm_fit", "mmm_decomposition", "response_curves", "budget_plan")
 # A lift test compares treatment x BAU spend with control x it; a holdout/geo test is 1.0 / 0.0.
 SPEND_SCALES: dict[str, float] = {"treatment_spend_scale": 1.0, "control_spend_scale": 0.0}
-MODEL_READS_SPEND_SCALES = set(SPEND_SCALES) <= {f.name for f in fields(LiftTest)}
 
 
 class MediaMixConfig(dg.Config):
@@ -271,8 +269,7 @@ def usable_lift_tests(
     lift_tests: pl.DataFrame, channel_daily: pl.DataFrame
 ) -> tuple[pl.DataFrame, list[str]]:
     """The tests the model can use - a channel with media for that tenant, a period overlapping its
-    history, a holdout design unless the model reads the spend scales - and a line naming each one left
-    out."""
+    history - and a line naming each one left out."""
     media = (
         channel_daily.filter((pl.col("spend") > 0) | (pl.col("volume") > 0))
         .group_by("tenant_id", "channel")
@@ -284,21 +281,10 @@ def usable_lift_tests(
         & (pl.col("start").cast(pl.Date) <= pl.col("last"))
         & (pl.col("end").cast(pl.Date) >= pl.col("first"))
     )
-    holdout = pl.lit(True)
-    for name, default in SPEND_SCALES.items():
-        if name in joined.columns:
-            holdout = holdout & pl.col(name).fill_null(default).eq(default)
-    readable = pl.lit(True) if MODEL_READS_SPEND_SCALES else holdout
-    ok = in_history & readable
+    ok = in_history
     dropped = [
         f"{r['tenant_id']} {r['kpi']} {r['channel']} {r['start']}..{r['end']}: "
-        + (
-            "no media on that channel"
-            if r["first"] is None
-            else "outside the fitted history"
-            if not r["_in_history"]
-            else "a budget-scaling test, which this model version would read as a holdout"
-        )
+        + ("no media on that channel" if r["first"] is None else "outside the fitted history")
         for r in joined.with_columns(_in_history=in_history).filter(~ok).iter_rows(named=True)
     ]
     kept = joined.filter(ok).sort("_row").select(lift_tests.columns)

@@ -26,11 +26,8 @@ def test_read_outs_land_in_staging_as_measured(tiny_run) -> None:
 
 
 def test_the_mmm_asset_calibrated_with_them(tiny_run) -> None:
-    from pipelines.assets.ml_mmm import MODEL_READS_SPEND_SCALES
-
     truth = pl.read_parquet(tiny_run.world_dir / "truth" / "lift_tests.parquet")
-    if not MODEL_READS_SPEND_SCALES:  # a model that would read them as holdouts gets no scale tests
-        truth = truth.filter(pl.col("method") != "scale")
+    assert (truth["method"] == "scale").any()  # budget-scaling tests reach the model too
     events = [
         e
         for e in tiny_run.result.get_asset_materialization_events()

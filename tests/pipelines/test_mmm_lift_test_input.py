@@ -69,25 +69,7 @@ def test_bad_scales_in_a_file_are_named(tmp_path: Path, treatment, control, mess
     assert str(path) in str(caught.value)
 
 
-@pytest.mark.parametrize("reads_scales", [False, True])
-def test_scale_tests_reach_only_a_model_that_reads_them(monkeypatch, reads_scales: bool) -> None:
-    monkeypatch.setattr(ml_mmm, "MODEL_READS_SPEND_SCALES", reads_scales)
+def test_scale_tests_reach_the_model() -> None:
     tests = _tests(treatment_spend_scale=[1.0, 1.0], control_spend_scale=[0.0, 0.5])
     kept, dropped = ml_mmm.usable_lift_tests(tests, CHANNEL_DAILY)
-    assert kept.columns == tests.columns
-    if reads_scales:
-        assert kept.equals(tests) and dropped == []
-    else:
-        assert kept.equals(tests.head(1))
-        assert len(dropped) == 1 and "2026-02-10" in dropped[0] and "budget-scaling" in dropped[0]
-
-
-def test_the_flag_follows_the_model() -> None:
-    from dataclasses import fields
-
-    from bench.mmm_world import model_reads_spend_scales
-    from models_ml.mmm import LiftTest
-
-    names = {f.name for f in fields(LiftTest)}
-    expected = {"treatment_spend_scale", "control_spend_scale"} <= names
-    assert ml_mmm.MODEL_READS_SPEND_SCALES is expected and model_reads_spend_scales() is expected
+    assert kept.equals(tests) and dropped == []
