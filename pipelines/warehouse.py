@@ -187,17 +187,25 @@ def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
     schemas = {
         row[0] for row in con.execute("select schema_name from information_schema.schemata").fetchall()
     }
-    tables = set(con.execute("select table_schema, table_name from information_schema.tables").fetchall())
+    # Base tables with their column counts: a raw table with fewer columns than its DDL predates
+    # columns added since (RAW_ADDED_COLUMNS), without a second catalog query per connection.
+    column_counts = {
+        (schema, table): count
+        for schema, table, count in con.execute(
+            "select schema_name, table_name, column_count from duckdb_tables()"
+        ).fetchall()
+    }
     for schema in SCHEMAS:
         if schema not in schemas:
             con.execute(f"create schema if not exists {schema}")
     for table, columns in RAW_DDL.items():
-        if ("raw", table) not in tables:
+        count = column_counts.get(("raw", table))
+        if count is None:
             con.execute(f"create table if not exists raw.{table} ({columns}, {LOAD_META})")
-        elif table in RAW_ADDED_COLUMNS:
+        elif table in RAW_ADDED_COLUMNS and count < len(_split_columns(f"{columns}, {LOAD_META}")):
             _add_missing_columns(con, table)
     for table, columns in OPS_DDL.items():
-        if ("ops", table) not in tables:
+        if ("ops", table) not in column_counts:
             con.execute(f"create table if not exists ops.{table} ({columns})")
 
 

@@ -111,3 +111,23 @@ def test_replace_by_keys_replaces_only_the_series_it_is_given() -> None:
     assert con.sql("select count(*) from ml.backtest").fetchall() == [(2,)]
     with pytest.raises(ValueError, match=r"schema\.table"):
         wh.table_exists(con, "backtest")
+
+
+def test_a_warehouse_from_before_the_spend_scales_gets_them_on_connect(tmp_path: Path) -> None:
+    # raw.lift_tests gained treatment/control_spend_scale: a warehouse created before keeps its rows
+    # (NULL in the new columns, which staging reads as a holdout's 1.0 / 0.0) and can load new ones.
+    path = tmp_path / "old.duckdb"
+    with wh.connect(path) as con:
+        con.execute("alter table raw.lift_tests drop column treatment_spend_scale")
+        con.execute("alter table raw.lift_tests drop column control_spend_scale")
+        con.execute(
+            "insert into raw.lift_tests (tenant_id, test_id, channel, kpi, start_date, end_date, incremental,"
+            " standard_error) values ('t', 'LT-1', 'meta', 'revenue', '2025-01-01', '2025-01-14', 10, 1)"
+        )
+    with wh.connect(path) as con:
+        columns = [r[0] for r in con.execute("describe raw.lift_tests").fetchall()]
+        rows = con.execute(
+            "select test_id, treatment_spend_scale, control_spend_scale from raw.lift_tests"
+        ).fetchall()
+    assert {"treatment_spend_scale", "control_spend_scale"} <= set(columns)
+    assert rows == [("LT-1", None, None)]
