@@ -14,7 +14,8 @@ from models_ml.mmm import MMMConfig, MMMOutputs, run_mmm
 
 SEED = 7
 # The calibrated tests use the world's own experimentation programme (connectors/sandbox/experiments.py:
-# 4 geo/holdout tests of 2-4 weeks per paid channel over the two years, 10 % standard error each), read
+# 4 geo/holdout tests of 2-4 weeks per paid channel over the two years, 10 % standard error each, and
+# 4 budget-scaling tests at +/-50 % of spend, whose error is 10 % of the window's contribution), read
 # from the vendor's CSV drops through the lift-test importer, as the pipeline reads them.
 
 

@@ -24,10 +24,11 @@ from models_ml.mmm import (
 )
 from tests.models_ml.mmm_world_fixture import demo_fit, truth
 
-# Calibrated ROI tolerance per channel on the demo world. The world's lift tests pin each channel's
+# Calibrated ROI tolerance per channel on the demo world. The world's holdout tests pin each channel's
 # contribution in its 4 test windows to ~5 % (4 x 10 % SE); the model must carry that to the whole two
-# years. On demo-s7 the experiments themselves err by up to 16 % on a channel (northwind tiktok), and
-# the model's ROI follows them (max |error| 12.8 %, median 2.9 %).
+# years (its 4 budget-scaling tests speak to the curve's slope, with 20-90 % relative error each). On
+# demo-s7 the holdouts themselves err by up to 16 % on a channel (northwind tiktok), and the model's ROI
+# follows them (max |error| 16.8 %, median 4.8 %).
 CALIBRATED_ROI_TOLERANCE = 0.20
 MEDIAN_ROI_TARGET = 0.10
 
@@ -56,11 +57,12 @@ def test_calibrated_roi_recovers_the_truth_on_the_demo_world() -> None:
 
 
 def test_calibrated_roi_follows_the_experiments_not_the_noise() -> None:
-    # What the lift tests say about a channel (measured / true incremental over its tests) is the best
-    # the model can know; its ROI error must track that, not wander off on the daily noise.
+    # What the holdout tests say about a channel's average ROI (measured / true incremental over its
+    # tests) is the best the model can know; its ROI error must track that, not wander off on the daily
+    # noise. (Budget-scaling tests speak to the curve's slope: they are left out of this comparison.)
     tests = (
         truth("lift_tests")
-        .filter(pl.col("kpi") == "revenue")
+        .filter((pl.col("kpi") == "revenue") & (pl.col("control_spend_scale") == 0.0))
         .group_by("tenant_id", "channel")
         .agg(experiment_error=pl.col("incremental").sum() / pl.col("true_incremental").sum() - 1.0)
     )
