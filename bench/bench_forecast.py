@@ -164,6 +164,22 @@ def main() -> None:
     )
     print("chosen models (series per metric):")
     print(chosen.sort("metric", "model"))
+    # What the forecasts shipped score: the chosen model's backtest MASE per series (seasonal naive,
+    # where chosen, scores 1 by definition - it is the baseline).
+    picked = (
+        result.forecasts.select("tenant_id", "channel", "metric", "model")
+        .unique()
+        .join(result.backtest, on=["tenant_id", "channel", "metric", "model"], how="left")
+        .with_columns(pl.when(pl.col("model") == "seasonal_naive").then(1.0).otherwise("mase").alias("mase"))
+    )
+    print(
+        "chosen model's backtest MASE, median over series: "
+        + ", ".join(
+            f"{m} {part['mase'].median():.3f} ({part.height})"
+            for (m,), part in sorted(picked.group_by("metric"))
+        )
+        + f"; all {picked['mase'].median():.3f} ({picked.height} series)"
+    )
     bt = result.backtest.filter(pl.col("mase").is_not_null() & (pl.col("model") != "seasonal_naive"))
     print("backtest MASE (model MAE / seasonal-naive MAE, 4 origins x 28 days) per candidate:")
     print(
