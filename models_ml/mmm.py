@@ -34,6 +34,8 @@ two spend levels (`LiftTest.treatment_spend_scale` / `control_spend_scale`): a h
 beta * sum hill(adstock), a budget-scaling test (e.g. 1.5 vs 1) beta * sum [hill(1.5 adstock) -
 hill(adstock)] - still linear in beta, so the profiled solve keeps its form. Holdouts pin the average
 ROI; scaling tests pin the curve's slope around today's spend, the marginal ROI budgets move on.
+`lift_test_fit` reports the evidence: per test the measured incremental against the fit's own value of
+the same quantity (with the draws' interval and z), `MMMOutputs.calibration` / `ml.mmm_calibration`.
 
 Diagnostics: in-sample R^2 and NRMSE (RMSE / mean), and the out-of-time MAPE of a refit that leaves
 out the last `holdout_days` (its baseline extrapolated, its media driven by the actual spend).
