@@ -619,6 +619,7 @@ SCIENCE_TABLES = (
     "response_curves",
     "budget_plan",
     "attribution_channel",
+    "mmm_calibration",
 )
 
 
@@ -720,6 +721,26 @@ def _budget_plan(file_key: tuple, tenant: str) -> pd.DataFrame:
         order by channel = 'total', recommended_spend desc, channel
         """,
         [tenant],
+    )
+
+
+def mmm_calibration(tenant: str, kpi: str) -> pd.DataFrame:
+    """Each lift test the tenant's `kpi` model used: channel, start, end, treatment_spend_scale,
+    control_spend_scale, measured, standard_error, modelled, modelled_lower, modelled_upper, z."""
+    return _mmm_calibration(_file_key(), tenant, kpi)
+
+
+@st.cache_data(**CACHE)
+def _mmm_calibration(file_key: tuple, tenant: str, kpi: str) -> pd.DataFrame:
+    return _frame(
+        """
+        select channel, start, "end", treatment_spend_scale, control_spend_scale, measured,
+               standard_error, modelled, modelled_lower, modelled_upper, z
+        from mmm_calibration
+        where tenant_id = ? and kpi = ?
+        order by channel, start, treatment_spend_scale, control_spend_scale
+        """,
+        [tenant, kpi],
     )
 
 

@@ -96,6 +96,69 @@ def decomposition_area(decomposition: pd.DataFrame) -> go.Figure:
     return _layout(fig, height=320)
 
 
+def design_label(treatment: float, control: float) -> str:
+    """A lift test's design in words: "holdout" (1 vs 0), "+50 %" (1.5 vs 1), "-50 %" (1 vs 0.5);
+    other designs as their spend scales ("2× vs 0.5×")."""
+    if (treatment, control) == (1.0, 0.0):
+        return "holdout"
+    if control == 1.0:
+        return f"{treatment - 1.0:+.0%}".replace("%", " %")
+    if treatment == 1.0:
+        return f"{control - 1.0:+.0%}".replace("%", " %")
+    return f"{treatment:g}× vs {control:g}×"
+
+
+def calibration_rows(tests: pd.DataFrame) -> pd.DataFrame:
+    """`mmm_calibration` rows with a readable label per test and the measurement's 95 % interval."""
+    out = tests.copy()
+    out["design"] = [
+        design_label(float(t), float(c))
+        for t, c in zip(out["treatment_spend_scale"], out["control_spend_scale"], strict=True)
+    ]
+    out["test"] = [
+        f"{channel_label(str(r.channel))} · {r.design} · {pd.Timestamp(r.start):%d %b %y}–{pd.Timestamp(r.end):%d %b %y}"
+        for r in out.itertuples()
+    ]
+    out["measured_lower"] = out["measured"] - 1.96 * out["standard_error"]
+    out["measured_upper"] = out["measured"] + 1.96 * out["standard_error"]
+    return out
+
+
+def calibration_figure(rows: pd.DataFrame, unit: str) -> go.Figure:
+    """Dot and whisker per lift test: measured ± 1.96 SE against the model's incremental and its interval."""
+    fig = go.Figure()
+    fig.add_scatter(
+        x=rows["measured"],
+        y=rows["test"],
+        mode="markers",
+        name="Measured (± 1.96 SE)",
+        marker={"color": "#0072B2", "size": 9},
+        error_x={
+            "type": "data",
+            "array": 1.96 * rows["standard_error"],
+            "color": "#0072B2",
+        },
+    )
+    fig.add_scatter(
+        x=rows["modelled"],
+        y=rows["test"],
+        mode="markers",
+        name="Model (interval)",
+        marker={"color": "#E69F00", "size": 9, "symbol": "diamond"},
+        error_x={
+            "type": "data",
+            "symmetric": False,
+            "array": (rows["modelled_upper"] - rows["modelled"]).clip(lower=0),
+            "arrayminus": (rows["modelled"] - rows["modelled_lower"]).clip(lower=0),
+            "color": "#E69F00",
+        },
+    )
+    fig.update_yaxes(autorange="reversed")
+    _layout(fig, height=max(260, 28 * len(rows) + 120))
+    fig.update_layout(xaxis_title=f"incremental {unit} in the test window", hovermode="y unified")
+    return fig
+
+
 def curves_from_params(channels: pd.DataFrame, days_per_period: int) -> list[ResponseCurve]:
     """The paid channels' response curves rebuilt from `mmm_channel`'s fitted parameters."""
     paid = channels.dropna(subset=["roi"])

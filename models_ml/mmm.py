@@ -34,6 +34,8 @@ two spend levels (`LiftTest.treatment_spend_scale` / `control_spend_scale`): a h
 beta * sum hill(adstock), a budget-scaling test (e.g. 1.5 vs 1) beta * sum [hill(1.5 adstock) -
 hill(adstock)] - still linear in beta, so the profiled solve keeps its form. Holdouts pin the average
 ROI; scaling tests pin the curve's slope around today's spend, the marginal ROI budgets move on.
+`lift_test_fit` reports the evidence: per test the measured incremental against the fit's own value of
+the same quantity (with the draws' interval and z), `MMMOutputs.calibration` / `ml.mmm_calibration`.
 
 Diagnostics: in-sample R^2 and NRMSE (RMSE / mean), and the out-of-time MAPE of a refit that leaves
 out the last `holdout_days` (its baseline extrapolated, its media driven by the actual spend).
@@ -209,13 +211,15 @@ class MMMFit:
 
 @dataclass(frozen=True)
 class MMMOutputs:
-    """The rows of ml.mmm_channel, ml.mmm_fit, ml.mmm_decomposition and ml.response_curves."""
+    """The rows of ml.mmm_channel, ml.mmm_fit, ml.mmm_decomposition, ml.response_curves and
+    ml.mmm_calibration (each lift test against the fit: `lift_test_fit`)."""
 
     channel: pl.DataFrame
     fit: pl.DataFrame
     decomposition: pl.DataFrame
     response_curves: pl.DataFrame
     fits: dict[tuple[str, str], MMMFit]  # (tenant_id, kpi) -> fit, for the budget optimiser
+    calibration: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=MMM_CALIBRATION_SCHEMA))
 
 
 CHANNEL_DAILY_COLUMNS = ("tenant_id", "date", "channel", "spend")
@@ -247,7 +251,7 @@ def run_mmm(
     fitted_at = fitted_at or datetime(1970, 1, 1)
     _require(channel_daily, CHANNEL_DAILY_COLUMNS, "channel_daily")
     _require(kpi_daily, (*KPI_DAILY_COLUMNS, *kpis), "kpi_daily")
-    channel_rows, fit_rows, decomposition_parts, curve_parts = [], [], [], []
+    channel_rows, fit_rows, decomposition_parts, curve_parts, calibration_rows = [], [], [], [], []
     fits: dict[tuple[str, str], MMMFit] = {}
     for tenant in sorted(kpi_daily["tenant_id"].unique().to_list()):
         tenant_media = channel_daily.filter(pl.col("tenant_id") == tenant)
@@ -259,6 +263,10 @@ def run_mmm(
                 tenant_media, tenant_kpi, kpi, config=config, lift_tests=tests, controls=tenant_controls
             )
             fits[(tenant, kpi)] = fit
+            tested = lift_test_fit(fit, tests)
+            calibration_rows += [
+                {"tenant_id": tenant, "kpi": kpi, **row, "fitted_at": fitted_at} for row in tested
+            ]
             channel_rows += [
                 {"tenant_id": tenant, "kpi": kpi, **row, "fitted_at": fitted_at}
                 for row in channel_summary(fit)
@@ -272,6 +280,7 @@ def run_mmm(
                     "oot_mape": fit.oot_mape,
                     "n_days": int(len(fit.y) * fit.days_per_period),
                     "grain": fit.grain,
+                    "calibration_mape": calibration_mape(tested),
                 }
             )
             decomposition_parts.append(
@@ -290,6 +299,7 @@ def run_mmm(
         decomposition=_concat(decomposition_parts, MMM_DECOMPOSITION_SCHEMA),
         response_curves=_concat(curve_parts, RESPONSE_CURVES_SCHEMA),
         fits=fits,
+        calibration=pl.DataFrame(calibration_rows, schema=MMM_CALIBRATION_SCHEMA),
     )
 
 
@@ -320,6 +330,8 @@ MMM_FIT_SCHEMA = {
     "oot_mape": pl.Float64,
     "n_days": pl.Int64,
     "grain": pl.String,
+    # Median |modelled / measured - 1| over the tenant/KPI's holdout tests (null without one).
+    "calibration_mape": pl.Float64,
 }
 MMM_DECOMPOSITION_SCHEMA = {
     "tenant_id": pl.String,
@@ -327,6 +339,22 @@ MMM_DECOMPOSITION_SCHEMA = {
     "date": pl.Date,
     "component": pl.String,
     "value": pl.Float64,
+}
+MMM_CALIBRATION_SCHEMA = {
+    "tenant_id": pl.String,
+    "kpi": pl.String,
+    "channel": pl.String,
+    "start": pl.Date,
+    "end": pl.Date,
+    "treatment_spend_scale": pl.Float64,
+    "control_spend_scale": pl.Float64,
+    "measured": pl.Float64,
+    "standard_error": pl.Float64,
+    "modelled": pl.Float64,
+    "modelled_lower": pl.Float64,
+    "modelled_upper": pl.Float64,
+    "z": pl.Float64,
+    "fitted_at": pl.Datetime("us"),
 }
 RESPONSE_CURVES_SCHEMA = {
     "tenant_id": pl.String,
@@ -556,6 +584,70 @@ def recent_daily_spend(fit: MMMFit, days: int = 28) -> dict[str, float]:
     periods = max(1, days // fit.days_per_period)
     recent = fit.spend[-periods:].mean(axis=0) / fit.days_per_period
     return {c: float(v) for c, v in zip(fit.channels, recent, strict=True)}
+
+
+def lift_test_modelled(
+    params: ChannelParams,
+    activity: FloatArray,
+    shares: FloatArray,
+    test: LiftTest,
+    adstock: str = "geometric",
+) -> float:
+    """What one channel's parameters say a test measures: beta x sum over the periods of share x
+    [hill(treatment x adstock) - hill(control x adstock)], adstock of the channel's whole activity."""
+    stock = _adstock(np.asarray(activity, dtype=np.float64), params, adstock)
+    arms = hill(test.treatment_spend_scale * stock, params.k, params.alpha) - hill(
+        test.control_spend_scale * stock, params.k, params.alpha
+    )
+    return float(params.beta * np.sum(shares * arms))
+
+
+def lift_test_fit(fit: MMMFit, tests: Sequence[LiftTest]) -> list[dict[str, object]]:
+    """Each lift test against what the fit says of it, one row per test: channel, start, end,
+    treatment_spend_scale, control_spend_scale, measured (the test's incremental KPI), standard_error,
+    modelled (the point fit's incremental for the test's design over its window), modelled_lower /
+    modelled_upper (quantiles of the same over the bootstrap draws at `fit.interval_level`, widened to
+    contain the point fit as `channel_summary`'s intervals are) and z = (modelled - measured) /
+    standard_error. In the KPI's units. The model sees the same quantity when calibrating."""
+    tail = (1.0 - fit.interval_level) / 2.0
+    rows = []
+    for test in tests:
+        j, shares = _test_window(test, fit.channels, fit.dates, fit.grain)
+        se = _standard_error(test)
+        activity = fit.activity[:, j]
+        modelled = lift_test_modelled(fit.params[j], activity, shares, test, fit.adstock)
+        lower = upper = None
+        if fit.draws:
+            drawn = [lift_test_modelled(d[j], activity, shares, test, fit.adstock) for d in fit.draws]
+            low, high = np.quantile(drawn, [tail, 1.0 - tail])
+            lower, upper = float(min(low, modelled)), float(max(high, modelled))
+        rows.append(
+            {
+                "channel": test.channel,
+                "start": test.start,
+                "end": test.end,
+                "treatment_spend_scale": float(test.treatment_spend_scale),
+                "control_spend_scale": float(test.control_spend_scale),
+                "measured": float(test.incremental),
+                "standard_error": se,
+                "modelled": modelled,
+                "modelled_lower": lower,
+                "modelled_upper": upper,
+                "z": (modelled - float(test.incremental)) / se,
+            }
+        )
+    return rows
+
+
+def calibration_mape(rows: Sequence[dict[str, object]]) -> float | None:
+    """Median |modelled / measured - 1| over the holdout tests (spend scales 1 vs 0) among
+    `lift_test_fit` rows; None without one."""
+    errors = [
+        abs(float(r["modelled"]) / float(r["measured"]) - 1.0)  # type: ignore[arg-type]
+        for r in rows
+        if r["treatment_spend_scale"] == 1.0 and r["control_spend_scale"] == 0.0 and r["measured"]
+    ]
+    return float(np.median(errors)) if errors else None
 
 
 # -- data preparation ---------------------------------------------------------------------------------
@@ -854,21 +946,9 @@ class _Problem:
         """Each lift test in the problem's terms (scaled KPI, the periods it covers)."""
         rows = []
         for i, test in enumerate(self.lift_tests):
-            where = f"lift test on {test.channel} ({test.start}..{test.end})"
-            if test.channel not in self.data.channels:
-                raise ValueError(f"lift test names channel {test.channel!r}, which has no media in the data")
-            start, end = np.datetime64(test.start, "D"), np.datetime64(test.end, "D")
-            span = 7 if self.config.grain == "week" else 1
-            # Share of each period's days inside the test (weekly grain: a week half in the test
-            # counts half of its modelled contribution).
-            first = np.maximum(self.data.dates, start)
-            last = np.minimum(self.data.dates + np.timedelta64(span - 1, "D"), end)
-            mask = np.clip((last - first).astype(np.int64) + 1, 0, span) / span
-            if not mask.any():
-                raise ValueError(f"{where} is outside the data")
-            se = test.standard_error if test.standard_error else 0.1 * abs(test.incremental)
-            if not se > 0:
-                raise ValueError(f"{where} needs a positive standard error")
+            where = _where(test)
+            channel, mask = _test_window(test, self.data.channels, self.data.dates, self.config.grain)
+            se = _standard_error(test)
             treatment, control = float(test.treatment_spend_scale), float(test.control_spend_scale)
             if not (np.isfinite([treatment, control]).all() and treatment >= 0 and control >= 0):
                 raise ValueError(f"{where}: spend scales must be finite and >= 0, got {treatment}, {control}")
@@ -877,7 +957,7 @@ class _Problem:
             measured = test.incremental + (se * float(noise[i]) if noise is not None else 0.0)
             rows.append(
                 _LiftRow(
-                    self.data.channels.index(test.channel),
+                    channel,
                     mask,
                     measured / self.y_scale,
                     se / self.y_scale,
@@ -1126,6 +1206,36 @@ def _adstock(activity: FloatArray, params: ChannelParams, kind: str) -> FloatArr
     return geometric_adstock(activity, params.decay)
 
 
+def _where(test: LiftTest) -> str:
+    return f"lift test on {test.channel} ({test.start}..{test.end})"
+
+
+def _test_window(
+    test: LiftTest, channels: Sequence[str], dates: NDArray[np.datetime64], grain: str
+) -> tuple[int, FloatArray]:
+    """(channel index, share of each period's days inside the test) of a lift test on a fit's periods
+    (weekly grain: a week half in the test counts half of its modelled contribution); ValueError when
+    the channel has no media or the test lies outside the periods."""
+    if test.channel not in channels:
+        raise ValueError(f"lift test names channel {test.channel!r}, which has no media in the data")
+    start, end = np.datetime64(test.start, "D"), np.datetime64(test.end, "D")
+    span = 7 if grain == "week" else 1
+    first = np.maximum(dates, start)
+    last = np.minimum(dates + np.timedelta64(span - 1, "D"), end)
+    mask = np.clip((last - first).astype(np.int64) + 1, 0, span) / span
+    if not mask.any():
+        raise ValueError(f"{_where(test)} is outside the data")
+    return list(channels).index(test.channel), mask
+
+
+def _standard_error(test: LiftTest) -> float:
+    """The test's standard error (default 10 % of |incremental|); ValueError unless positive."""
+    se = test.standard_error if test.standard_error else 0.1 * abs(test.incremental)
+    if not se > 0:
+        raise ValueError(f"{_where(test)} needs a positive standard error")
+    return float(se)
+
+
 def _block_bootstrap_weights(n: int, block: int, rng: np.random.Generator) -> FloatArray:
     """How often each period is drawn by a moving-block bootstrap of n periods in blocks of `block`."""
     block = min(block, n)
@@ -1178,16 +1288,20 @@ def _concat(parts: list[pl.DataFrame], schema: dict[str, pl.DataType]) -> pl.Dat
 __all__ = [
     "BLACK_FRIDAY_WEEK",
     "KPIS",
+    "MMM_CALIBRATION_SCHEMA",
     "ChannelParams",
     "Event",
     "LiftTest",
     "MMMConfig",
     "MMMFit",
     "MMMOutputs",
+    "calibration_mape",
     "channel_response",
     "channel_summary",
     "decomposition",
     "fit_mmm",
+    "lift_test_fit",
+    "lift_test_modelled",
     "recent_daily_spend",
     "response_curves",
     "roi_and_mroi",

@@ -1,7 +1,7 @@
 """Marketing science: what each channel really returns, and how to split the budget.
 
 ROI and marginal ROI per channel from the media-mix model (with bootstrap intervals), the response
-curves, a budget planner that evaluates the curves live (sliders per channel, or the optimiser for a
+curves, each lift test against the model (experiments vs model), a budget planner that evaluates the curves live (sliders per channel, or the optimiser for a
 total budget), the pipeline's recommendation, the KPI decomposition, and the attribution models side
 by side. All from the serving snapshot; the planner evaluates `models_ml.budget` curves in-page.
 """
@@ -98,6 +98,60 @@ st.caption(
     "cannot tell: calibrate with lift tests before moving large budgets. Channels without spend (email, "
     "organic social) are modelled from their volume and have no ROI."
 )
+
+# -- experiments vs model --------------------------------------------------------------------------------
+st.subheader("Experiments vs model")
+if "mmm_calibration" not in present:
+    st.info(
+        "No calibration evidence in this snapshot (`mmm_calibration` is missing): each lift test against "
+        "the model appears here once the weekly model refit publishes it."
+    )
+else:
+    tests = queries.mmm_calibration(f.tenant_id, kpi)
+    if tests.empty:
+        st.caption(f"No lift tests calibrated the {kpi} model for {f.tenant_name}: nothing to compare.")
+    else:
+        rows = sc.calibration_rows(tests)
+        st.plotly_chart(sc.calibration_figure(rows, unit), key="calibration_chart")
+        agree = int((rows["z"].abs() <= 1.96).sum())
+        st.caption(
+            f"Each lift test's measured incremental {kpi} (± 1.96 standard errors) against what the fitted "
+            f"model says the same design caused in the same window (its 90 % bootstrap interval). "
+            f"The model lies within the experiment's 95 % interval on {agree} of {len(rows)} tests "
+            f"(median |z| {rows['z'].abs().median():.2f}); far-off tests point at a channel the model and "
+            "the experiments disagree on."
+        )
+        st.dataframe(
+            rows.assign(channel=rows["channel"].map(charts.channel_label)),
+            hide_index=True,
+            column_order=[
+                "channel",
+                "design",
+                "start",
+                "end",
+                "measured",
+                "standard_error",
+                "modelled",
+                "modelled_lower",
+                "modelled_upper",
+                "z",
+            ],
+            column_config={
+                "channel": st.column_config.TextColumn("Channel"),
+                "design": st.column_config.TextColumn(
+                    "Design", help="holdout: spend off vs on; ±50 %: budget scaled"
+                ),
+                "start": st.column_config.DateColumn("From"),
+                "end": st.column_config.DateColumn("To"),
+                "measured": st.column_config.NumberColumn(f"Measured ({unit})", format="localized"),
+                "standard_error": st.column_config.NumberColumn("SE", format="localized"),
+                "modelled": st.column_config.NumberColumn(f"Model ({unit})", format="localized"),
+                "modelled_lower": st.column_config.NumberColumn("Model low", format="localized"),
+                "modelled_upper": st.column_config.NumberColumn("Model high", format="localized"),
+                "z": st.column_config.NumberColumn("z", format="%.2f", help="(model - measured) / SE"),
+            },
+            key="calibration_table",
+        )
 
 # -- response curves -----------------------------------------------------------------------------------
 curves = queries.response_curves(f.tenant_id, kpi) if "response_curves" in present else pd.DataFrame()

@@ -6,7 +6,8 @@ adstock + saturation, non-negative effect, a contribution share but no ROI) and 
 from `marts.fct_kpi_daily`, fits
 `models_ml.mmm` per tenant and KPI, optimises the budget on the revenue model's response curves
 (`models_ml.budget`) and writes `ml.mmm_channel`, `ml.mmm_fit`, `ml.mmm_decomposition`,
-`ml.response_curves` and `ml.budget_plan`.
+`ml.response_curves`, `ml.budget_plan` and `ml.mmm_calibration` (each lift test the model used: measured
+against what the fit says of it, `models_ml.mmm.lift_test_fit`).
 
 Lift tests calibrate the model: by default the experiment read-outs in the warehouse
 (`staging.stg_experiments__lift_tests`, loaded from the measurement vendor's drops by `raw/lift_tests`);
@@ -43,7 +44,14 @@ MMM_DEPS = [
     ["staging", "stg_experiments__lift_tests"],
 ]
 LIFT_TESTS_TABLE = "staging.stg_experiments__lift_tests"
-MMM_TABLES = ("mmm_channel", "mmm_fit", "mmm_decomposition", "response_curves", "budget_plan")
+MMM_TABLES = (
+    "mmm_channel",
+    "mmm_fit",
+    "mmm_decomposition",
+    "response_curves",
+    "budget_plan",
+    "mmm_calibration",
+)
 # A lift test compares treatment x BAU spend with control x it; a holdout/geo test is 1.0 / 0.0.
 SPEND_SCALES: dict[str, float] = {"treatment_spend_scale": 1.0, "control_spend_scale": 0.0}
 
@@ -94,6 +102,14 @@ class MediaMixConfig(dg.Config):
             deps=MMM_DEPS,
             description="Recommended daily budget split (same total, bounded change) with the "
             "expected revenue change and its bootstrap interval.",
+            kinds={"scipy", "duckdb"},
+        ),
+        dg.AssetSpec(
+            ["ml", "mmm_calibration"],
+            deps=MMM_DEPS,
+            description="Calibration evidence: each lift test the model used, measured incremental "
+            "(with its standard error) against the fitted model's incremental for the test's design "
+            "and window, with its bootstrap interval and z-score.",
             kinds={"scipy", "duckdb"},
         ),
     ],
@@ -158,6 +174,7 @@ def media_mix_model(context: dg.AssetExecutionContext, config: MediaMixConfig, w
         "mmm_decomposition": outputs.decomposition,
         "response_curves": outputs.response_curves,
         "budget_plan": budget_plan,
+        "mmm_calibration": outputs.calibration,
     }
     with warehouse.connect() as con:
         for name, frame in tables.items():
@@ -169,10 +186,16 @@ def media_mix_model(context: dg.AssetExecutionContext, config: MediaMixConfig, w
         if name == "mmm_fit":
             metadata["median_r2"] = _median(frame["r2"])
             metadata["median_oot_mape"] = _median(frame["oot_mape"])
+            metadata["median_calibration_mape"] = _median(frame["calibration_mape"])
         if name == "mmm_channel":
             metadata["median_roi_revenue"] = _median(revenue_channels["roi"])
             metadata["calibrated_with_lift_tests"] = lift_tests is not None and lift_tests.height > 0
             metadata["lift_tests_used"] = 0 if lift_tests is None else lift_tests.height
+        if name == "mmm_calibration":
+            metadata["median_abs_z"] = _median(frame["z"].abs())
+            metadata["share_within_2se"] = (
+                float((frame["z"].abs() <= 2.0).mean()) if frame.height else None  # type: ignore[arg-type]
+            )
         yield dg.MaterializeResult(asset_key=["ml", name], metadata=metadata)
 
 

@@ -28,7 +28,14 @@ SNAPSHOT_DEPS = [
     ["activation", "decisions"],
     *(
         ["ml", name]
-        for name in ("mmm_channel", "mmm_fit", "mmm_decomposition", "response_curves", "budget_plan")
+        for name in (
+            "mmm_channel",
+            "mmm_fit",
+            "mmm_decomposition",
+            "response_curves",
+            "budget_plan",
+            "mmm_calibration",
+        )
     ),
 ]
 

@@ -26,7 +26,7 @@ def _science_tables(seed: int = 3) -> dict[str, pl.DataFrame]:
     rng = np.random.default_rng(seed)
     n = 200
     dates = [END - timedelta(days=n - 1 - i) for i in range(n)]
-    media_rows, kpi_rows = [], []
+    media_rows, kpi_rows, lift_rows = [], [], []
     for tenant in ("northwind", "bellavista"):
         total = np.full(n, 900.0)
         for channel, mean, decay, k, beta in (
@@ -35,6 +35,27 @@ def _science_tables(seed: int = 3) -> dict[str, pl.DataFrame]:
         ):
             spend = mean * rng.lognormal(0.0, 0.35, n)
             total += beta * hill(geometric_adstock(spend, decay), k, 1.3)
+            if tenant == "northwind":
+                # The world's truth for two experiments: a holdout (1 vs 0) over the last 28 days and
+                # a +50 % test (1.5 vs 1) over days 100-127.
+                for first, treatment, control in ((n - 28, 1.0, 0.0), (100, 1.5, 1.0)):
+                    stock = geometric_adstock(spend, decay)[first : first + 28]
+                    caused = float(
+                        beta * (hill(treatment * stock, k, 1.3) - hill(control * stock, k, 1.3)).sum()
+                    )
+                    lift_rows.append(
+                        {
+                            "tenant_id": tenant,
+                            "kpi": "revenue",
+                            "channel": channel,
+                            "start": dates[first],
+                            "end": dates[first + 27],
+                            "incremental": caused,
+                            "standard_error": 0.1 * caused,
+                            "treatment_spend_scale": treatment,
+                            "control_spend_scale": control,
+                        }
+                    )
             media_rows.append(
                 pl.DataFrame({"tenant_id": tenant, "date": dates, "channel": channel, "spend": spend})
             )
@@ -45,7 +66,9 @@ def _science_tables(seed: int = 3) -> dict[str, pl.DataFrame]:
             )
         )
     config = MMMConfig(n_bootstrap=5, n_candidates=16, n_starts=1, seed=seed)
-    out = run_mmm(pl.concat(media_rows), pl.concat(kpi_rows), config=config)
+    out = run_mmm(
+        pl.concat(media_rows), pl.concat(kpi_rows), config=config, lift_tests=pl.DataFrame(lift_rows)
+    )
     plans = []
     for (tenant, kpi), fit in out.fits.items():
         if kpi == "revenue":
@@ -59,6 +82,7 @@ def _science_tables(seed: int = 3) -> dict[str, pl.DataFrame]:
         "mmm_decomposition": out.decomposition,
         "response_curves": out.response_curves,
         "budget_plan": pl.concat(plans),
+        "mmm_calibration": out.calibration,
     }
 
 
@@ -166,3 +190,34 @@ def test_snapshot_without_the_model_explains_itself(snapshot: Path) -> None:
     assert not at.exception
     assert not at.error
     assert "No media-mix model in this snapshot yet" in _texts(at)
+
+
+def test_experiments_vs_model_shows_each_lift_test(tmp_path, monkeypatch, science_tables) -> None:
+    monkeypatch.setenv("MOS_SERVING", str(_snapshot(tmp_path / "snap.duckdb", science_tables)))
+    at = _page()
+
+    assert not at.exception
+    assert "Experiments vs model" in [s.value for s in at.subheader]
+    table = next(d for d in at.dataframe if "design" in d.value.columns).value
+    expected = science_tables["mmm_calibration"].filter(
+        (pl.col("tenant_id") == "northwind") & (pl.col("kpi") == "revenue")
+    )
+    assert len(table) == expected.height == 4  # two tests on each of the two channels
+    assert sorted(table["design"]) == ["+50 %", "+50 %", "holdout", "holdout"]
+    assert np.allclose(sorted(table["modelled"]), sorted(expected["modelled"]))
+    assert "within the experiment's 95 % interval on" in _texts(at)
+
+    # Conversions were not tested: the section says so instead of an empty chart.
+    at.segmented_control(key="science_kpi").set_value("conversions").run()
+    assert not at.exception
+    assert "No lift tests calibrated the conversions model" in _texts(at)
+
+
+def test_snapshot_without_calibration_evidence_says_so(tmp_path, monkeypatch, science_tables) -> None:
+    tables = {k: v for k, v in science_tables.items() if k != "mmm_calibration"}
+    monkeypatch.setenv("MOS_SERVING", str(_snapshot(tmp_path / "snap.duckdb", tables)))
+    at = _page()
+
+    assert not at.exception
+    assert "No calibration evidence in this snapshot" in _texts(at)
+    assert not any("design" in d.value.columns for d in at.dataframe)

@@ -5,6 +5,7 @@ calibrates from the warehouse by default."""
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import polars as pl
 import pytest
 
@@ -61,3 +62,46 @@ def test_the_mmm_models_owned_media_from_their_mart(tiny_run) -> None:
     assert (joined["volume"] / joined["true_volume"] - 1).abs().max() < 1e-3
     assert channels.height == 2 * true.height  # both KPIs
     assert channels["roi"].is_null().all() and (channels["contribution_share"] >= 0).all()
+
+
+def test_the_mmm_writes_each_used_test_against_the_fit(tiny_run) -> None:
+    # ml.mmm_calibration: one row per test the model used (every test of the tiny world reaches it, as
+    # lift_tests_used says), measured as the vendor reported it, the fitted model's incremental beside
+    # it; published to the serving snapshot under the same name.
+    truth = pl.read_parquet(tiny_run.world_dir / "truth" / "lift_tests.parquet")
+    with duckdb.connect(str(tiny_run.settings.warehouse), read_only=True) as con:
+        rows = con.sql(
+            'select tenant_id, kpi, channel, start, "end", treatment_spend_scale, control_spend_scale, '
+            "measured, standard_error, modelled, modelled_lower, modelled_upper, z from ml.mmm_calibration"
+        ).pl()
+        holdout_mape = con.sql("select tenant_id, kpi, calibration_mape from ml.mmm_fit").pl()
+    assert rows.height == truth.height > 0
+    joined = rows.join(
+        truth.select(
+            "tenant_id",
+            "kpi",
+            "channel",
+            pl.col("start_date").alias("start"),
+            pl.col("end_date").alias("end"),
+            "treatment_spend_scale",
+            "control_spend_scale",
+            "incremental",
+            "true_incremental",
+        ),
+        on=["tenant_id", "kpi", "channel", "start", "end", "treatment_spend_scale", "control_spend_scale"],
+    )
+    assert joined.height == truth.height
+    assert np.allclose(joined["measured"].to_numpy(), joined["incremental"].to_numpy())
+    assert (joined["modelled_lower"] <= joined["modelled"]).all()
+    assert (joined["modelled"] <= joined["modelled_upper"]).all()
+    assert np.allclose(
+        joined["z"].to_numpy(),
+        ((joined["modelled"] - joined["measured"]) / joined["standard_error"]).to_numpy(),
+    )
+    # The model's holdout incrementals are near what the world really caused (a loose bound: tiny world).
+    holdouts = joined.filter(pl.col("control_spend_scale") == 0.0)
+    assert (holdouts["modelled"] / holdouts["true_incremental"] - 1.0).abs().median() <= 0.25
+    assert holdout_mape["calibration_mape"].is_not_null().any()
+    with duckdb.connect(str(tiny_run.settings.serving), read_only=True) as con:
+        published = con.execute("select count(*) from mmm_calibration").fetchone()[0]
+    assert published == rows.height

@@ -74,6 +74,7 @@ def test_assets_by_group(defs) -> None:
         "ml/mmm_decomposition",
         "ml/response_curves",
         "ml/budget_plan",
+        "ml/mmm_calibration",
         "ml/attribution_channel",
         "ml/forecast_campaign_daily",
         "ml/forecast_campaign_backtest",

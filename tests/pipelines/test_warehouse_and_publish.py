@@ -131,3 +131,31 @@ def test_a_warehouse_from_before_the_spend_scales_gets_them_on_connect(tmp_path:
         ).fetchall()
     assert {"treatment_spend_scale", "control_spend_scale"} <= set(columns)
     assert rows == [("LT-1", None, None)]
+
+
+def test_an_optional_table_is_published_once_the_warehouse_has_it(tmp_path: Path, monkeypatch) -> None:
+    # ml.mmm_calibration comes from the weekly MMM refit: a daily publish on a warehouse whose MMM
+    # predates it skips it (the dashboards say it is not published yet) instead of failing.
+    from pipelines import publish
+
+    queries = {
+        "mmm_fit": "select * from ml.mmm_fit",
+        "mmm_calibration": "select * from ml.mmm_calibration",
+    }
+    monkeypatch.setattr(publish, "SNAPSHOT_QUERIES", queries)
+    warehouse, snapshot = tmp_path / "w.duckdb", tmp_path / "snap.duckdb"
+    with wh.connect(warehouse) as con:
+        con.execute("create schema if not exists ml")
+        con.execute("create table ml.mmm_fit as select 'a' as tenant_id, 0.9 as r2")
+    assert publish_snapshot(warehouse, snapshot, run_id="r1") == {"mmm_fit": 1}
+
+    with wh.connect(warehouse) as con:
+        con.execute(
+            "create table ml.mmm_calibration as select 'a' as tenant_id, 1.5 as z union all select 'a', -0.5"
+        )
+    assert publish_snapshot(warehouse, snapshot, run_id="r2") == {"mmm_fit": 1, "mmm_calibration": 2}
+    # A required table stays required.
+    with wh.connect(warehouse) as con:
+        con.execute("drop table ml.mmm_fit")
+    with pytest.raises(RuntimeError, match=r"ml\.mmm_fit does not exist"):
+        publish_snapshot(warehouse, snapshot, run_id="r3")
