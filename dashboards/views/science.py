@@ -1,9 +1,9 @@
 """Marketing science: what each channel really returns, and how to split the budget.
 
-ROI and marginal ROI per channel from the media-mix model (with bootstrap intervals), the response
-curves, each lift test against the model (experiments vs model), a budget planner that evaluates the curves live (sliders per channel, or the optimiser for a
-total budget), the pipeline's recommendation, the KPI decomposition, and the attribution models side
-by side. All from the serving snapshot; the planner evaluates `models_ml.budget` curves in-page.
+ROI and marginal ROI per channel from the media-mix model (with bootstrap intervals), each lift test
+against the model (experiments vs model), the response curves, a budget planner that evaluates the
+curves live (sliders per channel, or the optimiser for a total budget), the pipeline's recommendation,
+the KPI decomposition, and the attribution models side by side. All from the serving snapshot; the planner evaluates `models_ml.budget` curves in-page.
 """
 
 from __future__ import annotations
