@@ -155,7 +155,13 @@ def calibration_figure(rows: pd.DataFrame, unit: str) -> go.Figure:
     )
     fig.update_yaxes(autorange="reversed")
     _layout(fig, height=max(260, 28 * len(rows) + 120))
-    fig.update_layout(xaxis_title=f"incremental {unit} in the test window", hovermode="y unified")
+    # Legend above the plot: below it, a short chart puts it on the axis title.
+    fig.update_layout(
+        xaxis_title=f"incremental {unit} in the test window",
+        hovermode="y unified",
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
+        margin={"t": 40},
+    )
     return fig
 
 
