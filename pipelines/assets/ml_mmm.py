@@ -299,16 +299,15 @@ def usable_lift_tests(
         .agg(first=pl.col("date").min(), last=pl.col("date").max())
     )
     joined = lift_tests.with_row_index("_row").join(media, on=["tenant_id", "channel"], how="left")
-    in_history = (
+    ok = (
         pl.col("first").is_not_null()
         & (pl.col("start").cast(pl.Date) <= pl.col("last"))
         & (pl.col("end").cast(pl.Date) >= pl.col("first"))
     )
-    ok = in_history
     dropped = [
         f"{r['tenant_id']} {r['kpi']} {r['channel']} {r['start']}..{r['end']}: "
         + ("no media on that channel" if r["first"] is None else "outside the fitted history")
-        for r in joined.with_columns(_in_history=in_history).filter(~ok).iter_rows(named=True)
+        for r in joined.filter(~ok).iter_rows(named=True)
     ]
     kept = joined.filter(ok).sort("_row").select(lift_tests.columns)
     return kept, dropped
